@@ -1,0 +1,149 @@
+"""Google-style API errors: ``{"error": {"code", "message", "status"}}``.
+
+Every failure the mock reports — from the backend's rules, from request
+validation, from routing — is an :class:`ApiError` carrying a canonical
+``google.rpc.Code`` name; the HTTP code is derived from it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+#: canonical status name -> HTTP status (google.rpc.Code mapping)
+HTTP_STATUS: dict[str, int] = {
+    "INVALID_ARGUMENT": 400,
+    "FAILED_PRECONDITION": 400,
+    "OUT_OF_RANGE": 400,
+    "UNAUTHENTICATED": 401,
+    "PERMISSION_DENIED": 403,
+    "NOT_FOUND": 404,
+    "METHOD_NOT_ALLOWED": 405,  # not a google.rpc.Code; see status_for_http
+    "ALREADY_EXISTS": 409,
+    "ABORTED": 409,
+    "RESOURCE_EXHAUSTED": 429,
+    "CANCELLED": 499,
+    "UNKNOWN": 500,
+    "INTERNAL": 500,
+    "DATA_LOSS": 500,
+    "UNIMPLEMENTED": 501,
+    "UNAVAILABLE": 503,
+    "DEADLINE_EXCEEDED": 504,
+}
+
+#: google.rpc.Code numeric values, used inside Operation.error / Entry.status
+RPC_CODE: dict[str, int] = {
+    "OK": 0,
+    "CANCELLED": 1,
+    "UNKNOWN": 2,
+    "INVALID_ARGUMENT": 3,
+    "DEADLINE_EXCEEDED": 4,
+    "NOT_FOUND": 5,
+    "ALREADY_EXISTS": 6,
+    "PERMISSION_DENIED": 7,
+    "RESOURCE_EXHAUSTED": 8,
+    "FAILED_PRECONDITION": 9,
+    "ABORTED": 10,
+    "OUT_OF_RANGE": 11,
+    "UNIMPLEMENTED": 12,
+    "INTERNAL": 13,
+    "UNAVAILABLE": 14,
+    "DATA_LOSS": 15,
+    "UNAUTHENTICATED": 16,
+}
+
+_DEFAULT_STATUS_FOR_HTTP = {
+    400: "INVALID_ARGUMENT",
+    401: "UNAUTHENTICATED",
+    403: "PERMISSION_DENIED",
+    404: "NOT_FOUND",
+    405: "UNIMPLEMENTED",
+    406: "INVALID_ARGUMENT",
+    409: "ABORTED",
+    411: "INVALID_ARGUMENT",
+    413: "INVALID_ARGUMENT",
+    415: "INVALID_ARGUMENT",
+    422: "INVALID_ARGUMENT",
+    429: "RESOURCE_EXHAUSTED",
+    499: "CANCELLED",
+    500: "INTERNAL",
+    501: "UNIMPLEMENTED",
+    503: "UNAVAILABLE",
+    504: "DEADLINE_EXCEEDED",
+}
+
+
+def status_for_http(code: int) -> str:
+    """The canonical status name Google's front end uses for an HTTP code."""
+    if code in _DEFAULT_STATUS_FOR_HTTP:
+        return _DEFAULT_STATUS_FOR_HTTP[code]
+    if 400 <= code < 500:
+        return "FAILED_PRECONDITION"
+    return "UNKNOWN" if code >= 500 else "OK"
+
+
+class ApiError(Exception):
+    """An error with a canonical status, rendered as Google's JSON envelope.
+
+    ``http_code`` overrides the status's usual HTTP code (Google answers an
+    unsupported method with 405 yet a canonical status, for instance).
+    """
+
+    def __init__(
+        self,
+        status: str,
+        message: str,
+        *,
+        http_code: int | None = None,
+        headers: dict[str, str] | None = None,
+        details: list[dict[str, Any]] | None = None,
+    ) -> None:
+        if status not in RPC_CODE:
+            raise ValueError(f"unknown canonical status {status!r}")
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.code = http_code if http_code is not None else HTTP_STATUS[status]
+        self.headers = dict(headers or {})
+        self.details = list(details or [])
+
+    def body(self) -> dict[str, Any]:
+        """The JSON body Google returns for this error."""
+        error: dict[str, Any] = {"code": self.code, "message": self.message, "status": self.status}
+        if self.details:
+            error["details"] = self.details
+        return {"error": error}
+
+    def rpc_status(self) -> dict[str, Any]:
+        """This error as a ``google.rpc.Status`` (Operation.error, batch entries)."""
+        return {"code": RPC_CODE[self.status], "message": self.message}
+
+    def __repr__(self) -> str:
+        return f"ApiError({self.status}, {self.message!r})"
+
+
+def invalid_argument(message: str) -> ApiError:
+    return ApiError("INVALID_ARGUMENT", message)
+
+
+def failed_precondition(message: str) -> ApiError:
+    return ApiError("FAILED_PRECONDITION", message)
+
+
+def not_found(message: str) -> ApiError:
+    return ApiError("NOT_FOUND", message)
+
+
+def permission_denied(message: str) -> ApiError:
+    return ApiError("PERMISSION_DENIED", message)
+
+
+def unauthenticated(message: str) -> ApiError:
+    return ApiError("UNAUTHENTICATED", message, headers={"WWW-Authenticate": "Bearer"})
+
+
+def aborted(message: str) -> ApiError:
+    return ApiError("ABORTED", message)
+
+
+def already_exists(message: str) -> ApiError:
+    return ApiError("ALREADY_EXISTS", message)
