@@ -1,0 +1,191 @@
+"""Compact annotation storage and the interval index behind ``annotations.search``.
+
+Layout (per annotation set)::
+
+    SetIndex.primary:   SortedDict  refkey -> Bucket      refkey = "n:<referenceName>"
+                                                           or "i:<referenceId>" (no name)
+    SetIndex.secondary: dict        referenceId -> Bucket  annotations having both a name
+                                                           and an id, findable by the id
+
+A :class:`Bucket` is a ``SortedKeyList`` of records ordered by ``(start, id)``
+plus the longest ``end - start`` ever stored in it. An overlap query for
+``[qs, qe)`` seeks straight to ``start >= qs - max_len`` (nothing earlier can
+reach ``qs``) and stops at the first ``start >= qe``, so its cost depends on
+the page, not on how many annotations the set holds.
+
+Total order of a search (the page cursor): ``(refkey, start, id)``, where a
+reference-filtered query uses the query's refkey for every item. Several sets
+merge with :func:`heapq.merge` over that key; ids are unique across sets, so
+the order is total and independent of page size.
+
+Overlap rule: an annotation ``[s, e)`` matches ``[qs, qe)`` when ``s < qe`` and
+``e > qs``; a zero-length annotation ``[s, s)`` matches when ``qs <= s < qe``.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+from sortedcontainers import SortedDict, SortedKeyList
+
+#: (refkey, start, id, record): the item a search stream yields
+Hit = tuple[str, int, str, "AnnotationRecord"]
+
+
+class AnnotationRecord:
+    """One stored annotation (~100 bytes + its id); dicts are only built on output."""
+
+    __slots__ = ("id", "set_id", "ref_name", "ref_id", "start", "end", "extra")
+
+    def __init__(
+        self,
+        id: str,  # noqa: A002 - the API's field name
+        set_id: str,
+        ref_name: str | None,
+        ref_id: str | None,
+        start: int,
+        end: int,
+        extra: dict[str, Any] | None,
+    ) -> None:
+        self.id = id
+        self.set_id = set_id
+        self.ref_name = ref_name
+        self.ref_id = ref_id
+        self.start = start
+        self.end = end
+        self.extra = extra
+
+    @property
+    def primary_key(self) -> str:
+        return f"n:{self.ref_name}" if self.ref_name is not None else f"i:{self.ref_id}"
+
+
+def _position(record: AnnotationRecord) -> tuple[int, str]:
+    return (record.start, record.id)
+
+
+class Bucket:
+    """Records on one reference of one set, ordered by (start, id)."""
+
+    __slots__ = ("items", "max_len")
+
+    def __init__(self) -> None:
+        self.items: SortedKeyList = SortedKeyList(key=_position)
+        self.max_len = 0
+
+    def add(self, record: AnnotationRecord) -> None:
+        self.items.add(record)
+        self.max_len = max(self.max_len, record.end - record.start)
+
+    def add_many(self, records: list[AnnotationRecord]) -> None:
+        self.items.update(records)
+        if records:
+            self.max_len = max(self.max_len, max(r.end - r.start for r in records))
+
+    def remove(self, record: AnnotationRecord) -> None:
+        # max_len stays: an over-estimate only widens the seek, never loses a match
+        self.items.remove(record)
+
+    def scan(
+        self, after: tuple[int, str] | None, qs: int | None, qe: int | None
+    ) -> Iterator[AnnotationRecord]:
+        """Records strictly after ``after`` in (start, id) order overlapping [qs, qe)."""
+        low: tuple[int, str] | None = None
+        inclusive = True
+        if qs is not None and qs - self.max_len > 0:
+            low = (qs - self.max_len, "")
+        if after is not None and (low is None or after >= low):
+            low, inclusive = after, False
+        source = self.items.irange_key(min_key=low, inclusive=(inclusive, True)) if low else iter(self.items)
+        for record in source:
+            if qe is not None and record.start >= qe:
+                return
+            if qs is not None and record.end <= qs and record.start < qs:
+                continue
+            yield record
+
+
+class SetIndex:
+    """All annotations of one annotation set, bucketed by reference."""
+
+    __slots__ = ("primary", "secondary")
+
+    def __init__(self) -> None:
+        self.primary: SortedDict = SortedDict()
+        self.secondary: dict[str, Bucket] = {}
+
+    def _buckets_for(self, record: AnnotationRecord) -> Iterator[Bucket]:
+        key = record.primary_key
+        bucket = self.primary.get(key)
+        if bucket is None:
+            bucket = self.primary[key] = Bucket()
+        yield bucket
+        if record.ref_name is not None and record.ref_id is not None:
+            bucket = self.secondary.get(record.ref_id)
+            if bucket is None:
+                bucket = self.secondary[record.ref_id] = Bucket()
+            yield bucket
+
+    def add(self, record: AnnotationRecord) -> None:
+        for bucket in self._buckets_for(record):
+            bucket.add(record)
+
+    def add_many(self, records: Iterable[AnnotationRecord]) -> None:
+        """Bulk insert (one sort per bucket instead of one bisect per record)."""
+        groups: dict[int, tuple[Bucket, list[AnnotationRecord]]] = {}
+        for record in records:
+            for bucket in self._buckets_for(record):
+                groups.setdefault(id(bucket), (bucket, []))[1].append(record)
+        for bucket, batch in groups.values():
+            bucket.add_many(batch)
+
+    def remove(self, record: AnnotationRecord) -> None:
+        for bucket in self._buckets_for(record):
+            bucket.remove(record)
+
+    def records(self) -> Iterator[AnnotationRecord]:
+        for bucket in self.primary.values():
+            yield from bucket.items
+
+    # -- search streams ---------------------------------------------------------------
+
+    def stream_all(self, cursor: list[Any] | None) -> Iterator[Hit]:
+        """Every record in (refkey, start, id) order, strictly after ``cursor``."""
+        after_key = cursor[0] if cursor else None
+        for key in self.primary.irange(minimum=after_key):
+            after = (cursor[1], cursor[2]) if cursor and key == after_key else None
+            for record in self.primary[key].scan(after, None, None):
+                yield (key, record.start, record.id, record)
+
+    def stream_reference(
+        self,
+        query_key: str,
+        reference_name: str | None,
+        reference_id: str | None,
+        qs: int,
+        qe: int | None,
+        cursor: list[Any] | None,
+    ) -> Iterator[Hit]:
+        """Records on one reference overlapping [qs, qe), strictly after ``cursor``."""
+        after = (cursor[1], cursor[2]) if cursor else None
+        keep: Callable[[AnnotationRecord], bool] | None = None
+        if reference_name is not None:
+            buckets = [self.primary.get(f"n:{reference_name}")]
+            if reference_id is not None:
+                keep = lambda record: record.ref_id == reference_id  # noqa: E731
+        else:
+            buckets = [self.primary.get(f"i:{reference_id}"), self.secondary.get(reference_id or "")]
+        streams = [b.scan(after, qs, qe) for b in buckets if b is not None]
+        merged = streams[0] if len(streams) == 1 else heapq.merge(*streams, key=_position)
+        for record in merged:
+            if keep is None or keep(record):
+                yield (query_key, record.start, record.id, record)
+
+
+def merge_hits(streams: list[Iterator[Hit]]) -> Iterator[Hit]:
+    """Merge per-set streams on (refkey, start, id); ids are unique, records never compared."""
+    if len(streams) == 1:
+        return streams[0]
+    return heapq.merge(*streams, key=lambda hit: (hit[0], hit[1], hit[2]))

@@ -1,0 +1,302 @@
+"""Annotations: ranges on a reference, typed by their annotation set.
+
+Field rules live in :mod:`annotation_validation`, storage and the interval
+index in :mod:`annotation_index`; this module holds the API methods.
+
+Decisions where the real API's documentation is silent (tested):
+
+* ``type`` is never stored per annotation: it must equal the set's type, an
+  annotation sent without one takes the set's, and output shows the set's.
+* ``batchCreate``: a missing ``annotationSetId``, sets that differ, an empty
+  list or more than 4096 entries fail the whole call (400); an unknown set is
+  404 for the whole call; any other problem of an entry becomes that entry's
+  ``status`` (successful entries carry only ``annotation``). A repeated
+  ``requestId`` for the same set returns the stored response unchanged.
+* ``search`` range: ``start`` defaults to 0, ``end`` unset or 0 means "to the
+  end of the reference" (reference lengths are unknown to the mock); ``end``
+  must be greater than ``start``; ``start``/``end`` need ``referenceName`` or
+  ``referenceId``; with both, an annotation must carry both. Overlap rule:
+  see :mod:`annotation_index` (zero-length annotations at ``start`` match).
+* ``search`` order: reference key (``n:<referenceName>``, or ``i:<referenceId>``
+  for annotations without a name), then start, then id.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from mockserver.backend.annotation_index import AnnotationRecord, Hit, SetIndex, merge_hits
+from mockserver.backend.annotation_validation import (
+    AnnotationFields,
+    check_string,
+    int64_text,
+    parse_int64,
+    validate_annotation,
+    validate_payload,
+)
+from mockserver.backend.annotationsets import request_page_size, string_list
+from mockserver.backend.base import Component, compact, public, synchronized
+from mockserver.backend.fieldmask import parse_update_mask
+from mockserver.backend.iam import Principal
+from mockserver.errors import ApiError, invalid_argument, not_found
+
+SEARCH_DEFAULT_PAGE_SIZE = 256
+SEARCH_MAX_PAGE_SIZE = 2048
+BATCH_MAX = 4096
+MUTABLE_FIELDS = ("name", "variant", "transcript", "info")
+
+
+def _require_object(body: Any) -> dict[str, Any]:
+    if not isinstance(body, dict):
+        raise invalid_argument("the request body must be a JSON object")
+    return body
+
+
+class Annotations(Component):
+    def reset(self) -> None:
+        self._records: dict[str, AnnotationRecord] = {}
+        self._indexes: dict[str, SetIndex] = {}
+        #: (annotationSetId, requestId) -> the batchCreate response first given
+        self._batches: dict[tuple[str, str], dict[str, Any]] = {}
+
+    # -- helpers ----------------------------------------------------------------------
+
+    def _render(self, record: AnnotationRecord, set_record: dict[str, Any]) -> dict[str, Any]:
+        out = compact(
+            {
+                "id": record.id,
+                "annotationSetId": record.set_id,
+                "referenceName": record.ref_name,
+                "referenceId": record.ref_id,
+                "start": int64_text(record.start),
+                "end": int64_text(record.end),
+                "type": set_record.get("type"),
+            }
+        )
+        if record.extra:
+            out.update(copy.deepcopy(record.extra))
+        return out
+
+    def _visible(self, annotation_id: Any) -> tuple[AnnotationRecord, dict[str, Any]]:
+        """The record and its set, or 404 (also while the dataset is deleted)."""
+        record = self._records.get(annotation_id) if isinstance(annotation_id, str) else None
+        try:
+            if record is not None:
+                return record, self.backend.annotation_sets.require(record.set_id)
+        except ApiError:
+            pass  # its dataset is deleted: the annotation is invisible too
+        raise not_found(f"Annotation {annotation_id!r} not found (annotationId)")
+
+    def _build(self, set_id: str, fields: AnnotationFields) -> AnnotationRecord:
+        return AnnotationRecord(
+            self.backend.ids.new(),
+            set_id,
+            fields.reference_name,
+            fields.reference_id,
+            fields.start,
+            fields.end,
+            copy.deepcopy(fields.extra) if fields.extra else None,
+        )
+
+    def _authorize(self, principal: Principal, action: str, set_record: dict[str, Any]) -> None:
+        """Annotation permissions are checked on the dataset owning the annotation set."""
+        resource = f"datasets/{set_record['datasetId']}"
+        self.backend.iam.authorize(principal, f"genomics.annotations.{action}", resource)
+
+    def _index(self, set_id: str) -> SetIndex:
+        index = self._indexes.get(set_id)
+        if index is None:
+            index = self._indexes[set_id] = SetIndex()
+        return index
+
+    def drop_set(self, set_id: str) -> None:
+        """Forget every annotation of a deleted annotation set (called by AnnotationSets.delete)."""
+        index = self._indexes.pop(set_id, None)
+        if index is not None:
+            for record in index.records():
+                del self._records[record.id]
+        for key in [k for k in self._batches if k[0] == set_id]:
+            del self._batches[key]
+
+    def all_records(self) -> Iterator[AnnotationRecord]:
+        """Every stored record, unordered (for oracles in tests and the benchmark's scan)."""
+        return iter(self._records.values())
+
+    # -- API methods ------------------------------------------------------------------
+
+    @synchronized
+    def create(self, principal: Principal, body: dict[str, Any]) -> dict[str, Any]:
+        body = _require_object(body)
+        set_id = check_string(body, "annotationSetId", "annotation.annotationSetId")
+        if not set_id:
+            raise invalid_argument("annotation.annotationSetId is required")
+        set_record = self.backend.annotation_sets.require(set_id)
+        self._authorize(principal, "create", set_record)
+        record = self._build(set_id, validate_annotation(body, set_record.get("type")))
+        self._records[record.id] = record
+        self._index(set_id).add(record)
+        return self._render(record, set_record)
+
+    @synchronized
+    def batch_create(self, principal: Principal, body: dict[str, Any]) -> dict[str, Any]:
+        body = _require_object(body)
+        annotations = body.get("annotations")
+        if not isinstance(annotations, list) or not annotations:
+            raise invalid_argument("annotations is required (a non-empty list)")
+        if len(annotations) > BATCH_MAX:
+            raise invalid_argument(
+                f"annotations must hold at most {BATCH_MAX} entries (got {len(annotations)})"
+            )
+        set_id = self._common_set(annotations)
+        request_id = check_string(body, "requestId", "requestId")
+        set_record = self.backend.annotation_sets.require(set_id, field="annotations[].annotationSetId")
+        self._authorize(principal, "create", set_record)
+        if request_id and (set_id, request_id) in self._batches:
+            return public(self._batches[(set_id, request_id)])
+        entries: list[dict[str, Any]] = []
+        created: list[AnnotationRecord] = []
+        for i, item in enumerate(annotations):
+            try:
+                fields = validate_annotation(item, set_record.get("type"), f"annotations[{i}]")
+            except ApiError as error:
+                entries.append({"status": error.rpc_status()})
+                continue
+            record = self._build(set_id, fields)
+            self._records[record.id] = record
+            created.append(record)
+            entries.append({"annotation": self._render(record, set_record)})
+        self._index(set_id).add_many(created)
+        response = {"entries": entries}
+        if request_id:
+            self._batches[(set_id, request_id)] = public(response)
+        return response
+
+    @staticmethod
+    def _common_set(annotations: list[Any]) -> str:
+        set_id: str | None = None
+        for i, item in enumerate(annotations):
+            value = item.get("annotationSetId") if isinstance(item, dict) else None
+            if not isinstance(value, str) or not value:
+                raise invalid_argument(f"annotations[{i}].annotationSetId is required")
+            if set_id is not None and value != set_id:
+                raise invalid_argument(
+                    f"annotations[{i}].annotationSetId: all annotations of a batch must belong to one "
+                    f"annotation set ({value!r} differs from {set_id!r})"
+                )
+            set_id = value
+        assert set_id is not None
+        return set_id
+
+    @synchronized
+    def load(self, principal: Principal, set_id: str, annotations: Iterable[dict[str, Any]]) -> int:
+        """Bulk insert for seeding and benchmarks: same validation and index, no response bodies.
+
+        All-or-nothing: the first invalid annotation raises and nothing is stored.
+        """
+        set_record = self.backend.annotation_sets.require(set_id)
+        self._authorize(principal, "create", set_record)
+        set_type_value = set_record.get("type")
+        records = [
+            self._build(set_id, validate_annotation(item, set_type_value, f"annotations[{i}]"))
+            for i, item in enumerate(annotations)
+        ]
+        for record in records:
+            self._records[record.id] = record
+        self._index(set_id).add_many(records)
+        return len(records)
+
+    @synchronized
+    def get(self, principal: Principal, annotation_id: str) -> dict[str, Any]:
+        record, set_record = self._visible(annotation_id)
+        self._authorize(principal, "get", set_record)
+        return self._render(record, set_record)
+
+    @synchronized
+    def update(
+        self, principal: Principal, annotation_id: str, body: dict[str, Any], update_mask: str | None = None
+    ) -> dict[str, Any]:
+        record, set_record = self._visible(annotation_id)
+        self._authorize(principal, "update", set_record)
+        body = _require_object(body)
+        fields = parse_update_mask(update_mask, MUTABLE_FIELDS, method="annotations.update")
+        incoming = {field: body.get(field) for field in fields if field != "name"}
+        values = validate_payload(incoming, set_record.get("type"), record.start, record.end, "annotation")
+        if "name" in fields:
+            values["name"] = check_string(body, "name", "annotation.name")
+        extra = dict(record.extra or {})
+        for field in fields:
+            if values.get(field) in (None, "", {}):
+                extra.pop(field, None)
+            else:
+                extra[field] = copy.deepcopy(values[field])
+        record.extra = extra or None
+        return self._render(record, set_record)
+
+    @synchronized
+    def delete(self, principal: Principal, annotation_id: str) -> dict[str, Any]:
+        record, set_record = self._visible(annotation_id)
+        self._authorize(principal, "delete", set_record)
+        del self._records[record.id]
+        self._indexes[record.set_id].remove(record)
+        return {}
+
+    @synchronized
+    def search(self, principal: Principal, body: dict[str, Any]) -> dict[str, Any]:
+        body = _require_object(body)
+        set_ids = sorted(set(string_list(body.get("annotationSetIds"), "annotationSetIds")))
+        if not set_ids:
+            raise invalid_argument("annotationSetIds is required")
+        sets = [self.backend.annotation_sets.require(s, field="annotationSetIds") for s in set_ids]
+        for set_record in sets:
+            self._authorize(principal, "list", set_record)
+        types = {s.get("type") for s in sets}
+        if len(types) > 1:
+            raise invalid_argument("annotationSetIds: all annotation sets searched must have the same type")
+        reference_name = check_string(body, "referenceName", "referenceName")
+        reference_id = check_string(body, "referenceId", "referenceId")
+        qs = parse_int64(body.get("start"), "start", default=0) or 0
+        qe = parse_int64(body.get("end"), "end", default=0) or None
+        if reference_name is None and reference_id is None and (qs or qe is not None):
+            raise invalid_argument("start and end require referenceName or referenceId")
+        if qs < 0:
+            raise invalid_argument(f"start must be >= 0 (got {qs})")
+        if qe is not None and qe <= qs:
+            raise invalid_argument(f"end must be greater than start (got start={qs}, end={qe})")
+        size = request_page_size(body, default=SEARCH_DEFAULT_PAGE_SIZE, maximum=SEARCH_MAX_PAGE_SIZE)
+        by_reference = reference_name is not None or reference_id is not None
+        query_key = f"n:{reference_name}" if reference_name is not None else f"i:{reference_id}"
+
+        def stream(cursor: list[Any] | None) -> Iterator[Hit]:
+            streams: list[Iterator[Hit]] = []
+            for set_id in set_ids:
+                index = self._indexes.get(set_id)
+                if index is None:
+                    continue
+                if by_reference:
+                    streams.append(
+                        index.stream_reference(query_key, reference_name, reference_id, qs, qe, cursor)
+                    )
+                else:
+                    streams.append(index.stream_all(cursor))
+            return merge_hits(streams) if streams else iter(())
+
+        query = {
+            "annotationSetIds": set_ids,
+            "referenceName": reference_name,
+            "referenceId": reference_id,
+            "start": qs,
+            "end": qe,
+        }
+        hits, token = self.backend.pager.page(
+            "annotations.search",
+            query,
+            page_token=body.get("pageToken"),
+            size=size,
+            stream=stream,
+            key=lambda hit: [hit[0], hit[1], hit[2]],
+        )
+        set_by_id = dict(zip(set_ids, sets, strict=True))
+        annotations = [self._render(hit[3], set_by_id[hit[3].set_id]) for hit in hits]
+        return compact({"annotations": annotations, "nextPageToken": token})
