@@ -1,0 +1,96 @@
+"""The app factory: OpenAPI document + Connexion AsyncApp + our middleware.
+
+``create_app()`` is what ``genomics-mock serve``, the pytest plugin and the
+tests all use::
+
+    app = create_app(backend=Backend(clock=FakeClock()))
+    # app is an ASGI app (uvicorn.run(app), TestClient(app)); app.backend is its state
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+from pathlib import Path
+from typing import Any
+
+import yaml
+from connexion import AsyncApp
+from connexion.middleware import MiddlewarePosition
+from connexion.resolver import Resolver
+
+from mockserver import error_handlers
+from mockserver.backend import Backend
+from mockserver.backend.iam import DEFAULT_OWNER, Principal
+from mockserver.discovery import DiscoveryBuilder
+from mockserver.middleware import Authenticator, GenomicsMiddleware
+from mockserver.resolver import resolve
+from mockserver.routing import Operation, RouteTable
+from mockserver.validation import VALIDATORS
+
+
+@functools.cache
+def load_spec(path: str | None = None) -> dict[str, Any]:
+    """The OpenAPI document, parsed once per process (callers must not mutate it)."""
+    if path is None:
+        from mockserver.specfile import openapi_path
+
+        path = str(openapi_path())
+    with open(path, encoding="utf-8") as handle:
+        return yaml.safe_load(handle)
+
+
+def _connexion_spec(spec: dict[str, Any]) -> dict[str, Any]:
+    """The document as Connexion should see it: security is enforced by our middleware
+    (open/strict modes, token registry), so Connexion's own security layer is left out."""
+    doc = copy.deepcopy(spec)
+    doc.pop("security", None)
+    for item in doc.get("paths", {}).values():
+        for op in item.values():
+            if isinstance(op, dict):
+                op.pop("security", None)
+    doc.get("components", {}).pop("securitySchemes", None)
+    return doc
+
+
+def open_authenticator(_headers: dict[str, str], _query: dict[str, list[str]], _op: Operation) -> Principal:
+    return DEFAULT_OWNER
+
+
+def create_app(
+    backend: Backend | None = None,
+    *,
+    validate_responses: bool = False,
+    authenticate: Authenticator | None = None,
+    spec_path: str | Path | None = None,
+    swagger_ui: bool = True,
+) -> AsyncApp:
+    """Build one mock server. Each app has its own backend (state, clock, page-token secret)."""
+    backend = backend or Backend()
+    spec = load_spec(str(spec_path) if spec_path else None)
+    app = AsyncApp(__name__, swagger_ui_options=_swagger_options(swagger_ui))
+    app.add_api(
+        _connexion_spec(spec),
+        resolver=Resolver(function_resolver=resolve),
+        strict_validation=True,
+        validate_responses=validate_responses,
+        pythonic_params=False,
+        validator_map=VALIDATORS,
+    )
+    error_handlers.install(app)
+    app.add_middleware(
+        GenomicsMiddleware,
+        position=MiddlewarePosition.BEFORE_EXCEPTION,
+        backend=backend,
+        routes=RouteTable(spec),
+        authenticate=authenticate or open_authenticator,
+        discovery=DiscoveryBuilder(spec).document,
+    )
+    app.backend = backend  # type: ignore[attr-defined]
+    return app
+
+
+def _swagger_options(enabled: bool) -> Any:
+    from connexion.options import SwaggerUIOptions
+
+    return SwaggerUIOptions(swagger_ui=enabled, swagger_ui_path="/ui")

@@ -1,0 +1,76 @@
+"""Connexion error handlers: every failure becomes Google's error envelope.
+
+Without these, Connexion answers validation failures with problem+json,
+unknown paths with Starlette's plain text, invalid UTF-8 in a JSON body with
+a 500 (DESIGN.md decision 5).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from connexion import AsyncApp
+from connexion.exceptions import ProblemException
+from connexion.lifecycle import ConnexionRequest, ConnexionResponse
+from starlette.exceptions import HTTPException
+
+from mockserver.errors import ApiError, status_for_http
+from mockserver.rendering import render_json
+from mockserver.request_options import current_options
+
+log = logging.getLogger("genomics_mock")
+
+#: client errors that Google reports as a plain 400 INVALID_ARGUMENT
+_AS_BAD_REQUEST = {411, 413, 415, 422}
+
+
+def error_response(exc: ApiError) -> ConnexionResponse:
+    body = render_json(exc.body(), pretty=current_options().pretty)
+    return ConnexionResponse(
+        status_code=exc.code, body=body, mimetype="application/json", headers=exc.headers
+    )
+
+
+def from_http_code(code: int, message: str, headers: dict[str, str] | None = None) -> ApiError:
+    if code in _AS_BAD_REQUEST:
+        code = 400
+    return ApiError(status_for_http(code), message, http_code=code, headers=headers)
+
+
+async def on_api_error(_request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
+    assert isinstance(exc, ApiError)
+    return error_response(exc)
+
+
+async def on_problem(_request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
+    assert isinstance(exc, ProblemException)
+    message = str(exc.detail or exc.title or "invalid request")
+    if exc.status == 415:
+        message = f"Unsupported media type: {message} (send application/json)"
+    return error_response(from_http_code(exc.status, message, dict(exc.headers or {})))
+
+
+async def on_http_exception(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 404:
+        message = f"No such path: {request.url.path}"
+    else:
+        message = str(exc.detail)
+    return error_response(from_http_code(exc.status_code, message, dict(exc.headers or {})))
+
+
+async def on_unicode_error(_request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
+    return error_response(ApiError("INVALID_ARGUMENT", f"Invalid JSON payload received: body is not UTF-8 ({exc})"))
+
+
+async def on_unexpected(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
+    log.exception("internal error on %s %s", request.method, request.url.path, exc_info=exc)
+    return error_response(ApiError("INTERNAL", f"Internal error: {type(exc).__name__}"))
+
+
+def install(app: AsyncApp) -> None:
+    app.add_error_handler(ApiError, on_api_error)
+    app.add_error_handler(ProblemException, on_problem)
+    app.add_error_handler(HTTPException, on_http_exception)
+    app.add_error_handler(UnicodeDecodeError, on_unicode_error)
+    app.add_error_handler(Exception, on_unexpected)

@@ -1,0 +1,31 @@
+"""Handlers for ``genomics.datasets.*``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mockserver.context import backend, principal
+
+
+async def create(body: dict[str, Any]) -> dict[str, Any]:
+    return backend().datasets.create(principal(), body)
+
+
+async def get(datasetId: str) -> dict[str, Any]:  # noqa: N803 - names come from the API
+    return backend().datasets.get(principal(), datasetId)
+
+
+async def list_(projectId: str | None = None, pageSize: int | None = None, pageToken: str | None = None) -> dict[str, Any]:  # noqa: N803
+    return backend().datasets.list(principal(), projectId, pageSize, pageToken)
+
+
+async def patch(datasetId: str, body: dict[str, Any], updateMask: str | None = None) -> dict[str, Any]:  # noqa: N803
+    return backend().datasets.patch(principal(), datasetId, body, updateMask)
+
+
+async def delete(datasetId: str) -> dict[str, Any]:  # noqa: N803
+    return backend().datasets.delete(principal(), datasetId)
+
+
+async def undelete(datasetId: str, body: dict[str, Any] | None = None) -> dict[str, Any]:  # noqa: N803
+    return backend().datasets.undelete(principal(), datasetId)

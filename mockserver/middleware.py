@@ -1,0 +1,127 @@
+"""The outermost ASGI layer: per-request context, routing facts, identity.
+
+Runs before Connexion for every request:
+
+1. binds this app's backend to the request (several apps may share a process);
+2. serves the generated discovery document;
+3. for ``/v1/...``: looks the request up in the :class:`RouteTable` (Google
+   404/405 with a correct ``Allow`` before Connexion's router can misroute a
+   colon verb), identifies the caller, checks the token's scopes against the
+   operation's, and binds the principal and output options;
+4. turns any :class:`ApiError` raised here into Google's error body.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import parse_qs
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from mockserver import context
+from mockserver.backend import Backend
+from mockserver.backend.iam import Principal
+from mockserver.errors import ApiError
+from mockserver.rendering import render_json
+from mockserver.request_options import options_from_query, reset_options, set_options
+from mockserver.routing import Operation, RouteTable
+
+log = logging.getLogger("genomics_mock")
+
+DISCOVERY_PATHS = ("/$discovery/rest", "/discovery/v1/apis/genomics/v1/rest")
+
+#: identify(headers, query, operation) -> Principal; raises ApiError 401/403
+Authenticator = Callable[[dict[str, str], dict[str, list[str]], Operation], Principal]
+
+
+class GenomicsMiddleware:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        backend: Backend,
+        routes: RouteTable,
+        authenticate: Authenticator,
+        discovery: Callable[[str], dict[str, Any]],
+        extra_routes: dict[str, ASGIApp] | None = None,
+    ) -> None:
+        self.app = app
+        self.backend = backend
+        self.routes = routes
+        self.authenticate = authenticate
+        self.discovery = discovery
+        #: path prefix -> ASGI app served before Connexion (admin API, health)
+        self.extra_routes = extra_routes or {}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        backend_token = context.current_backend.set(self.backend)
+        query = parse_qs(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
+        options_token = set_options(options_from_query(query))
+        try:
+            await self._dispatch(scope, receive, send, query)
+        except ApiError as exc:
+            await send_error(send, exc)
+        finally:
+            reset_options(options_token)
+            context.current_backend.reset(backend_token)
+
+    async def _dispatch(self, scope: Scope, receive: Receive, send: Send, query: dict[str, list[str]]) -> None:
+        path: str = scope["path"]
+        for prefix, app in self.extra_routes.items():
+            if path == prefix or path.startswith(prefix.rstrip("/") + "/"):
+                await app(scope, receive, send)
+                return
+        if path in DISCOVERY_PATHS and scope["method"] in ("GET", "HEAD"):
+            await send_json(send, 200, self.discovery(_root_url(scope)))
+            return
+        if not path.startswith("/v1/"):
+            await self.app(scope, receive, send)
+            return
+        match = self.routes.match(scope["method"], path)
+        if match.operation is None:
+            if match.allowed:
+                allow = ", ".join(match.allowed)
+                raise ApiError(
+                    "UNIMPLEMENTED",
+                    f"Method {scope['method']} is not allowed on {path}; allowed: {allow}",
+                    http_code=405,
+                    headers={"Allow": allow},
+                )
+            raise ApiError("NOT_FOUND", f"No such method: {scope['method']} {path}")
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        principal = self.authenticate(headers, query, match.operation)
+        principal_token = context.current_principal.set(principal)
+        scope.setdefault("state", {})["genomics_operation"] = match.operation
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            context.current_principal.reset(principal_token)
+
+
+def _root_url(scope: Scope) -> str:
+    headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+    host = headers.get("host")
+    if not host:
+        server = scope.get("server") or ("127.0.0.1", 80)
+        host = f"{server[0]}:{server[1]}"
+    return f"{scope.get('scheme', 'http')}://{host}/"
+
+
+async def send_json(send: Send, status: int, data: Any, headers: dict[str, str] | None = None) -> None:
+    from mockserver.request_options import current_options
+
+    options = current_options()
+    body = render_json(data, pretty=options.pretty)
+    raw_headers = [(b"content-type", b"application/json; charset=UTF-8"), (b"content-length", str(len(body)).encode())]
+    raw_headers += [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
+    await send({"type": "http.response.start", "status": status, "headers": raw_headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def send_error(send: Send, exc: ApiError) -> None:
+    await send_json(send, exc.code, exc.body(), exc.headers)

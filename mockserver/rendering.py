@@ -1,0 +1,103 @@
+"""JSON output the way Google's front end writes it.
+
+* ``prettyPrint`` (default true) indents by two spaces; ``prettyPrint=false``
+  gives compact JSON.
+* ``fields=`` partial responses: a comma-separated selection where ``a/b``
+  walks into a field and ``a(b,c)`` selects sub-fields, applied through lists
+  (``fields=datasets(id,name),nextPageToken``). A malformed selector is a 400.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from mockserver.errors import invalid_argument
+
+Selection = dict[str, "Selection | None"]  # None = the whole field
+
+
+def parse_fields(text: str) -> Selection:
+    """Parse a ``fields`` selector into a nested dict (400 when malformed)."""
+    parser = _FieldsParser(text)
+    selection = parser.selection()
+    if parser.pos != len(text):
+        raise invalid_argument(f"fields: unexpected {text[parser.pos]!r} at position {parser.pos} in {text!r}")
+    return selection
+
+
+class _FieldsParser:
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.pos = 0
+
+    def selection(self) -> Selection:
+        result: Selection = {}
+        while True:
+            path = self._name_path()
+            sub: Selection | None = None
+            if self._peek() == "(":
+                self.pos += 1
+                sub = self.selection()
+                if self._peek() != ")":
+                    raise invalid_argument(f"fields: missing ')' in {self.text!r}")
+                self.pos += 1
+            _merge(result, path, sub)
+            if self._peek() != ",":
+                return result
+            self.pos += 1
+
+    def _name_path(self) -> list[str]:
+        names = [self._name()]
+        while self._peek() == "/":
+            self.pos += 1
+            names.append(self._name())
+        return names
+
+    def _name(self) -> str:
+        start = self.pos
+        while self.pos < len(self.text) and (self.text[self.pos].isalnum() or self.text[self.pos] in "_@$."):
+            self.pos += 1
+        if start == self.pos:
+            raise invalid_argument(f"fields: expected a field name at position {start} in {self.text!r}")
+        return self.text[start : self.pos].strip()
+
+    def _peek(self) -> str:
+        while self.pos < len(self.text) and self.text[self.pos] == " ":
+            self.pos += 1
+        return self.text[self.pos] if self.pos < len(self.text) else ""
+
+
+def _merge(target: Selection, path: list[str], sub: Selection | None) -> None:
+    head, rest = path[0], path[1:]
+    if rest:
+        nested = target.get(head, {})
+        if nested is None:  # already selected whole
+            return
+        _merge(nested, rest, sub)
+        target[head] = nested
+    elif head in target and target[head] is not None and sub is not None:
+        target[head].update(sub)  # type: ignore[union-attr]
+    else:
+        target[head] = None if (sub is None or target.get(head, {}) is None) else sub
+
+
+def select(data: Any, selection: Selection) -> Any:
+    """Keep only the selected fields of ``data`` (dicts filtered, lists mapped)."""
+    if isinstance(data, list):
+        return [select(item, selection) for item in data]
+    if not isinstance(data, dict):
+        return data
+    out: dict[str, Any] = {}
+    for name, sub in selection.items():
+        if name in data:
+            out[name] = data[name] if sub is None else select(data[name], sub)
+    return out
+
+
+def render_json(data: Any, *, pretty: bool = True, fields: str | None = None) -> bytes:
+    if fields:
+        data = select(data, parse_fields(fields))
+    if pretty:
+        return (json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode()
+    return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()

@@ -1,0 +1,68 @@
+"""Route table built from the OpenAPI document, consulted before Connexion.
+
+Connexion (through Starlette) matches ``{param}`` with ``[^/]+``, so
+``GET /v1/datasets/1:undelete`` would reach ``datasets.get`` with the id
+``1:undelete`` (DESIGN.md decision 3), and its 405 ``Allow`` header is wrong
+for paths sharing a prefix. Server ids never contain ``:`` or ``/``, so this
+table matches parameters with ``[^/:]+``: a colon-verb path matches only its
+own template, a wrong method gets 405 with the methods the path really
+allows, and each request learns its operation (id, accepted scopes) before
+any handler runs.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+HTTP_METHODS = ("get", "put", "post", "delete", "patch")
+_PARAM = re.compile(r"\{([^}]+)\}")
+
+
+@dataclass(frozen=True)
+class Operation:
+    operation_id: str
+    method: str
+    template: str
+    scopes: frozenset[str] = field(default_factory=frozenset)
+
+
+@dataclass
+class Match:
+    """Outcome of a lookup: an operation, or the methods the path allows (empty: unknown path)."""
+
+    operation: Operation | None
+    allowed: list[str]
+
+
+class RouteTable:
+    def __init__(self, spec: dict[str, Any]) -> None:
+        self._routes: list[tuple[re.Pattern[str], str, dict[str, Operation]]] = []
+        for template, item in spec.get("paths", {}).items():
+            ops: dict[str, Operation] = {}
+            for method in HTTP_METHODS:
+                op = item.get(method)
+                if isinstance(op, dict) and op.get("operationId"):
+                    ops[method.upper()] = Operation(
+                        operation_id=op["operationId"],
+                        method=method.upper(),
+                        template=template,
+                        scopes=frozenset(op.get("x-scopes") or ()),
+                    )
+            pattern = "".join(
+                "[^/:]+" if i % 2 else re.escape(part) for i, part in enumerate(_PARAM.split(template))
+            )
+            self._routes.append((re.compile(f"^{pattern}$"), template, ops))
+
+    def match(self, method: str, path: str) -> Match:
+        allowed: list[str] = []
+        for regex, _template, ops in self._routes:
+            if regex.match(path):
+                if method in ops:
+                    return Match(ops[method], [])
+                allowed.extend(m for m in ops if m not in allowed)
+        return Match(None, allowed)
+
+    def operations(self) -> list[Operation]:
+        return [op for _, _, ops in self._routes for op in ops.values()]
