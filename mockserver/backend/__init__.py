@@ -38,7 +38,7 @@ class Backend:
         self.clock: Clock = clock or SystemClock()
         self.ids = IdGenerator(id_seed)
         self.pager = Paginator(PageTokens(token_secret))
-        self.iam = Iam()
+        self.iam = Iam(self)
         self.datasets = Datasets(self)
         self.annotation_sets = AnnotationSets(self)
         self.annotations = Annotations(self)
