@@ -15,11 +15,14 @@ import threading
 from mockserver.backend.annotations import Annotations
 from mockserver.backend.annotationsets import AnnotationSets
 from mockserver.backend.base import Component
+from mockserver.backend.callsets import CallSets
 from mockserver.backend.clock import Clock, SystemClock
 from mockserver.backend.datasets import Datasets
 from mockserver.backend.iam import DEFAULT_OWNER, Iam, Principal
 from mockserver.backend.ids import IdGenerator
 from mockserver.backend.paging import PageTokens, Paginator
+from mockserver.backend.references import References
+from mockserver.backend.variantsets import VariantSets
 
 __all__ = ["Backend", "Principal", "DEFAULT_OWNER"]
 
@@ -40,8 +43,11 @@ class Backend:
         self.pager = Paginator(PageTokens(token_secret))
         self.iam = Iam(self)
         self.datasets = Datasets(self)
+        self.references = References(self)
         self.annotation_sets = AnnotationSets(self)
         self.annotations = Annotations(self)
+        self.variant_sets = VariantSets(self)
+        self.call_sets = CallSets(self)
 
     @property
     def components(self) -> list[Component]:
