@@ -31,8 +31,8 @@ from mockserver.backend.annotation_index import AnnotationRecord, Hit, SetIndex,
 from mockserver.backend.annotation_validation import (
     AnnotationFields,
     check_string,
-    int64_text,
     parse_int64,
+    require_object,
     validate_annotation,
     validate_payload,
 )
@@ -48,10 +48,13 @@ BATCH_MAX = 4096
 MUTABLE_FIELDS = ("name", "variant", "transcript", "info")
 
 
-def _require_object(body: Any) -> dict[str, Any]:
-    if not isinstance(body, dict):
-        raise invalid_argument("the request body must be a JSON object")
-    return body
+def _json_copy(value: Any) -> Any:
+    """Deep copy of JSON data (several times faster than copy.deepcopy)."""
+    if isinstance(value, dict):
+        return {k: _json_copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json_copy(v) for v in value]
+    return value
 
 
 class Annotations(Component):
@@ -63,20 +66,24 @@ class Annotations(Component):
 
     # -- helpers ----------------------------------------------------------------------
 
-    def _render(self, record: AnnotationRecord, set_record: dict[str, Any]) -> dict[str, Any]:
-        out = compact(
-            {
-                "id": record.id,
-                "annotationSetId": record.set_id,
-                "referenceName": record.ref_name,
-                "referenceId": record.ref_id,
-                "start": int64_text(record.start),
-                "end": int64_text(record.end),
-                "type": set_record.get("type"),
-            }
-        )
+    @staticmethod
+    def _render(record: AnnotationRecord, set_record: dict[str, Any]) -> dict[str, Any]:
+        """Proto3 JSON for a stored record (hot path of search: no deepcopy, no compact)."""
+        out: dict[str, Any] = {"id": record.id, "annotationSetId": record.set_id}
+        if record.ref_name is not None:
+            out["referenceName"] = record.ref_name
+        if record.ref_id is not None:
+            out["referenceId"] = record.ref_id
+        if record.start:
+            out["start"] = str(record.start)
+        if record.end:
+            out["end"] = str(record.end)
+        set_type_value = set_record.get("type")
+        if set_type_value:
+            out["type"] = set_type_value
         if record.extra:
-            out.update(copy.deepcopy(record.extra))
+            for key, value in record.extra.items():
+                out[key] = _json_copy(value) if isinstance(value, (dict, list)) else value
         return out
 
     def _visible(self, annotation_id: Any) -> tuple[AnnotationRecord, dict[str, Any]]:
@@ -128,7 +135,7 @@ class Annotations(Component):
 
     @synchronized
     def create(self, principal: Principal, body: dict[str, Any]) -> dict[str, Any]:
-        body = _require_object(body)
+        body = require_object(body)
         set_id = check_string(body, "annotationSetId", "annotation.annotationSetId")
         if not set_id:
             raise invalid_argument("annotation.annotationSetId is required")
@@ -141,7 +148,7 @@ class Annotations(Component):
 
     @synchronized
     def batch_create(self, principal: Principal, body: dict[str, Any]) -> dict[str, Any]:
-        body = _require_object(body)
+        body = require_object(body)
         annotations = body.get("annotations")
         if not isinstance(annotations, list) or not annotations:
             raise invalid_argument("annotations is required (a non-empty list)")
@@ -219,7 +226,7 @@ class Annotations(Component):
     ) -> dict[str, Any]:
         record, set_record = self._visible(annotation_id)
         self._authorize(principal, "update", set_record)
-        body = _require_object(body)
+        body = require_object(body)
         fields = parse_update_mask(update_mask, MUTABLE_FIELDS, method="annotations.update")
         incoming = {field: body.get(field) for field in fields if field != "name"}
         values = validate_payload(incoming, set_record.get("type"), record.start, record.end, "annotation")
@@ -244,7 +251,7 @@ class Annotations(Component):
 
     @synchronized
     def search(self, principal: Principal, body: dict[str, Any]) -> dict[str, Any]:
-        body = _require_object(body)
+        body = require_object(body)
         set_ids = sorted(set(string_list(body.get("annotationSetIds"), "annotationSetIds")))
         if not set_ids:
             raise invalid_argument("annotationSetIds is required")

@@ -29,6 +29,7 @@ from mockserver.backend.annotation_validation import (
     UNSPECIFIED,
     check_info,
     check_string,
+    require_object,
     set_type,
 )
 from mockserver.backend.base import Component, compact, public, synchronized
@@ -77,6 +78,7 @@ class AnnotationSets(Component):
 
     @synchronized
     def create(self, principal: Principal, body: dict[str, Any]) -> dict[str, Any]:
+        body = require_object(body)
         dataset_id = check_string(body, "datasetId", "datasetId")
         if not dataset_id:
             raise invalid_argument("datasetId is required")
@@ -117,6 +119,7 @@ class AnnotationSets(Component):
         self.backend.iam.authorize(
             principal, "genomics.annotationSets.update", f"datasets/{record['datasetId']}"
         )
+        body = require_object(body)
         fields = parse_update_mask(update_mask, MUTABLE_FIELDS, method="annotationsets.update")
         values = {
             "name": check_string(body, "name", "name"),
@@ -142,6 +145,7 @@ class AnnotationSets(Component):
 
     @synchronized
     def search(self, principal: Principal, body: dict[str, Any]) -> dict[str, Any]:
+        body = require_object(body)
         dataset_ids = sorted(set(string_list(body.get("datasetIds"), "datasetIds")))
         if not dataset_ids:
             raise invalid_argument("datasetIds is required")

@@ -1,0 +1,154 @@
+"""Annotation search: indexed keyset pages vs. a plain full scan, in one run.
+
+Loads N annotations (default 1,000,000) into 10 GENERIC annotation sets over
+24 references straight through the backend (``Annotations.load``: the same
+validation and index code as ``create``/``batchCreate``), then prints
+
+* load time and RSS per annotation (``/proc/self/statm`` before/after),
+* the median server time of a 256-result page of a search over all sets at
+  page 1 and at page 1,000 (page 1,000 reached once by following tokens, then
+  fetched repeatedly with the saved token),
+* the same two pages computed by a full scan + sort of every annotation,
+* the ratios page1000/page1 (target <= 1.5) and scan/indexed (target >= 100).
+
+Usage: ``python benchmarks/search.py [--annotations N] [--repeat R]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import random
+import statistics
+import sys
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # run from a checkout
+
+from mockserver.backend import DEFAULT_OWNER, Backend  # noqa: E402
+from mockserver.backend.annotation_index import AnnotationRecord  # noqa: E402
+from mockserver.backend.clock import FakeClock  # noqa: E402
+
+REFERENCES = [f"chr{i}" for i in range(1, 23)] + ["chrX", "chrY"]
+PAGE = 256
+CHUNK = 4096
+
+
+def rss_bytes() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def annotations(rng: random.Random, set_id: str, count: int, first: int) -> Iterator[dict[str, Any]]:
+    for i in range(first, first + count):
+        start = rng.randrange(0, 250_000_000)
+        length = rng.randrange(1, 20_000) if rng.random() < 0.99 else rng.randrange(20_000, 2_000_000)
+        yield {
+            "annotationSetId": set_id,
+            "referenceName": rng.choice(REFERENCES),
+            "start": str(start),
+            "end": str(start + length),
+            "name": f"feature-{i}",
+        }
+
+
+def median_ms(fn: Callable[[], Any], repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times) * 1000
+
+
+def scan_page(backend: Backend, set_ids: list[str], page: int) -> list[dict[str, Any]]:
+    """The baseline: look at every annotation, sort the matches, slice one page."""
+    wanted = set(set_ids)
+    matches = [r for r in backend.annotations.all_records() if r.set_id in wanted]
+
+    def key(r: AnnotationRecord) -> tuple[str, int, str]:
+        return (r.primary_key, r.start, r.id)
+
+    matches.sort(key=key)
+    sets = {s: backend.annotation_sets.require(s) for s in set_ids}
+    chunk = matches[(page - 1) * PAGE : page * PAGE]
+    return [backend.annotations._render(r, sets[r.set_id]) for r in chunk]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--annotations", type=int, default=1_000_000)
+    parser.add_argument("--sets", type=int, default=10)
+    parser.add_argument("--repeat", type=int, default=51, help="timed fetches per indexed page")
+    parser.add_argument("--scan-repeat", type=int, default=5, help="timed full scans per page")
+    parser.add_argument("--page", type=int, default=1000, help="the deep page to time")
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args()
+
+    rng = random.Random(args.seed)
+    backend = Backend(clock=FakeClock(), id_seed=args.seed)
+    dataset = backend.datasets.create(DEFAULT_OWNER, {"projectId": "bench"})
+    set_ids = [
+        backend.annotation_sets.create(
+            DEFAULT_OWNER,
+            {"datasetId": dataset["id"], "referenceSetId": "GRCh38", "type": "GENERIC", "name": f"set {i}"},
+        )["id"]
+        for i in range(args.sets)
+    ]
+    gc.collect()
+    rss_before = rss_bytes()
+    load_seconds = 0.0
+    per_set = args.annotations // args.sets
+    for n, set_id in enumerate(set_ids):
+        count = per_set + (args.annotations % args.sets if n == 0 else 0)
+        done = 0
+        while done < count:
+            batch = list(annotations(rng, set_id, min(CHUNK, count - done), done))
+            t0 = time.perf_counter()
+            backend.annotations.load(DEFAULT_OWNER, set_id, batch)
+            load_seconds += time.perf_counter() - t0
+            done += len(batch)
+    del batch
+    gc.collect()
+    rss_after = rss_bytes()
+    total = args.annotations
+    print(f"annotations loaded:         {total:,} in {args.sets} sets over {len(REFERENCES)} references")
+    print(f"load time (backend.load):   {load_seconds:.2f} s ({total / load_seconds:,.0f} annotations/s)")
+    print(f"RSS per annotation:         {(rss_after - rss_before) / total:,.0f} bytes "
+          f"(RSS {rss_before / 2**20:,.0f} -> {rss_after / 2**20:,.0f} MiB; target <= 1024)")
+
+    query = {"annotationSetIds": set_ids, "pageSize": PAGE}
+    search = backend.annotations.search
+    first = search(DEFAULT_OWNER, query)
+    token = None
+    deep = first
+    t0 = time.perf_counter()
+    for _ in range(args.page - 1):
+        token = deep["nextPageToken"]
+        deep = search(DEFAULT_OWNER, {**query, "pageToken": token})
+    walk_seconds = time.perf_counter() - t0
+    deep_query = {**query, "pageToken": token}
+    page1_ms = median_ms(lambda: search(DEFAULT_OWNER, query), args.repeat)
+    deep_ms = median_ms(lambda: search(DEFAULT_OWNER, deep_query), args.repeat)
+    print(f"walked to page {args.page:,} by tokens: {walk_seconds:.2f} s")
+    print(f"indexed page 1 median:      {page1_ms:.3f} ms ({len(first['annotations'])} results)")
+    print(f"indexed page {args.page:,} median:  {deep_ms:.3f} ms ({len(deep['annotations'])} results)")
+
+    scan1_ms = median_ms(lambda: scan_page(backend, set_ids, 1), args.scan_repeat)
+    scan_deep_ms = median_ms(lambda: scan_page(backend, set_ids, args.page), args.scan_repeat)
+    same = scan_page(backend, set_ids, 1) == first["annotations"] and (
+        scan_page(backend, set_ids, args.page) == deep["annotations"]
+    )
+    print(f"scan+sort page 1 median:    {scan1_ms:.1f} ms")
+    print(f"scan+sort page {args.page:,} median: {scan_deep_ms:.1f} ms")
+    print(f"scan and index agree:       {same}")
+    print(f"ratio page{args.page}/page1 (indexed): {deep_ms / page1_ms:.2f} (target <= 1.5)")
+    print(f"ratio scan/indexed page 1:  {scan1_ms / page1_ms:,.0f} (target >= 100)")
+    print(f"ratio scan/indexed page {args.page:,}: {scan_deep_ms / deep_ms:,.0f} (target >= 100)")
+
+
+if __name__ == "__main__":
+    main()
