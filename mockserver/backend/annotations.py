@@ -94,7 +94,24 @@ class Annotations(Component):
                 return record, self.backend.annotation_sets.require(record.set_id)
         except ApiError:
             pass  # its dataset is deleted: the annotation is invisible too
-        raise not_found(f"Annotation {annotation_id!r} not found (annotationId)")
+        raise self.missing(annotation_id)
+
+    @staticmethod
+    def missing(annotation_id: Any) -> ApiError:
+        return not_found(f"Annotation {annotation_id!r} not found (annotationId)")
+
+    def _validate(
+        self, body: Any, set_record: dict[str, Any], prefix: str = "annotation"
+    ) -> AnnotationFields:
+        """Field rules, then (when the set's reference set is known) the reference must be in it."""
+        fields = validate_annotation(body, set_record.get("type"), prefix)
+        try:
+            self.backend.references.validate_annotation_reference(
+                set_record.get("referenceSetId"), fields.reference_name, fields.reference_id
+            )
+        except ApiError as error:
+            raise invalid_argument(f"{prefix}.{error.message}") from None
+        return fields
 
     def _build(self, set_id: str, fields: AnnotationFields) -> AnnotationRecord:
         return AnnotationRecord(
@@ -107,10 +124,16 @@ class Annotations(Component):
             copy.deepcopy(fields.extra) if fields.extra else None,
         )
 
-    def _authorize(self, principal: Principal, action: str, set_record: dict[str, Any]) -> None:
-        """Annotation permissions are checked on the dataset owning the annotation set."""
+    def _authorize(
+        self, principal: Principal, action: str, set_record: dict[str, Any], hidden: ApiError
+    ) -> None:
+        """Annotation permissions are checked on the dataset owning the annotation set.
+
+        ``hidden`` is the 404 the caller gets when it holds nothing on that
+        dataset: the same error as for the id it named not existing at all.
+        """
         resource = f"datasets/{set_record['datasetId']}"
-        self.backend.iam.authorize(principal, f"genomics.annotations.{action}", resource)
+        self.backend.iam.authorize(principal, f"genomics.annotations.{action}", resource, hidden=hidden)
 
     def _index(self, set_id: str) -> SetIndex:
         index = self._indexes.get(set_id)
@@ -140,8 +163,8 @@ class Annotations(Component):
         if not set_id:
             raise invalid_argument("annotation.annotationSetId is required")
         set_record = self.backend.annotation_sets.require(set_id)
-        self._authorize(principal, "create", set_record)
-        record = self._build(set_id, validate_annotation(body, set_record.get("type")))
+        self._authorize(principal, "create", set_record, self.backend.annotation_sets.missing(set_id))
+        record = self._build(set_id, self._validate(body, set_record))
         self._records[record.id] = record
         self._index(set_id).add(record)
         return self._render(record, set_record)
@@ -158,15 +181,16 @@ class Annotations(Component):
             )
         set_id = self._common_set(annotations)
         request_id = check_string(body, "requestId", "requestId")
-        set_record = self.backend.annotation_sets.require(set_id, field="annotations[].annotationSetId")
-        self._authorize(principal, "create", set_record)
+        field = "annotations[].annotationSetId"
+        set_record = self.backend.annotation_sets.require(set_id, field=field)
+        self._authorize(principal, "create", set_record, self.backend.annotation_sets.missing(set_id, field))
         if request_id and (set_id, request_id) in self._batches:
             return public(self._batches[(set_id, request_id)])
         entries: list[dict[str, Any]] = []
         created: list[AnnotationRecord] = []
         for i, item in enumerate(annotations):
             try:
-                fields = validate_annotation(item, set_record.get("type"), f"annotations[{i}]")
+                fields = self._validate(item, set_record, f"annotations[{i}]")
             except ApiError as error:
                 entries.append({"status": error.rpc_status()})
                 continue
@@ -203,10 +227,9 @@ class Annotations(Component):
         All-or-nothing: the first invalid annotation raises and nothing is stored.
         """
         set_record = self.backend.annotation_sets.require(set_id)
-        self._authorize(principal, "create", set_record)
-        set_type_value = set_record.get("type")
+        self._authorize(principal, "create", set_record, self.backend.annotation_sets.missing(set_id))
         records = [
-            self._build(set_id, validate_annotation(item, set_type_value, f"annotations[{i}]"))
+            self._build(set_id, self._validate(item, set_record, f"annotations[{i}]"))
             for i, item in enumerate(annotations)
         ]
         for record in records:
@@ -217,7 +240,7 @@ class Annotations(Component):
     @synchronized
     def get(self, principal: Principal, annotation_id: str) -> dict[str, Any]:
         record, set_record = self._visible(annotation_id)
-        self._authorize(principal, "get", set_record)
+        self._authorize(principal, "get", set_record, self.missing(annotation_id))
         return self._render(record, set_record)
 
     @synchronized
@@ -225,7 +248,7 @@ class Annotations(Component):
         self, principal: Principal, annotation_id: str, body: dict[str, Any], update_mask: str | None = None
     ) -> dict[str, Any]:
         record, set_record = self._visible(annotation_id)
-        self._authorize(principal, "update", set_record)
+        self._authorize(principal, "update", set_record, self.missing(annotation_id))
         body = require_object(body)
         fields = parse_update_mask(update_mask, MUTABLE_FIELDS, method="annotations.update")
         incoming = {field: body.get(field) for field in fields if field != "name"}
@@ -244,7 +267,7 @@ class Annotations(Component):
     @synchronized
     def delete(self, principal: Principal, annotation_id: str) -> dict[str, Any]:
         record, set_record = self._visible(annotation_id)
-        self._authorize(principal, "delete", set_record)
+        self._authorize(principal, "delete", set_record, self.missing(annotation_id))
         del self._records[record.id]
         self._indexes[record.set_id].remove(record)
         return {}
@@ -257,7 +280,8 @@ class Annotations(Component):
             raise invalid_argument("annotationSetIds is required")
         sets = [self.backend.annotation_sets.require(s, field="annotationSetIds") for s in set_ids]
         for set_record in sets:
-            self._authorize(principal, "list", set_record)
+            hidden = self.backend.annotation_sets.missing(set_record["id"], "annotationSetIds")
+            self._authorize(principal, "list", set_record, hidden)
         types = {s.get("type") for s in sets}
         if len(types) > 1:
             raise invalid_argument("annotationSetIds: all annotation sets searched must have the same type")

@@ -36,11 +36,16 @@ from mockserver.backend.base import Component, compact, public, synchronized
 from mockserver.backend.fieldmask import parse_update_mask
 from mockserver.backend.iam import Principal
 from mockserver.backend.paging import page_size
-from mockserver.errors import invalid_argument, not_found
+from mockserver.errors import ApiError, invalid_argument, not_found
 
 SEARCH_DEFAULT_PAGE_SIZE = 128
 SEARCH_MAX_PAGE_SIZE = 1024
 MUTABLE_FIELDS = ("name", "sourceUri", "info")
+
+
+def _missing_dataset(dataset_id: str, field: str) -> ApiError:
+    """Byte-for-byte what Datasets.require_live says for an unknown dataset."""
+    return not_found(f"Dataset {dataset_id!r} not found ({field})")
 
 
 def request_page_size(body: dict[str, Any], *, default: int, maximum: int) -> int:
@@ -71,8 +76,20 @@ class AnnotationSets(Component):
         """The stored record of a visible set (its dataset live), or 404 naming the id."""
         record = self._records.get(set_id) if isinstance(set_id, str) and set_id else None
         if record is None or not self.backend.datasets.is_live(record["datasetId"]):
-            raise not_found(f"Annotation set {set_id!r} not found ({field})")
+            raise self.missing(set_id, field)
         return record
+
+    @staticmethod
+    def missing(set_id: Any, field: str = "annotationSetId") -> ApiError:
+        """The unknown-set 404; also what a caller with no access to its dataset sees."""
+        return not_found(f"Annotation set {set_id!r} not found ({field})")
+
+    def _authorize(
+        self, principal: Principal, action: str, dataset_id: str, hidden: ApiError
+    ) -> None:
+        self.backend.iam.authorize(
+            principal, f"genomics.annotationSets.{action}", f"datasets/{dataset_id}", hidden=hidden
+        )
 
     # -- API methods ------------------------------------------------------------------
 
@@ -86,7 +103,7 @@ class AnnotationSets(Component):
         if not reference_set_id:
             raise invalid_argument("referenceSetId is required")
         self.backend.datasets.require_live(dataset_id)
-        self.backend.iam.authorize(principal, "genomics.annotationSets.create", f"datasets/{dataset_id}")
+        self._authorize(principal, "create", dataset_id, _missing_dataset(dataset_id, "datasetId"))
         record = compact(
             {
                 "id": self.backend.ids.new(),
@@ -106,9 +123,7 @@ class AnnotationSets(Component):
     @synchronized
     def get(self, principal: Principal, set_id: str) -> dict[str, Any]:
         record = self.require(set_id)
-        self.backend.iam.authorize(
-            principal, "genomics.annotationSets.get", f"datasets/{record['datasetId']}"
-        )
+        self._authorize(principal, "get", record["datasetId"], self.missing(set_id))
         return public(record)
 
     @synchronized
@@ -116,9 +131,7 @@ class AnnotationSets(Component):
         self, principal: Principal, set_id: str, body: dict[str, Any], update_mask: str | None = None
     ) -> dict[str, Any]:
         record = self.require(set_id)
-        self.backend.iam.authorize(
-            principal, "genomics.annotationSets.update", f"datasets/{record['datasetId']}"
-        )
+        self._authorize(principal, "update", record["datasetId"], self.missing(set_id))
         body = require_object(body)
         fields = parse_update_mask(update_mask, MUTABLE_FIELDS, method="annotationsets.update")
         values = {
@@ -137,7 +150,7 @@ class AnnotationSets(Component):
     def delete(self, principal: Principal, set_id: str) -> dict[str, Any]:
         record = self.require(set_id)
         dataset_id = record["datasetId"]
-        self.backend.iam.authorize(principal, "genomics.annotationSets.delete", f"datasets/{dataset_id}")
+        self._authorize(principal, "delete", dataset_id, self.missing(set_id))
         del self._records[set_id]
         self._by_dataset[dataset_id].discard(set_id)
         self.backend.annotations.drop_set(set_id)
@@ -160,7 +173,7 @@ class AnnotationSets(Component):
         for dataset_id in dataset_ids:
             self.backend.datasets.require_live(dataset_id, field="datasetIds")
         for dataset_id in dataset_ids:
-            self.backend.iam.authorize(principal, "genomics.annotationSets.list", f"datasets/{dataset_id}")
+            self._authorize(principal, "list", dataset_id, _missing_dataset(dataset_id, "datasetIds"))
         size = request_page_size(body, default=SEARCH_DEFAULT_PAGE_SIZE, maximum=SEARCH_MAX_PAGE_SIZE)
         needle = name.casefold() if name else None
         wanted = set(types)
