@@ -294,9 +294,7 @@ class Iam:
         if kind == "group":
             return value in groups
         if kind == "domain":
-            return principal.member.startswith("user:") and principal.member.lower().endswith(
-                "@" + value
-            )
+            return principal.member.startswith("user:") and principal.member.lower().endswith("@" + value)
         return member.lower() == principal.member.lower()
 
     @classmethod
@@ -359,10 +357,12 @@ class Iam:
         return self._render(dataset_id)
 
     @_locked
-    def test_permissions(
-        self, principal: Principal, dataset_id: str, permissions: Any
-    ) -> dict[str, Any]:
-        """The subset of ``permissions`` the caller holds on the dataset (``{}`` when none)."""
+    def test_permissions(self, principal: Principal, dataset_id: str, permissions: Any) -> dict[str, Any]:
+        """The subset of ``permissions`` the caller holds on the dataset (``{}`` when none).
+
+        Any caller may ask, about any id: an unknown, deleted or invisible
+        dataset answers ``{}`` alike, so the answer reveals no existence.
+        """
         if not permissions:
             raise invalid_argument("permissions is required")
         if not isinstance(permissions, list):
@@ -377,10 +377,10 @@ class Iam:
                     f"permissions[{i}]: {permission!r} is not a permission that can be tested on a "
                     f"dataset (one of {', '.join(sorted(TESTABLE_DATASET_PERMISSIONS))})"
                 )
-        self._require_dataset(dataset_id)
         resource = f"datasets/{dataset_id}"
-        if not self.can_see(principal, resource):
-            raise self._unknown_dataset(resource)
+        datasets = getattr(self.backend, "datasets", None)
+        if datasets is not None and not datasets.is_live(dataset_id):
+            return {}  # like a dataset the caller cannot see: nothing held, nothing revealed
         held = [p for p in dict.fromkeys(permissions) if self.allowed(principal, p, resource)]
         return {"permissions": held} if held else {}
 

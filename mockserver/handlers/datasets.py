@@ -29,3 +29,18 @@ async def delete(datasetId: str) -> dict[str, Any]:  # noqa: N803
 
 async def undelete(datasetId: str, body: dict[str, Any] | None = None) -> dict[str, Any]:  # noqa: N803
     return backend().datasets.undelete(principal(), datasetId)
+
+
+# -- dataset IAM (mockserver.backend.iam) ------------------------------------------------
+
+
+async def getIamPolicy(datasetId: str, body: dict[str, Any] | None = None) -> dict[str, Any]:  # noqa: N802,N803
+    return backend().iam.get_policy(principal(), datasetId)
+
+
+async def setIamPolicy(datasetId: str, body: dict[str, Any] | None = None) -> dict[str, Any]:  # noqa: N802,N803
+    return backend().iam.set_policy(principal(), datasetId, (body or {}).get("policy"))
+
+
+async def testIamPermissions(datasetId: str, body: dict[str, Any] | None = None) -> dict[str, Any]:  # noqa: N802,N803
+    return backend().iam.test_permissions(principal(), datasetId, (body or {}).get("permissions"))

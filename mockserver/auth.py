@@ -1,0 +1,279 @@
+"""Who is calling: HTTP credentials -> :class:`Principal`, and OAuth scope checks.
+
+Credentials are read the way Google's front end reads them: an
+``Authorization: Bearer <token>`` header, else an ``access_token`` or
+``oauth_token`` query parameter; an API key (``key=``) identifies the caller
+only when no token is sent. Tokens and keys come from a
+:class:`TokenRegistry` (a YAML/JSON token file, ``create_app`` or the admin
+API)::
+
+    tokens:
+      viewer-token: {principal: "user:alice@example.com", scopes: [genomics.readonly]}
+      editor-token: {principal: "serviceAccount:ci@p1.iam.gserviceaccount.com"}
+    apiKeys:
+      public-key: {}                      # anonymous: matches only ``allUsers`` bindings
+      alice-key: {principal: "user:alice@example.com"}
+
+Scopes may be written in full (``https://www.googleapis.com/auth/genomics``)
+or short (``genomics``); a token without ``scopes`` has ``cloud-platform``.
+
+Modes: ``open`` (the default) lets a request without credentials act as the
+built-in superuser :data:`DEFAULT_OWNER`, so the simple case needs no set-up;
+``strict`` answers it ``401 UNAUTHENTICATED``. A credential that is sent but
+unknown is 401 in both modes — a client bug should never pass silently.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from mockserver.backend.iam import ANONYMOUS, DEFAULT_OWNER, SCOPE_CLOUD_PLATFORM, Principal
+from mockserver.errors import ApiError, unauthenticated
+
+AUTH_MODES = ("open", "strict")
+SCOPE_PREFIX = "https://www.googleapis.com/auth/"
+TOKEN_QUERY_PARAMS = ("access_token", "oauth_token")
+
+MISSING_CREDENTIALS = (
+    "Request is missing required authentication credential. Expected an OAuth 2 access token "
+    "(Authorization: Bearer, access_token or oauth_token) or an API key (key)."
+)
+INVALID_CREDENTIALS = "Request had invalid authentication credentials: {what} is not known to this server."
+INSUFFICIENT_SCOPES = "Request had insufficient authentication scopes."
+
+
+class TokenFileError(ValueError):
+    """A token file or mapping that cannot be used (the message names the entry)."""
+
+
+def expand_scope(scope: str) -> str:
+    """``genomics.readonly`` -> ``https://www.googleapis.com/auth/genomics.readonly``."""
+    return scope if "://" in scope else SCOPE_PREFIX + scope
+
+
+def _member(value: Any, where: str) -> str:
+    if not isinstance(value, str) or not value.startswith(("user:", "serviceAccount:")):
+        raise TokenFileError(
+            f"{where}.principal must be 'user:EMAIL' or 'serviceAccount:EMAIL', got {value!r}"
+        )
+    if "@" not in value:
+        raise TokenFileError(f"{where}.principal must hold an email, got {value!r}")
+    return value
+
+
+def _scopes(value: Any, where: str) -> frozenset[str]:
+    if value is None:
+        return frozenset({SCOPE_CLOUD_PLATFORM})
+    if isinstance(value, str):
+        value = value.split()
+    if not isinstance(value, list) or not all(isinstance(s, str) and s for s in value):
+        raise TokenFileError(f"{where}.scopes must be a list of scope names")
+    return frozenset(expand_scope(s) for s in value)
+
+
+class TokenRegistry:
+    """Bearer tokens and API keys this server accepts, each bound to a principal."""
+
+    def __init__(self) -> None:
+        self._tokens: dict[str, Principal] = {}
+        self._keys: dict[str, Principal] = {}
+
+    # -- building ----------------------------------------------------------------------
+
+    def add_token(
+        self,
+        token: str,
+        member: str,
+        scopes: Iterable[str] | None = None,
+        *,
+        superuser: bool = False,
+    ) -> Principal:
+        if not isinstance(token, str) or not token:
+            raise TokenFileError("a token must be a non-empty string")
+        principal = Principal(
+            _member(member, f"tokens.{token}"),
+            _scopes(list(scopes) if scopes is not None else None, f"tokens.{token}"),
+            superuser=bool(superuser),
+        )
+        self._tokens[token] = principal
+        return principal
+
+    def add_api_key(self, key: str, member: str | None = None) -> Principal:
+        """An API key acts for ``member`` (or anonymously) with the ``cloud-platform`` scope."""
+        if not isinstance(key, str) or not key:
+            raise TokenFileError("an API key must be a non-empty string")
+        if member is None:
+            principal = ANONYMOUS
+        else:
+            principal = Principal(_member(member, f"apiKeys.{key}"), frozenset({SCOPE_CLOUD_PLATFORM}))
+        self._keys[key] = principal
+        return principal
+
+    def load(self, data: Mapping[str, Any]) -> TokenRegistry:
+        """Add every token and key of a token-file mapping (all checked before any is added)."""
+        if not isinstance(data, Mapping):
+            raise TokenFileError("a token file must hold an object with 'tokens' and/or 'apiKeys'")
+        unknown = set(data) - {"tokens", "apiKeys"}
+        if unknown:
+            raise TokenFileError(f"unknown token file keys: {', '.join(sorted(map(str, unknown)))}")
+        scratch = TokenRegistry()
+        for section in ("tokens", "apiKeys"):
+            entries = data.get(section) or {}
+            if not isinstance(entries, Mapping):
+                raise TokenFileError(f"{section} must be an object keyed by token")
+            for token, entry in entries.items():
+                where = f"{section}.{token}"
+                entry = entry or {}
+                if isinstance(entry, str):  # shorthand: token: "user:alice@example.com"
+                    entry = {"principal": entry}
+                if not isinstance(entry, Mapping):
+                    raise TokenFileError(f"{where} must be an object with a principal")
+                allowed = {"principal", "scopes", "superuser"} if section == "tokens" else {"principal"}
+                extra = set(entry) - allowed
+                if extra:
+                    raise TokenFileError(f"{where}: unknown fields {', '.join(sorted(map(str, extra)))}")
+                if section == "tokens":
+                    if "principal" not in entry:
+                        raise TokenFileError(f"{where}.principal is required")
+                    scratch.add_token(
+                        str(token),
+                        entry["principal"],
+                        entry.get("scopes"),
+                        superuser=entry.get("superuser", False),
+                    )
+                else:
+                    scratch.add_api_key(str(token), entry.get("principal"))
+        self._tokens.update(scratch._tokens)
+        self._keys.update(scratch._keys)
+        return self
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> TokenRegistry:
+        """Read a ``.json``, ``.yaml`` or ``.yml`` token file."""
+        text = Path(path).read_text(encoding="utf-8")
+        try:
+            data = json.loads(text) if str(path).endswith(".json") else yaml.safe_load(text)
+        except (json.JSONDecodeError, yaml.YAMLError) as exc:
+            raise TokenFileError(f"{path}: not valid JSON/YAML: {exc}") from None
+        return cls().load(data or {})
+
+    def clear(self) -> None:
+        self._tokens.clear()
+        self._keys.clear()
+
+    # -- lookups -----------------------------------------------------------------------
+
+    def principal_for_token(self, token: str) -> Principal | None:
+        return self._tokens.get(token)
+
+    def principal_for_key(self, key: str) -> Principal | None:
+        return self._keys.get(key)
+
+    def snapshot(self) -> dict[str, Any]:
+        """The registry as a token-file mapping (for the state file and the admin API)."""
+        tokens = {}
+        for token, p in self._tokens.items():
+            entry: dict[str, Any] = {"principal": p.member, "scopes": sorted(p.scopes)}
+            if p.superuser:
+                entry["superuser"] = True
+            tokens[token] = entry
+        keys = {k: ({} if p is ANONYMOUS else {"principal": p.member}) for k, p in self._keys.items()}
+        return {"tokens": tokens, "apiKeys": keys}
+
+
+def _header(headers: Mapping[str, str], name: str) -> str | None:
+    value = headers.get(name)
+    if value is None:
+        for key, candidate in headers.items():
+            if key.lower() == name:
+                return candidate
+    return value
+
+
+def _query_value(query: Mapping[str, Any], name: str) -> str | None:
+    value = query.get(name)
+    if isinstance(value, (list, tuple)):
+        value = value[0] if value else None
+    return value if isinstance(value, str) else None
+
+
+def identify(
+    registry: TokenRegistry | None,
+    auth_mode: str,
+    headers: Mapping[str, str],
+    query: Mapping[str, Any],
+) -> Principal:
+    """The caller of one request, or 401 UNAUTHENTICATED (with ``WWW-Authenticate: Bearer``).
+
+    ``query`` values may be strings or lists of strings (``parse_qs`` output).
+    """
+    if auth_mode not in AUTH_MODES:
+        raise ValueError(f"auth mode must be one of {AUTH_MODES}, got {auth_mode!r}")
+    registry = registry or TokenRegistry()
+    token: str | None = None
+    authorization = _header(headers, "authorization")
+    if authorization is not None:
+        scheme, _, credential = authorization.strip().partition(" ")
+        if scheme.lower() != "bearer" or not credential.strip():
+            raise unauthenticated(
+                "Request had invalid authentication credentials: the Authorization header must be "
+                "'Bearer <access token>'."
+            )
+        token = credential.strip()
+    else:
+        for name in TOKEN_QUERY_PARAMS:
+            token = _query_value(query, name)
+            if token:
+                break
+    if token:
+        principal = registry.principal_for_token(token)
+        if principal is None:
+            raise unauthenticated(INVALID_CREDENTIALS.format(what="the access token"))
+        return principal
+    key = _query_value(query, "key")
+    if key:
+        principal = registry.principal_for_key(key)
+        if principal is None:
+            raise unauthenticated(INVALID_CREDENTIALS.format(what="the API key"))
+        return principal
+    if auth_mode == "open":
+        return DEFAULT_OWNER
+    raise unauthenticated(MISSING_CREDENTIALS)
+
+
+def check_scopes(principal: Principal, accepted_scopes: Iterable[str] | None) -> None:
+    """403 PERMISSION_DENIED unless the token holds one of the scopes the operation accepts."""
+    accepted = frozenset(accepted_scopes or ())
+    if not accepted or principal.scopes & accepted:
+        return
+    raise ApiError(
+        "PERMISSION_DENIED",
+        INSUFFICIENT_SCOPES,
+        headers={
+            "WWW-Authenticate": f'Bearer error="insufficient_scope", scope="{" ".join(sorted(accepted))}"'
+        },
+    )
+
+
+def make_authenticator(
+    registry: TokenRegistry | None, auth_mode: str = "open"
+) -> Callable[[Mapping[str, str], Mapping[str, Any], Any], Principal]:
+    """An ``authenticate(headers, query, operation)`` for the app's middleware.
+
+    Identifies the caller, then checks its scopes against ``operation.scopes``
+    (the spec's ``x-scopes`` for that operation).
+    """
+    if auth_mode not in AUTH_MODES:
+        raise ValueError(f"auth mode must be one of {AUTH_MODES}, got {auth_mode!r}")
+
+    def authenticate(headers: Mapping[str, str], query: Mapping[str, Any], operation: Any) -> Principal:
+        principal = identify(registry, auth_mode, headers, query)
+        check_scopes(principal, getattr(operation, "scopes", None))
+        return principal
+
+    return authenticate
