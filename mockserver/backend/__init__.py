@@ -11,17 +11,23 @@ paginator and IAM, owned by :class:`Backend`::
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 from mockserver.backend.annotations import Annotations
 from mockserver.backend.annotationsets import AnnotationSets
 from mockserver.backend.base import Component
 from mockserver.backend.callsets import CallSets
 from mockserver.backend.clock import Clock, SystemClock
+from mockserver.backend.coverage import Coverage
 from mockserver.backend.datasets import Datasets
 from mockserver.backend.iam import DEFAULT_OWNER, Iam, Principal
 from mockserver.backend.ids import IdGenerator
+from mockserver.backend.operations import Operations
 from mockserver.backend.paging import PageTokens, Paginator
+from mockserver.backend.readgroupsets import ReadGroupSets
+from mockserver.backend.reads import Reads
 from mockserver.backend.references import References
+from mockserver.backend.storage import Storage
 from mockserver.backend.variantsets import VariantSets
 
 __all__ = ["Backend", "Principal", "DEFAULT_OWNER"]
@@ -36,18 +42,24 @@ class Backend:
         clock: Clock | None = None,
         id_seed: int | None = None,
         token_secret: bytes | None = None,
+        storage_root: str | Path | None = None,
     ) -> None:
         self.lock = threading.RLock()
         self.clock: Clock = clock or SystemClock()
         self.ids = IdGenerator(id_seed)
         self.pager = Paginator(PageTokens(token_secret))
         self.iam = Iam(self)
+        self.storage = Storage(storage_root)
+        self.operations = Operations(self)
         self.datasets = Datasets(self)
         self.references = References(self)
         self.annotation_sets = AnnotationSets(self)
         self.annotations = Annotations(self)
         self.variant_sets = VariantSets(self)
         self.call_sets = CallSets(self)
+        self.read_group_sets = ReadGroupSets(self)
+        self.reads = Reads(self)
+        self.coverage = Coverage(self)
 
     @property
     def components(self) -> list[Component]:

@@ -1,0 +1,358 @@
+"""Long-running operations: the records behind ``operations/<id>`` and the runner.
+
+Import and export hand the runner a :class:`Job` in two halves:
+
+* ``prepare()`` — the slow part (reading or writing files), run **without** the
+  backend lock so the server keeps answering other requests meanwhile;
+* ``commit(payload)`` — the state change, run **under** the lock, all or
+  nothing, only if the operation is still RUNNING (a cancelled or reset
+  operation never commits).
+
+Either half raises :class:`~mockserver.errors.ApiError` to fail the operation
+with that ``google.rpc.Status``; any other exception becomes ``INTERNAL``.
+
+Modes (``backend.operations.mode``; survives ``reset``):
+
+* ``"background"`` (default) — a worker thread runs the job;
+* ``"immediate"`` — the job runs inside the request, which returns the done operation;
+* ``"manual"`` — the operation stays RUNNING until :meth:`Operations.complete`
+  (tests and the admin API drive it).
+
+``operations.list`` filters (all joined with ``AND``; ``projectId`` required)::
+
+    projectId = p1 AND createTime >= 1546300800 AND status = RUNNING AND labels.env = prod
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sortedcontainers import SortedDict
+
+from mockserver.backend.base import Component, compact, public, synchronized
+from mockserver.backend.clock import parse_rfc3339, rfc3339
+from mockserver.backend.iam import Principal
+from mockserver.backend.paging import page_size
+from mockserver.errors import RPC_CODE, ApiError, invalid_argument, not_found
+
+METADATA_TYPE = "type.googleapis.com/google.genomics.v1.OperationMetadata"
+EMPTY_TYPE = "type.googleapis.com/google.protobuf.Empty"
+LIST_DEFAULT_PAGE_SIZE = 256
+LIST_MAX_PAGE_SIZE = 2048
+MODES = ("background", "immediate", "manual")
+STATUSES = ("RUNNING", "SUCCESS", "FAILURE", "CANCELED")
+
+
+@dataclass
+class Job:
+    """The work of one operation (see module docstring)."""
+
+    prepare: Callable[[], Any]
+    commit: Callable[[Any], dict[str, Any] | None]
+    #: event descriptions recorded when the job starts and when it commits
+    started: str = "Started"
+    finished: str = "Finished"
+
+
+@dataclass
+class _Entry:
+    record: dict[str, Any]
+    job: Job | None
+    seq: int
+    generation: int
+    future: Future | None = None
+    done_event: threading.Event = field(default_factory=threading.Event)
+
+
+class Operations(Component):
+    def __init__(self, backend: Any, *, mode: str = "background") -> None:
+        self.mode = mode
+        self._executor: ThreadPoolExecutor | None = None
+        self._generation = 0
+        super().__init__(backend)
+
+    def reset(self) -> None:
+        self._generation = getattr(self, "_generation", 0) + 1
+        self._entries: dict[str, _Entry] = {}
+        #: projectId -> seq -> operation id (creation order)
+        self._by_project: dict[str, SortedDict] = {}
+        self._seq = 0
+
+    # -- used by import/export --------------------------------------------------------
+
+    @synchronized
+    def start(
+        self,
+        project_id: str,
+        request: dict[str, Any],
+        job: Job,
+        *,
+        labels: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
+        """Record a RUNNING operation for ``job`` and run it according to :attr:`mode`."""
+        if self.mode not in MODES:
+            raise ValueError(f"unknown operations mode {self.mode!r}")
+        op_id = self.backend.ids.new("E")
+        now = rfc3339(self.clock.now())
+        metadata = compact(
+            {
+                "@type": METADATA_TYPE,
+                "projectId": project_id,
+                "createTime": now,
+                "request": request,
+                "events": [],
+                "labels": dict(labels or {}),
+            }
+        )
+        metadata.setdefault("events", [])
+        record = {"name": f"operations/{op_id}", "metadata": metadata, "done": False}
+        self._seq += 1
+        entry = _Entry(record, job, self._seq, self._generation)
+        self._entries[op_id] = entry
+        self._by_project.setdefault(project_id, SortedDict())[self._seq] = op_id
+        if self.mode == "immediate":
+            self._run(op_id, entry)
+        elif self.mode == "background":
+            entry.future = self._pool().submit(self._run, op_id, entry)
+        return public(self._view(entry))
+
+    def complete(self, name: str) -> dict[str, Any]:
+        """Run a pending (manual-mode) operation to its end now; returns its final state."""
+        op_id = self._id(name)
+        with self.backend.lock:
+            entry = self._require(op_id, name)
+        if entry.record["done"] or entry.future is not None:
+            self.wait(name)
+        else:
+            self._run(op_id, entry)
+        with self.backend.lock:
+            return public(self._view(entry))
+
+    def wait(self, name: str, timeout: float | None = 30.0) -> dict[str, Any]:
+        """Block until the operation is done (background mode); returns its final state."""
+        op_id = self._id(name)
+        with self.backend.lock:
+            entry = self._require(op_id, name)
+        if entry.job is not None and entry.future is None and not entry.record["done"]:
+            raise RuntimeError(f"{name} is waiting for complete() (manual mode)")
+        if not entry.done_event.wait(timeout) and not entry.record["done"]:
+            raise TimeoutError(f"{name} still running after {timeout}s")
+        with self.backend.lock:
+            return public(self._view(entry))
+
+    def shutdown(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+            self._executor = None
+
+    # -- API methods ------------------------------------------------------------------
+
+    @synchronized
+    def get(self, principal: Principal, name: str) -> dict[str, Any]:
+        op_id = self._id(name)
+        entry = self._require(op_id, name)
+        project = entry.record["metadata"]["projectId"]
+        self.backend.iam.authorize(principal, "genomics.operations.get", f"projects/{project}")
+        return public(self._view(entry))
+
+    @synchronized
+    def list(
+        self,
+        principal: Principal,
+        filter: str | None,
+        page_size_value: int | None = None,
+        page_token: str | None = None,
+    ) -> dict[str, Any]:
+        query = parse_filter(filter)
+        project_id = query["projectId"]
+        self.backend.iam.authorize(principal, "genomics.operations.list", f"projects/{project_id}")
+        size = page_size(page_size_value, default=LIST_DEFAULT_PAGE_SIZE, maximum=LIST_MAX_PAGE_SIZE)
+        index = self._by_project.get(project_id, SortedDict())
+
+        def stream(cursor: list[Any] | None):
+            start = cursor[0] if cursor else None
+            for seq in index.irange(minimum=start, inclusive=(False, False)):
+                entry = self._entries[index[seq]]
+                if _matches(entry.record, query):
+                    yield entry
+
+        items, token = self.backend.pager.page(
+            "operations.list",
+            {"filter": query},
+            page_token=page_token,
+            size=size,
+            stream=stream,
+            key=lambda entry: [entry.seq],
+        )
+        return compact({"operations": [public(self._view(e)) for e in items], "nextPageToken": token})
+
+    @synchronized
+    def cancel(self, principal: Principal, name: str) -> dict[str, Any]:
+        op_id = self._id(name)
+        entry = self._require(op_id, name)
+        project = entry.record["metadata"]["projectId"]
+        self.backend.iam.authorize(principal, "genomics.operations.cancel", f"projects/{project}")
+        if not entry.record["done"]:
+            self._event(entry, "Cancelled by request")
+            self._finish(entry, error={"code": RPC_CODE["CANCELLED"], "message": "Operation cancelled"})
+        return {}
+
+    # -- internals --------------------------------------------------------------------
+
+    def _pool(self) -> ThreadPoolExecutor:
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="genomics-operation")
+        return self._executor
+
+    @staticmethod
+    def _id(name: str) -> str:
+        op_id = (
+            name[len("operations/") :] if isinstance(name, str) and name.startswith("operations/") else name
+        )
+        if not isinstance(op_id, str) or not op_id or "/" in op_id:
+            raise invalid_argument(f"name: {name!r} is not an operation name (operations/<id>)")
+        return op_id
+
+    def _require(self, op_id: str, name: str) -> _Entry:
+        entry = self._entries.get(op_id)
+        if entry is None:
+            raise not_found(f"Operation {name!r} not found (name)")
+        return entry
+
+    def _view(self, entry: _Entry) -> dict[str, Any]:
+        return compact(dict(entry.record))
+
+    def _event(self, entry: _Entry, description: str) -> None:
+        now = rfc3339(self.clock.now())
+        entry.record["metadata"].setdefault("events", []).append(
+            {"description": description, "startTime": now, "endTime": now}
+        )
+
+    def _live(self, entry: _Entry) -> bool:
+        return entry.generation == self._generation and not entry.record["done"]
+
+    def _run(self, op_id: str, entry: _Entry) -> None:
+        job = entry.job
+        assert job is not None
+        with self.backend.lock:
+            if not self._live(entry):
+                entry.done_event.set()
+                return
+            entry.record["metadata"]["startTime"] = rfc3339(self.clock.now())
+            self._event(entry, job.started)
+        try:
+            payload = job.prepare()
+            with self.backend.lock:
+                if not self._live(entry):
+                    return
+                response = job.commit(payload)
+                self._event(entry, job.finished)
+                self._finish(entry, response=response or {"@type": EMPTY_TYPE})
+        except ApiError as err:
+            with self.backend.lock:
+                if self._live(entry):
+                    self._event(entry, f"Failed: {err.message}")
+                    self._finish(entry, error=err.rpc_status())
+        except Exception as exc:  # noqa: BLE001 - an operation must end, never crash the server
+            with self.backend.lock:
+                if self._live(entry):
+                    self._finish(
+                        entry, error={"code": RPC_CODE["INTERNAL"], "message": f"internal error: {exc}"}
+                    )
+        finally:
+            entry.done_event.set()
+
+    def _finish(
+        self, entry: _Entry, *, response: dict[str, Any] | None = None, error: dict[str, Any] | None = None
+    ) -> None:
+        entry.record["done"] = True
+        entry.record["metadata"]["endTime"] = rfc3339(self.clock.now())
+        if error is not None:
+            entry.record["error"] = error
+        else:
+            entry.record["response"] = response
+        entry.job = None
+        entry.done_event.set()
+
+
+# -- filter -------------------------------------------------------------------------------
+
+_CLAUSE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*(?:\.[^\s=<>]+)?)\s*(>=|<=|=)\s*(.*?)\s*$", re.S)
+_AND = re.compile(r"\s+AND\s+")
+
+
+def _unquote(value: str) -> str:
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+        return value[1:-1]
+    return value
+
+
+def parse_filter(text: str | None) -> dict[str, Any]:
+    """Parse an ``operations.list`` filter into a JSON-able query (400 naming ``filter``)."""
+    if not text or not text.strip():
+        raise invalid_argument("filter is required and must name the project: projectId = <projectId>")
+    query: dict[str, Any] = {"labels": {}}
+    for clause in _AND.split(text.strip()):
+        match = _CLAUSE.match(clause)
+        if not match or not match.group(3):
+            raise invalid_argument(f"filter: cannot parse {clause.strip()!r}")
+        key, op, raw = match.group(1), match.group(2), _unquote(match.group(3))
+        if key == "projectId" and op == "=":
+            if "projectId" in query:
+                raise invalid_argument("filter: projectId given twice")
+            query["projectId"] = raw
+        elif key == "createTime" and op in (">=", "<="):
+            try:
+                seconds = int(raw)
+            except ValueError:
+                raise invalid_argument(
+                    f"filter: createTime must be compared with epoch seconds, got {raw!r}"
+                ) from None
+            query["createTimeMin" if op == ">=" else "createTimeMax"] = seconds
+        elif key == "status" and op == "=":
+            if raw not in STATUSES:
+                raise invalid_argument(f"filter: status must be one of {', '.join(STATUSES)}, got {raw!r}")
+            if "status" in query:
+                raise invalid_argument("filter: only one status may be given")
+            query["status"] = raw
+        elif key.startswith("labels.") and op == "=" and len(key) > len("labels."):
+            query["labels"][key[len("labels.") :]] = raw
+        else:
+            raise invalid_argument(f"filter: unsupported condition {clause.strip()!r}")
+    if not query.get("projectId"):
+        raise invalid_argument("filter must name the project: projectId = <projectId>")
+    if not query["labels"]:
+        del query["labels"]
+    return query
+
+
+def status_of(record: dict[str, Any]) -> str:
+    if not record.get("done"):
+        return "RUNNING"
+    error = record.get("error")
+    if not error:
+        return "SUCCESS"
+    return "CANCELED" if error.get("code") == RPC_CODE["CANCELLED"] else "FAILURE"
+
+
+def _matches(record: dict[str, Any], query: dict[str, Any]) -> bool:
+    metadata = record["metadata"]
+    created: datetime = parse_rfc3339(metadata["createTime"])
+    seconds = created.timestamp()
+    if "createTimeMin" in query and seconds < query["createTimeMin"]:
+        return False
+    if "createTimeMax" in query and seconds > query["createTimeMax"]:
+        return False
+    if "status" in query and status_of(record) != query["status"]:
+        return False
+    labels = metadata.get("labels", {})
+    for key, value in query.get("labels", {}).items():
+        if key not in labels or (value != "*" and labels[key] != value):
+            return False
+    return True

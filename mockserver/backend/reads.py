@@ -1,0 +1,285 @@
+"""Read storage, the overlap index, and ``reads.search``.
+
+Reads never change after import, so each read group set keeps its reads in
+one list in the API's total order — mapped reads by (reference name, start,
+file order), then unmapped reads by (fragment name, file order) — and a
+read's index in that list is both its id suffix and its paging key. Per
+reference the set keeps a sorted ``array`` of starts, ends and the longest
+span, so an overlap query is two bisections plus a scan of the candidates
+that start within one max-span before the window (like the annotation index).
+
+Across several read group sets the streams are merged by
+``(reference, start, readGroupSetId, index)`` — ties between sets fall back
+to the set id, a stable order independent of page size.
+"""
+
+from __future__ import annotations
+
+import heapq
+from array import array
+from bisect import bisect_left
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from mockserver.backend.bam import StoredRead, read_json
+from mockserver.backend.base import Component, compact, synchronized
+from mockserver.backend.coverage import CoverageBuilder, CoverageIndex
+from mockserver.backend.iam import Principal
+from mockserver.backend.paging import page_size
+from mockserver.errors import invalid_argument
+
+SEARCH_DEFAULT_PAGE_SIZE = 256
+SEARCH_MAX_PAGE_SIZE = 2048
+UNMAPPED = "*"
+
+
+@dataclass
+class ReferenceSlice:
+    """The mapped reads of one reference: positions ``lo..hi`` of the set's list."""
+
+    lo: int
+    hi: int
+    starts: array  # array('q'), sorted
+    ends: array  # array('q')
+    max_span: int
+
+
+@dataclass
+class SetReads:
+    """All reads of one read group set, immutable once built."""
+
+    lines: list[bytes]
+    read_groups: array  # array('H'): local read group index per read
+    references: dict[str, ReferenceSlice]
+    reference_order: list[str]  # names with reads, sorted
+    unmapped_lo: int  # unmapped reads are lines[unmapped_lo:]
+    unmapped_names: list[str]
+    coverage: CoverageIndex
+
+    def __len__(self) -> int:
+        return len(self.lines)
+
+    def overlapping(self, reference: str, start: int, end: int | None, after: int = -1) -> Iterator[int]:
+        """Indexes of reads on ``reference`` overlapping [start, end), in order, beyond ``after``."""
+        ref = self.references.get(reference)
+        if ref is None:
+            return
+        lo = bisect_left(ref.starts, start - ref.max_span) if start > 0 else 0
+        hi = bisect_left(ref.starts, end) if end is not None else len(ref.starts)
+        lo = max(lo, after - ref.lo + 1)
+        ends = ref.ends
+        for i in range(lo, hi):
+            if ends[i] > start:
+                yield ref.lo + i
+
+
+@dataclass
+class SetBuilder:
+    """Collects one destination set's reads during an import (off the lock)."""
+
+    lengths: dict[str, int]
+    read_group_names: list[str] = field(default_factory=list)
+    _rg_index: dict[str | None, int] = field(default_factory=dict)
+    _reads: list[tuple[str, int, int, int, bytes, int]] = field(default_factory=list)
+    _unmapped: list[tuple[str, int, bytes, int]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._coverage = CoverageBuilder(self.lengths)
+
+    def read_group(self, name: str | None) -> int:
+        index = self._rg_index.get(name)
+        if index is None:
+            index = self._rg_index[name] = len(self.read_group_names)
+            self.read_group_names.append(name or "")
+        return index
+
+    def add(self, read: StoredRead, read_group: int) -> None:
+        seq = len(self._reads) + len(self._unmapped)
+        if read.reference is None:
+            self._unmapped.append((read.fragment, seq, read.line, read_group))
+        else:
+            self._reads.append((read.reference, read.start, seq, read.end, read.line, read_group))
+            if read.depth:
+                self._coverage.add(read.reference, read.depth)
+
+    def __len__(self) -> int:
+        return len(self._reads) + len(self._unmapped)
+
+    def build(self) -> SetReads:
+        self._reads.sort(key=lambda r: (r[0], r[1], r[2]))
+        self._unmapped.sort(key=lambda r: (r[0], r[1]))
+        lines: list[bytes] = []
+        groups = array("H")
+        references: dict[str, ReferenceSlice] = {}
+        current: str | None = None
+        for name, start, _seq, end, line, rg in self._reads:
+            if name != current:
+                current = name
+                references[name] = ReferenceSlice(len(lines), len(lines), array("q"), array("q"), 0)
+            ref = references[name]
+            ref.starts.append(start)
+            ref.ends.append(end)
+            ref.max_span = max(ref.max_span, end - start)
+            ref.hi += 1
+            lines.append(line)
+            groups.append(rg)
+        unmapped_lo = len(lines)
+        for _frag, _seq, line, rg in self._unmapped:
+            lines.append(line)
+            groups.append(rg)
+        names = [u[0] for u in self._unmapped]
+        self._reads, self._unmapped = [], []
+        return SetReads(
+            lines, groups, references, sorted(references), unmapped_lo, names, self._coverage.build()
+        )
+
+
+class Reads(Component):
+    """Stored reads per read group set, and the search over them."""
+
+    def reset(self) -> None:
+        self._sets: dict[str, SetReads] = {}
+
+    # -- used by read group sets ------------------------------------------------------
+
+    def store(self, set_id: str, reads: SetReads) -> None:
+        self._sets[set_id] = reads
+
+    def drop(self, set_id: str) -> None:
+        self._sets.pop(set_id, None)
+
+    def of(self, set_id: str) -> SetReads:
+        return self._sets[set_id]
+
+    def read_id(self, set_id: str, index: int) -> str:
+        return f"{set_id}.{index}"
+
+    def as_json(self, set_id: str, index: int) -> dict[str, Any]:
+        reads = self._sets[set_id]
+        record = self.backend.read_group_sets.record(set_id)
+        return read_json(
+            reads.lines[index],
+            read_id=self.read_id(set_id, index),
+            read_group_id=record["readGroups"][reads.read_groups[index]]["id"],
+            read_group_set_id=set_id,
+        )
+
+    # -- API --------------------------------------------------------------------------
+
+    @synchronized
+    def search(self, principal: Principal, body: dict[str, Any]) -> dict[str, Any]:
+        rgsets = self.backend.read_group_sets
+        set_ids = body.get("readGroupSetIds") or []
+        group_ids = body.get("readGroupIds") or []
+        if not isinstance(set_ids, list) or not isinstance(group_ids, list):
+            raise invalid_argument("readGroupSetIds and readGroupIds must be lists of ids")
+        groups_filter: dict[str, set[int]] = {}
+        if group_ids:
+            owners = set()
+            for gid in group_ids:
+                set_id, local = rgsets.read_group_location(gid)
+                owners.add(set_id)
+                groups_filter.setdefault(set_id, set()).add(local)
+            if len(owners) > 1:
+                raise invalid_argument("readGroupIds must all belong to one read group set")
+            if set_ids and set(set_ids) != owners:
+                raise invalid_argument("readGroupIds must belong to the sets named in readGroupSetIds")
+            set_ids = sorted(owners)
+        if not set_ids:
+            raise invalid_argument("readGroupSetIds or readGroupIds is required")
+        set_ids = sorted(set(set_ids))
+        for set_id in set_ids:
+            record = rgsets.require(set_id, field="readGroupSetIds")
+            self.backend.iam.authorize(principal, "genomics.reads.list", f"datasets/{record['datasetId']}")
+        reference = body.get("referenceName") or None
+        start = _int64(body.get("start"), "start")
+        end = _int64(body.get("end"), "end")
+        if reference is None and (start is not None or end is not None):
+            raise invalid_argument("start and end require referenceName")
+        if reference == UNMAPPED and (start or end):
+            raise invalid_argument("start and end cannot be used with referenceName '*'")
+        if start is not None and start < 0:
+            raise invalid_argument("start must not be negative")
+        if end is not None and end and start is not None and end <= start:
+            raise invalid_argument("end must be greater than start")
+        start = start or 0
+        end = end or None
+        size = page_size(body.get("pageSize"), default=SEARCH_DEFAULT_PAGE_SIZE, maximum=SEARCH_MAX_PAGE_SIZE)
+        query = {
+            "readGroupSetIds": set_ids,
+            "readGroupIds": sorted(group_ids),
+            "referenceName": reference,
+            "start": start,
+            "end": end,
+        }
+
+        def stream(cursor: list[Any] | None) -> Iterator[tuple]:
+            iterators = [
+                self._stream(set_id, reference, start, end, groups_filter.get(set_id), cursor)
+                for set_id in set_ids
+            ]
+            return heapq.merge(*iterators)
+
+        items, token = self.backend.pager.page(
+            "reads.search",
+            query,
+            page_token=body.get("pageToken") or None,
+            size=size,
+            stream=stream,
+            key=lambda item: list(item),
+        )
+        alignments = [self.as_json(item[3], item[4]) for item in items]
+        return compact({"alignments": alignments, "nextPageToken": token})
+
+    def _stream(
+        self,
+        set_id: str,
+        reference: str | None,
+        start: int,
+        end: int | None,
+        groups: set[int] | None,
+        cursor: list[Any] | None,
+    ) -> Iterator[tuple]:
+        """Items ``(section, name, position, set_id, index)`` of one set, strictly after ``cursor``."""
+        reads = self._sets[set_id]
+        rg = reads.read_groups
+        mapped_names = reads.reference_order if reference is None else [reference]
+        if reference != UNMAPPED:
+            for name in mapped_names:
+                ref = reads.references.get(name)
+                if ref is None:
+                    continue
+                after = -1
+                if cursor is not None:
+                    key = (0, name)
+                    if key < (cursor[0], cursor[1]):
+                        continue
+                    if key == (cursor[0], cursor[1]):
+                        after = ref.lo + bisect_left(ref.starts, cursor[2]) - 1
+                for index in reads.overlapping(name, start, end, after):
+                    if groups is None or rg[index] in groups:
+                        item = (0, name, ref.starts[index - ref.lo], set_id, index)
+                        if cursor is None or item > tuple(cursor):
+                            yield item
+        if reference in (None, UNMAPPED):
+            names = reads.unmapped_names
+            lo = reads.unmapped_lo
+            first = 0
+            if cursor is not None and cursor[0] == 1:
+                first = bisect_left(names, cursor[1])
+            for offset in range(first, len(names)):
+                index = lo + offset
+                if groups is None or rg[index] in groups:
+                    item = (1, names[offset], 0, set_id, index)
+                    if cursor is None or item > tuple(cursor):
+                        yield item
+
+
+def _int64(value: Any, field: str) -> int | None:
+    if value is None or value == "":
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise invalid_argument(f"{field} must be an int64 (got {value!r})") from None
