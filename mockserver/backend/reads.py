@@ -168,7 +168,11 @@ class Reads(Component):
     # -- API --------------------------------------------------------------------------
 
     @synchronized
-    def search(self, principal: Principal, body: dict[str, Any]) -> dict[str, Any]:
+    def search(self, principal: Principal, body: dict[str, Any] | None) -> dict[str, Any]:
+        if body is None:
+            body = {}
+        if not isinstance(body, dict):
+            raise invalid_argument("the request body must be a JSON object")
         rgsets = self.backend.read_group_sets
         set_ids = body.get("readGroupSetIds") or []
         group_ids = body.get("readGroupIds") or []
