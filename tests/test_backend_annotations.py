@@ -1,0 +1,566 @@
+"""Annotations: create/batchCreate/get/update/delete/search rules, the index, soft delete, permissions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from mockserver.backend import DEFAULT_OWNER, Backend, Principal
+from mockserver.backend.annotation_validation import MAX_RANGE
+from mockserver.backend.clock import FakeClock
+from mockserver.errors import ApiError
+
+OWNER = DEFAULT_OWNER
+VIEWER = Principal("user:viewer@example.com")
+STRANGER = Principal("user:stranger@example.com")
+
+
+@pytest.fixture
+def backend() -> Backend:
+    return Backend(clock=FakeClock(), id_seed=5)
+
+
+@pytest.fixture
+def dataset(backend: Backend) -> dict[str, Any]:
+    return backend.datasets.create(OWNER, {"projectId": "p1"})
+
+
+def new_set(backend: Backend, dataset_id: str, type_: str | None = "GENERIC", **fields: Any) -> str:
+    body = {"datasetId": dataset_id, "referenceSetId": "rs1", **fields}
+    if type_:
+        body["type"] = type_
+    return backend.annotation_sets.create(OWNER, body)["id"]
+
+
+@pytest.fixture
+def generic(backend: Backend, dataset: dict[str, Any]) -> str:
+    return new_set(backend, dataset["id"])
+
+
+def ann(set_id: str, start: Any = "10", end: Any = "20", ref: str = "chr1", **fields: Any) -> dict[str, Any]:
+    return {"annotationSetId": set_id, "referenceName": ref, "start": start, "end": end, **fields}
+
+
+def error(call, *args: Any, **kwargs: Any) -> ApiError:
+    with pytest.raises(ApiError) as info:
+        call(*args, **kwargs)
+    return info.value
+
+
+def bad(backend: Backend, body: Any) -> ApiError:
+    err = error(backend.annotations.create, OWNER, body)
+    assert (err.code, err.status) == (400, "INVALID_ARGUMENT"), err
+    return err
+
+
+def search_all(backend: Backend, principal: Principal = OWNER, **body: Any) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    token = None
+    while True:
+        page = backend.annotations.search(principal, {**body, **({"pageToken": token} if token else {})})
+        out.extend(page.get("annotations", []))
+        token = page.get("nextPageToken")
+        if not token:
+            return out
+
+
+def ids(annotations: list[dict[str, Any]]) -> list[str]:
+    return [a["id"] for a in annotations]
+
+
+# -- create: required fields and ranges ----------------------------------------------
+
+
+def test_create_returns_proto3_json(backend: Backend, generic: str) -> None:
+    created = backend.annotations.create(OWNER, ann(generic, start=0, end=15, id="mine", name="n"))
+    assert created["id"] != "mine" and ":" not in created["id"]
+    assert created == {
+        "id": created["id"],
+        "annotationSetId": generic,
+        "referenceName": "chr1",
+        "end": "15",
+        "type": "GENERIC",
+        "name": "n",
+    }
+    assert backend.annotations.get(OWNER, created["id"]) == created
+
+
+def test_create_requires_annotation_set_id(backend: Backend, generic: str) -> None:
+    assert "annotation.annotationSetId is required" in bad(backend, {"referenceName": "chr1"}).message
+    assert "annotation.annotationSetId is required" in bad(backend, ann("")).message
+    err = error(backend.annotations.create, OWNER, ann("nope"))
+    assert err.code == 404 and "'nope'" in err.message
+
+
+def test_create_requires_a_reference(backend: Backend, generic: str) -> None:
+    body = ann(generic)
+    del body["referenceName"]
+    err = bad(backend, body)
+    assert "referenceName" in err.message and "referenceId" in err.message
+    by_id = backend.annotations.create(OWNER, {**body, "referenceId": "ref-1"})
+    assert by_id["referenceId"] == "ref-1" and "referenceName" not in by_id
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "field"),
+    [
+        ("-1", "5", "annotation.start"),
+        ("10", "9", "annotation.end"),
+        ("0", str(MAX_RANGE + 1), "annotation.end - annotation.start must be at most 100000000 (100 Mbp)"),
+        ("abc", "5", "annotation.start"),
+        ("1", "5.5", "annotation.end"),
+        (1.0, "5", "annotation.start"),
+        (True, "5", "annotation.start"),
+        ("1", str(2**63), "annotation.end"),
+    ],
+)
+def test_create_range_rules(backend: Backend, generic: str, start: Any, end: Any, field: str) -> None:
+    assert field in bad(backend, ann(generic, start, end)).message
+
+
+def test_create_range_limits_inclusive(backend: Backend, generic: str) -> None:
+    longest = backend.annotations.create(OWNER, ann(generic, "5", str(5 + MAX_RANGE)))
+    assert longest["end"] == str(5 + MAX_RANGE)
+    empty = backend.annotations.create(OWNER, ann(generic, "7", "7"))
+    assert (empty["start"], empty["end"]) == ("7", "7")
+
+
+def test_int64_as_int_or_string_stored_as_string(backend: Backend, generic: str) -> None:
+    created = backend.annotations.create(OWNER, ann(generic, 3, "0000012"))
+    assert (created["start"], created["end"]) == ("3", "12")
+
+
+# -- create: types --------------------------------------------------------------------
+
+
+def test_type_must_equal_set_type(backend: Backend, dataset: dict[str, Any], generic: str) -> None:
+    err = bad(backend, ann(generic, type="GENE"))
+    assert "annotation.type" in err.message and "GENERIC" in err.message
+    assert "annotation.type" in bad(backend, ann(generic, type="NOT_A_TYPE")).message
+    assert backend.annotations.create(OWNER, ann(generic, type="GENERIC"))["type"] == "GENERIC"
+    # no type (or the zero value) takes the set's type
+    assert backend.annotations.create(OWNER, ann(generic))["type"] == "GENERIC"
+    same = backend.annotations.create(OWNER, ann(generic, type="ANNOTATION_TYPE_UNSPECIFIED"))
+    assert same["type"] == "GENERIC"
+    untyped = new_set(backend, dataset["id"], None)
+    assert "type" not in backend.annotations.create(OWNER, ann(untyped))
+    assert "annotation.type" in bad(backend, ann(untyped, type="GENERIC")).message
+
+
+def exons(*pairs: tuple[Any, Any]) -> dict[str, Any]:
+    return {"exons": [{"start": s, "end": e} for s, e in pairs]}
+
+
+def test_transcript_only_for_transcript_sets(backend: Backend, dataset: dict[str, Any], generic: str) -> None:
+    err = bad(backend, ann(generic, transcript=exons(("10", "12"))))
+    assert "annotation.transcript" in err.message
+    tset = new_set(backend, dataset["id"], "TRANSCRIPT")
+    created = backend.annotations.create(
+        OWNER,
+        ann(
+            tset, transcript={**exons((10, "12"), ("14", "20")), "geneId": "g", "codingSequence": {"end": 15}}
+        ),
+    )
+    assert created["transcript"] == {
+        "geneId": "g",
+        "exons": [{"start": "10", "end": "12"}, {"start": "14", "end": "20"}],
+        "codingSequence": {"end": "15"},
+    }
+
+
+@pytest.mark.parametrize(
+    ("transcript", "field"),
+    [
+        ({"exons": [{"end": "12"}]}, "annotation.transcript.exons[0].start"),
+        ({"exons": [{"start": "10"}]}, "annotation.transcript.exons[0].end"),
+        (exons(("10", "12"), ("13", "x")), "annotation.transcript.exons[1].end"),
+        (exons(("9", "12")), "annotation.transcript.exons[0]"),
+        (exons(("10", "21")), "annotation.transcript.exons[0]"),
+        (exons(("12", "11")), "annotation.transcript.exons[0].end"),
+        (exons(("14", "16"), ("10", "12")), "annotation.transcript.exons[1]"),
+        (exons(("10", "15"), ("14", "16")), "annotation.transcript.exons[1]"),
+        ({"exons": [{"start": "10", "end": "12", "frame": 3}]}, "annotation.transcript.exons[0].frame"),
+        ({"codingSequence": {"start": "abc"}}, "annotation.transcript.codingSequence.start"),
+        ({"exons": "x"}, "annotation.transcript.exons"),
+        ("x", "annotation.transcript"),
+    ],
+)
+def test_transcript_rules(backend: Backend, dataset: dict[str, Any], transcript: Any, field: str) -> None:
+    tset = new_set(backend, dataset["id"], "TRANSCRIPT")
+    assert field in bad(backend, ann(tset, transcript=transcript)).message
+
+
+def test_variant_only_for_variant_sets(backend: Backend, dataset: dict[str, Any], generic: str) -> None:
+    assert "annotation.variant" in bad(backend, ann(generic, variant={"type": "SNP"})).message
+    vset = new_set(backend, dataset["id"], "VARIANT")
+    created = backend.annotations.create(
+        OWNER, ann(vset, variant={"type": "SNP", "effect": "EFFECT_UNSPECIFIED", "alternateBases": "A"})
+    )
+    assert created["variant"] == {"type": "SNP", "alternateBases": "A"}
+    assert "annotation.variant.type" in bad(backend, ann(vset, variant={"type": "BOGUS"})).message
+    err = bad(backend, ann(vset, variant={"clinicalSignificance": "MAYBE"}))
+    assert "annotation.variant.clinicalSignificance" in err.message
+
+
+def test_other_field_types(backend: Backend, generic: str) -> None:
+    assert "annotation.name" in bad(backend, ann(generic, name=1)).message
+    assert "annotation.reverseStrand" in bad(backend, ann(generic, reverseStrand="yes")).message
+    assert "annotation.info" in bad(backend, ann(generic, info={"k": "v"})).message
+    assert "annotation.referenceName" in bad(backend, ann(generic, ref=5)).message  # type: ignore[arg-type]
+    assert bad(backend, None).code == 400
+    created = backend.annotations.create(OWNER, ann(generic, reverseStrand=True, info={"k": ["v"]}))
+    assert created["reverseStrand"] is True and created["info"] == {"k": ["v"]}
+
+
+def test_reference_checked_against_known_reference_set(backend: Backend, dataset: dict[str, Any]) -> None:
+    [rs] = backend.references.load_seed([{"references": [{"name": "chr1", "length": 1000}]}])
+    set_id = new_set(backend, dataset["id"], referenceSetId=rs["id"])
+    assert backend.annotations.create(OWNER, ann(set_id, ref="chr1"))
+    assert "annotation.referenceName" in bad(backend, ann(set_id, ref="chr2")).message
+
+
+# -- get / update / delete ------------------------------------------------------------
+
+
+def test_get_unknown_is_404_naming_id(backend: Backend) -> None:
+    err = error(backend.annotations.get, OWNER, "nope")
+    assert err.code == 404 and "'nope'" in err.message
+
+
+def test_update_mask_rules(backend: Backend, dataset: dict[str, Any]) -> None:
+    tset = new_set(backend, dataset["id"], "TRANSCRIPT")
+    created = backend.annotations.create(OWNER, ann(tset, name="a", info={"k": ["v"]}))
+    updated = backend.annotations.update(OWNER, created["id"], {"name": "b", "info": {"x": ["y"]}}, "name")
+    assert updated["name"] == "b" and updated["info"] == {"k": ["v"]}
+    for field in ("start", "end", "referenceName", "type", "annotationSetId", "reverseStrand"):
+        err = error(backend.annotations.update, OWNER, created["id"], {field: "1"}, field)
+        assert err.code == 400 and field in err.message
+    # transcript is re-validated against the stored range
+    err = error(
+        backend.annotations.update, OWNER, created["id"], {"transcript": exons(("0", "5"))}, "transcript"
+    )
+    assert err.code == 400 and "annotation.transcript.exons[0]" in err.message
+    done = backend.annotations.update(OWNER, created["id"], {"transcript": exons(("11", "12"))}, "transcript")
+    assert done["transcript"] == {"exons": [{"start": "11", "end": "12"}]}
+    # no mask: every mutable field replaced, absent ones cleared, others untouched
+    put = backend.annotations.update(OWNER, created["id"], {"name": "c", "start": "0"}, None)
+    assert put == {k: v for k, v in created.items() if k not in ("name", "info")} | {"name": "c"}
+    assert backend.annotations.get(OWNER, created["id"]) == put
+
+
+def test_update_variant_only_for_variant(backend: Backend, generic: str) -> None:
+    created = backend.annotations.create(OWNER, ann(generic))
+    err = error(backend.annotations.update, OWNER, created["id"], {"variant": {"type": "SNP"}}, "variant")
+    assert err.code == 400 and "annotation.variant" in err.message
+
+
+def test_delete(backend: Backend, generic: str) -> None:
+    a = backend.annotations.create(OWNER, ann(generic))
+    b = backend.annotations.create(OWNER, ann(generic))
+    assert backend.annotations.delete(OWNER, a["id"]) == {}
+    assert error(backend.annotations.get, OWNER, a["id"]).code == 404
+    assert error(backend.annotations.delete, OWNER, a["id"]).code == 404
+    assert ids(search_all(backend, annotationSetIds=[generic])) == [b["id"]]
+    assert ids(search_all(backend, annotationSetIds=[generic], referenceName="chr1")) == [b["id"]]
+
+
+# -- batchCreate ----------------------------------------------------------------------
+
+
+def test_batch_partial_success_in_request_order(backend: Backend, generic: str) -> None:
+    response = backend.annotations.batch_create(
+        OWNER,
+        {
+            "annotations": [
+                ann(generic, "1", "2"),
+                ann(generic, "5", "1"),
+                ann(generic, "3", "4", type="GENE"),
+            ]
+        },
+    )
+    first, second, third = response["entries"]
+    assert first["annotation"]["start"] == "1" and "status" not in first
+    assert second == {"status": {"code": 3, "message": second["status"]["message"]}}
+    assert "annotations[1].end" in second["status"]["message"]
+    assert "annotations[2].type" in third["status"]["message"] and "annotation" not in third
+    assert ids(search_all(backend, annotationSetIds=[generic])) == [first["annotation"]["id"]]
+
+
+def test_batch_whole_call_failures_create_nothing(
+    backend: Backend, dataset: dict[str, Any], generic: str
+) -> None:
+    other = new_set(backend, dataset["id"])
+    cases = [
+        ({"annotations": []}, 400, "annotations"),
+        ({}, 400, "annotations"),
+        ({"annotations": [ann(generic)] * 4097}, 400, "4096"),
+        ({"annotations": [ann(generic), ann(other)]}, 400, "annotations[1].annotationSetId"),
+        ({"annotations": [ann(generic), {"referenceName": "chr1"}]}, 400, "annotations[1].annotationSetId"),
+        ({"annotations": [ann("missing"), ann("missing")]}, 404, "'missing'"),
+    ]
+    for body, code, text in cases:
+        err = error(backend.annotations.batch_create, OWNER, body)
+        assert err.code == code and text in err.message, (body, err)
+    assert list(backend.annotations.all_records()) == []
+
+
+def test_batch_4096_is_allowed(backend: Backend, generic: str) -> None:
+    response = backend.annotations.batch_create(OWNER, {"annotations": [ann(generic)] * 4096})
+    assert len(response["entries"]) == 4096 and all("annotation" in e for e in response["entries"])
+
+
+def test_batch_request_id_dedupes_per_set(backend: Backend, dataset: dict[str, Any], generic: str) -> None:
+    body = {"requestId": "r1", "annotations": [ann(generic), ann(generic, "9", "1")]}
+    first = backend.annotations.batch_create(OWNER, body)
+    again = backend.annotations.batch_create(OWNER, body)
+    assert again == first
+    assert len(list(backend.annotations.all_records())) == 1
+    other = new_set(backend, dataset["id"])
+    backend.annotations.batch_create(OWNER, {"requestId": "r1", "annotations": [ann(other)]})
+    backend.annotations.batch_create(OWNER, {"requestId": "r2", "annotations": [ann(generic)]})
+    backend.annotations.batch_create(OWNER, {"annotations": [ann(generic)]})
+    backend.annotations.batch_create(OWNER, {"annotations": [ann(generic)]})
+    assert len(list(backend.annotations.all_records())) == 5
+
+
+# -- search: arguments ----------------------------------------------------------------
+
+
+def test_search_argument_rules(backend: Backend, dataset: dict[str, Any], generic: str) -> None:
+    gene = new_set(backend, dataset["id"], "GENE")
+    s = backend.annotations.search
+    cases: list[tuple[dict[str, Any], int, str]] = [
+        ({}, 400, "annotationSetIds"),
+        ({"annotationSetIds": []}, 400, "annotationSetIds"),
+        ({"annotationSetIds": [generic, "zzz"]}, 404, "'zzz'"),
+        ({"annotationSetIds": [generic, gene]}, 400, "same type"),
+        ({"annotationSetIds": [generic], "start": "5"}, 400, "referenceName"),
+        ({"annotationSetIds": [generic], "end": "5"}, 400, "referenceName"),
+        ({"annotationSetIds": [generic], "referenceName": "c", "start": "-1"}, 400, "start"),
+        ({"annotationSetIds": [generic], "referenceName": "c", "start": "x"}, 400, "start"),
+        ({"annotationSetIds": [generic], "referenceName": "c", "start": "5", "end": "5"}, 400, "end"),
+        ({"annotationSetIds": [generic], "pageSize": 2049}, 400, "pageSize"),
+    ]
+    for body, code, text in cases:
+        err = error(s, OWNER, body)
+        assert err.code == code and text in err.message, (body, err)
+
+
+def test_search_page_size_default_and_max(backend: Backend, generic: str) -> None:
+    backend.annotations.batch_create(OWNER, {"annotations": [ann(generic)] * 300})
+    assert len(backend.annotations.search(OWNER, {"annotationSetIds": [generic]})["annotations"]) == 256
+    page = backend.annotations.search(OWNER, {"annotationSetIds": [generic], "pageSize": 2048})
+    assert len(page["annotations"]) == 300 and "nextPageToken" not in page
+
+
+# -- search: overlap semantics and order ----------------------------------------------
+
+
+def test_overlap_is_half_open(backend: Backend, generic: str) -> None:
+    a = backend.annotations.create(OWNER, ann(generic, "10", "20"))["id"]
+    zero = backend.annotations.create(OWNER, ann(generic, "10", "10"))["id"]
+
+    def found(start: int, end: int | None = None) -> set[str]:
+        body: dict[str, Any] = {"annotationSetIds": [generic], "referenceName": "chr1", "start": str(start)}
+        if end is not None:
+            body["end"] = str(end)
+        return set(ids(search_all(backend, **body)))
+
+    assert found(20, 30) == set()
+    assert found(19, 20) == {a}
+    assert found(0, 10) == set()
+    assert found(0, 11) == {a, zero}
+    assert found(10, 11) == {a, zero}  # a zero-length annotation at the query start matches
+    assert found(11) == {a}
+    assert found(0) == {a, zero}
+
+
+def test_long_annotation_found_far_from_its_start(backend: Backend, generic: str) -> None:
+    long_one = backend.annotations.create(OWNER, ann(generic, "0", str(MAX_RANGE)))["id"]
+    backend.annotations.batch_create(
+        OWNER, {"annotations": [ann(generic, str(i), str(i + 1)) for i in range(50)]}
+    )
+    hits = search_all(
+        backend, annotationSetIds=[generic], referenceName="chr1", start="99999999", end="100000005"
+    )
+    assert ids(hits) == [long_one]
+
+
+def test_reference_by_id_and_by_name(backend: Backend, generic: str) -> None:
+    named = backend.annotations.create(OWNER, ann(generic))["id"]
+    both = backend.annotations.create(OWNER, ann(generic, "15", "16", referenceId="R1"))["id"]
+    only_id = backend.annotations.create(
+        OWNER, {**ann(generic, "12", "13", referenceId="R1"), "referenceName": ""}
+    )
+    assert ids(search_all(backend, annotationSetIds=[generic], referenceName="chr1")) == [named, both]
+    assert ids(search_all(backend, annotationSetIds=[generic], referenceId="R1")) == [only_id["id"], both]
+    assert ids(search_all(backend, annotationSetIds=[generic], referenceId="R1", referenceName="chr1")) == [
+        both
+    ]
+    everything = ids(search_all(backend, annotationSetIds=[generic]))
+    assert sorted(everything) == sorted([named, both, only_id["id"]]) and len(set(everything)) == 3
+
+
+def test_order_is_reference_start_id_across_sets(
+    backend: Backend, dataset: dict[str, Any], generic: str
+) -> None:
+    second = new_set(backend, dataset["id"])
+    created = []
+    for set_id in (generic, second):
+        for ref, start in [("chr2", 5), ("chr1", 7), ("chr1", 5), ("chr1", 5)]:
+            created.append(
+                backend.annotations.create(OWNER, ann(set_id, str(start), str(start + 3), ref=ref))
+            )
+    got = search_all(backend, annotationSetIds=[second, generic], pageSize=3)
+    expected = sorted(created, key=lambda a: (a["referenceName"], int(a["start"]), a["id"]))
+    assert got == expected
+
+
+# -- soft delete and permissions ------------------------------------------------------
+
+
+def test_annotations_of_deleted_dataset_are_404_until_undelete(
+    backend: Backend, dataset: dict[str, Any], generic: str
+) -> None:
+    created = backend.annotations.create(OWNER, ann(generic))
+    backend.datasets.delete(OWNER, dataset["id"])
+    assert error(backend.annotations.get, OWNER, created["id"]).code == 404
+    assert error(backend.annotations.update, OWNER, created["id"], {"name": "x"}, "name").code == 404
+    assert error(backend.annotations.delete, OWNER, created["id"]).code == 404
+    assert error(backend.annotations.create, OWNER, ann(generic)).code == 404
+    assert error(backend.annotations.batch_create, OWNER, {"annotations": [ann(generic)]}).code == 404
+    assert error(backend.annotations.search, OWNER, {"annotationSetIds": [generic]}).code == 404
+    backend.datasets.undelete(OWNER, dataset["id"])
+    assert backend.annotations.get(OWNER, created["id"]) == created
+    assert search_all(backend, annotationSetIds=[generic]) == [created]
+
+
+def test_permissions(backend: Backend, generic: str) -> None:
+    backend.iam.add_project_binding("p1", "roles/genomics.viewer", VIEWER.member)
+    created = backend.annotations.create(OWNER, ann(generic))
+    assert backend.annotations.get(VIEWER, created["id"]) == created
+    assert search_all(backend, VIEWER, annotationSetIds=[generic]) == [created]
+    for call, args, permission in [
+        (backend.annotations.create, (ann(generic),), "genomics.annotations.create"),
+        (backend.annotations.batch_create, ({"annotations": [ann(generic)]},), "genomics.annotations.create"),
+        (backend.annotations.update, (created["id"], {"name": "x"}, "name"), "genomics.annotations.update"),
+        (backend.annotations.delete, (created["id"],), "genomics.annotations.delete"),
+    ]:
+        err = error(call, VIEWER, *args)
+        assert err.code == 403 and permission in err.message
+    hidden = error(backend.annotations.get, STRANGER, created["id"])
+    assert hidden.code == 404 and hidden.message == backend.annotations.missing(created["id"]).message
+    err = error(backend.annotations.search, STRANGER, {"annotationSetIds": [generic]})
+    assert err.code == 404 and generic in err.message
+    assert len(list(backend.annotations.all_records())) == 1
+
+
+# -- properties -----------------------------------------------------------------------
+
+INVALID_CASES = st.sampled_from(
+    [
+        ("annotationSetId", lambda b: b.pop("annotationSetId")),
+        ("referenceName", lambda b: b.pop("referenceName")),
+        ("annotation.start", lambda b: b.update(start="-5")),
+        ("annotation.start", lambda b: b.update(start="1e3")),
+        ("annotation.end", lambda b: b.update(end=str(int(b["start"]) - 1))),
+        ("annotation.end", lambda b: b.update(end="ten")),
+        ("100 Mbp", lambda b: b.update(end=str(int(b["start"]) + MAX_RANGE + 1))),
+        ("annotation.type", lambda b: b.update(type="GENE")),
+        ("annotation.transcript", lambda b: b.update(transcript=exons(("1", "2")))),
+        ("annotation.variant", lambda b: b.update(variant={"type": "SNP"})),
+        ("annotation.info", lambda b: b.update(info=["x"])),
+        ("annotation.name", lambda b: b.update(name=["x"])),
+    ]
+)
+
+VALID = st.fixed_dictionaries(
+    {
+        "start": st.integers(0, 10**12),
+        "length": st.integers(0, MAX_RANGE),
+        "as_int": st.booleans(),
+        "ref": st.text(min_size=1, max_size=8),
+    },
+    optional={
+        "name": st.text(max_size=10),
+        "reverseStrand": st.booleans(),
+        "info": st.dictionaries(st.text(max_size=5), st.lists(st.text(max_size=5), max_size=3), max_size=3),
+    },
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(case=INVALID_CASES, base=VALID)
+def test_random_invalid_annotations_name_the_field(
+    backend: Backend, generic: str, case: Any, base: Any
+) -> None:
+    field, mutate = case
+    body = ann(generic, str(base["start"]), str(base["start"] + base["length"]), ref=base["ref"])
+    mutate(body)
+    err = error(backend.annotations.create, OWNER, body)
+    assert err.code == 400 and field in err.message, (body, err.message)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(base=VALID)
+def test_random_valid_annotations_accepted(backend: Backend, generic: str, base: Any) -> None:
+    start, end = base["start"], base["start"] + base["length"]
+    body = ann(
+        generic, start if base["as_int"] else str(start), end if base["as_int"] else str(end), ref=base["ref"]
+    )
+    for key in ("name", "reverseStrand", "info"):
+        if key in base:
+            body[key] = base[key]
+    created = backend.annotations.create(OWNER, body)
+    assert created.get("start", "0") == str(start) and created.get("end", "0") == str(end)
+    assert backend.annotations.get(OWNER, created["id"]) == created
+    hits = search_all(backend, annotationSetIds=[generic], referenceName=base["ref"], start=str(start))
+    assert created["id"] in ids(hits)
+
+
+INTERVALS = st.lists(
+    st.tuples(st.sampled_from(["chr1", "chr2"]), st.integers(0, 200), st.integers(0, 60)), max_size=40
+)
+
+
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    intervals=INTERVALS,
+    query=st.tuples(st.integers(0, 260), st.one_of(st.none(), st.integers(1, 80))),
+    page=st.integers(1, 7),
+    delete_every=st.integers(2, 5),
+)
+def test_indexed_search_equals_brute_force(
+    dataset: dict[str, Any], intervals: list[tuple[str, int, int]], query: Any, page: int, delete_every: int
+) -> None:
+    backend = Backend(clock=FakeClock(), id_seed=1)
+    ds = backend.datasets.create(OWNER, {"projectId": "p"})["id"]
+    sets = [new_set(backend, ds), new_set(backend, ds)]
+    created = [
+        backend.annotations.create(OWNER, ann(sets[i % 2], str(s), str(s + n), ref=ref))
+        for i, (ref, s, n) in enumerate(intervals)
+    ]
+    for doomed in created[::delete_every]:
+        backend.annotations.delete(OWNER, doomed["id"])
+    live = [a for a in created if a not in created[::delete_every]]
+    qs, width = query
+    qe = None if width is None else qs + width
+    body: dict[str, Any] = {
+        "annotationSetIds": sets,
+        "referenceName": "chr1",
+        "start": str(qs),
+        "pageSize": page,
+    }
+    if qe is not None:
+        body["end"] = str(qe)
+
+    def overlaps(a: dict[str, Any]) -> bool:
+        s, e = int(a.get("start", "0")), int(a.get("end", "0"))
+        upper = qe if qe is not None else float("inf")
+        return a["referenceName"] == "chr1" and s < upper and (e > qs or s >= qs)
+
+    expected = sorted(filter(overlaps, live), key=lambda a: (int(a.get("start", "0")), a["id"]))
+    assert search_all(backend, **body) == expected
