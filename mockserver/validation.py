@@ -54,10 +54,32 @@ class GoogleParameterValidator(ParameterValidator):
         return None
 
 
+def accept_int64_numbers(schema: Any) -> Any:
+    """A copy of ``schema`` where int64 fields also accept JSON numbers.
+
+    The document says int64 is a decimal string (that is what the server
+    writes), but Google's proto3 JSON parser also accepts a plain number on
+    input, and so does the mock.
+    """
+    if isinstance(schema, list):
+        return [accept_int64_numbers(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {key: accept_int64_numbers(value) for key, value in schema.items()}
+    if out.get("type") == "string" and out.get("format") == "int64":
+        string_form = {k: v for k, v in out.items() if k not in ("description",)}
+        out = {"anyOf": [string_form, {"type": "integer"}]}
+    return out
+
+
+def _lenient_body_validator(schema: dict[str, Any], **kwargs: Any) -> Draft4RequestValidator:
+    return Draft4RequestValidator(accept_int64_numbers(schema), **kwargs)
+
+
 class GoogleJSONBodyValidator(JSONRequestBodyValidator):
     @property
     def _validator(self) -> Draft4RequestValidator:
-        return _cached(_body_validators, self._schema, Draft4RequestValidator)
+        return _cached(_body_validators, self._schema, _lenient_body_validator)
 
     async def _parse(self, stream: Any, scope: Any) -> Any:
         try:

@@ -1,0 +1,40 @@
+"""Shared fixtures for the toolkit's own tests: a backend, an app over it, clients."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from starlette.testclient import TestClient
+
+from mockserver.app import create_app
+from mockserver.backend import Backend
+from mockserver.backend.clock import FakeClock
+from mockserver.live import LiveServer
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def backend(clock: FakeClock) -> Backend:
+    return Backend(clock=clock, id_seed=1234)
+
+
+@pytest.fixture
+def app(backend: Backend):
+    return create_app(backend)
+
+
+@pytest.fixture
+def client(app) -> Iterator[TestClient]:
+    with TestClient(app, raise_server_exceptions=False) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def live_server(app) -> Iterator[LiveServer]:
+    with LiveServer(app) as server:
+        yield server

@@ -1,0 +1,138 @@
+"""Every failure, ours or Connexion's, is Google's error envelope with a canonical status."""
+
+from __future__ import annotations
+
+import pytest
+
+
+def assert_google_error(response, code: int, status: str, *words: str) -> dict:
+    assert response.status_code == code, response.text
+    assert response.headers["content-type"].startswith("application/json")
+    body = response.json()
+    assert set(body) == {"error"}
+    error = body["error"]
+    assert error["code"] == code
+    assert error["status"] == status
+    for word in words:
+        assert word in error["message"], error["message"]
+    return error
+
+
+@pytest.fixture
+def dataset(client) -> dict:
+    return client.post("/v1/datasets", json={"projectId": "p1", "name": "d"}).json()
+
+
+def test_malformed_json_is_400(client):
+    r = client.post("/v1/datasets", content=b"{bad", headers={"content-type": "application/json"})
+    assert_google_error(r, 400, "INVALID_ARGUMENT", "Invalid JSON payload")
+
+
+def test_invalid_utf8_is_400_not_500(client):
+    body = b'{"projectId": "\xff\xfe"}'
+    r = client.post("/v1/datasets", content=body, headers={"content-type": "application/json"})
+    assert_google_error(r, 400, "INVALID_ARGUMENT", "UTF-8")
+
+
+def test_wrong_type_in_body_names_field(client):
+    r = client.post("/v1/datasets", json={"projectId": 12})
+    assert_google_error(r, 400, "INVALID_ARGUMENT", "projectId")
+
+
+def test_unknown_body_field_is_rejected_by_name(client):
+    r = client.post("/v1/datasets", json={"projectId": "p", "colour": "red"})
+    assert_google_error(r, 400, "INVALID_ARGUMENT", "colour")
+
+
+def test_unknown_query_parameter_is_rejected_by_name(client):
+    r = client.get("/v1/datasets", params={"projectId": "p", "bogus": "1"})
+    assert_google_error(r, 400, "INVALID_ARGUMENT", "bogus")
+
+
+def test_wrong_query_type_names_parameter(client):
+    r = client.get("/v1/datasets", params={"projectId": "p", "pageSize": "many"})
+    assert_google_error(r, 400, "INVALID_ARGUMENT", "pageSize")
+
+
+def test_missing_required_body_is_400(client):
+    r = client.post("/v1/datasets", headers={"content-type": "application/json"})
+    assert_google_error(r, 400, "INVALID_ARGUMENT")
+
+
+def test_unsupported_media_type_is_google_error(client):
+    r = client.post("/v1/datasets", content=b"projectId=p", headers={"content-type": "text/plain"})
+    error = assert_google_error(r, 400, "INVALID_ARGUMENT", "media type")
+    assert "problem" not in r.headers["content-type"]
+    assert error["message"]
+
+
+@pytest.mark.parametrize("path", ["/nowhere", "/v1/nowhere", "/v1/datasets/a/b/c"])
+def test_unknown_path_is_404(client, path):
+    assert_google_error(client.get(path), 404, "NOT_FOUND")
+
+
+def test_wrong_method_is_405_with_exact_allow(client):
+    r = client.put("/v1/datasets")
+    assert_google_error(r, 405, "UNIMPLEMENTED")
+    assert sorted(r.headers["allow"].split(", ")) == ["GET", "POST"]
+
+
+def test_colon_verb_with_wrong_method_is_405_not_a_get(client, dataset):
+    # Starlette alone would route this to datasets.get with id "<id>:undelete"
+    r = client.get(f"/v1/datasets/{dataset['id']}:undelete")
+    assert_google_error(r, 405, "UNIMPLEMENTED")
+    assert r.headers["allow"] == "POST"
+
+
+def test_unknown_colon_verb_is_404(client, dataset):
+    assert_google_error(client.post(f"/v1/datasets/{dataset['id']}:explode"), 404, "NOT_FOUND")
+
+
+def test_unknown_id_is_404_naming_it(client):
+    assert_google_error(client.get("/v1/datasets/424242"), 404, "NOT_FOUND", "424242")
+    assert_google_error(client.get("/v1/annotationsets/nope-set"), 404, "NOT_FOUND", "nope-set")
+
+
+def test_bad_page_token_is_400(client):
+    r = client.get("/v1/datasets", params={"projectId": "p", "pageToken": "garbage"})
+    assert_google_error(r, 400, "INVALID_ARGUMENT", "invalid page token")
+
+
+def test_page_token_from_another_server_is_rejected(client, backend):
+    from starlette.testclient import TestClient
+
+    from mockserver.app import create_app
+    from mockserver.backend import Backend
+
+    for _ in range(3):
+        client.post("/v1/datasets", json={"projectId": "p"})
+    token = client.get("/v1/datasets", params={"projectId": "p", "pageSize": 1}).json()["nextPageToken"]
+    other = TestClient(create_app(Backend()))
+    for _ in range(3):
+        other.post("/v1/datasets", json={"projectId": "p"})
+    r = other.get("/v1/datasets", params={"projectId": "p", "pageSize": 1, "pageToken": token})
+    assert_google_error(r, 400, "INVALID_ARGUMENT", "invalid page token")
+
+
+def test_page_size_over_documented_maximum_is_400(client):
+    r = client.get("/v1/datasets", params={"projectId": "p", "pageSize": 1025})
+    assert_google_error(r, 400, "INVALID_ARGUMENT", "pageSize")
+
+
+def test_internal_errors_are_enveloped(client, backend, monkeypatch):
+    def boom(*_args, **_kwargs):
+        raise RuntimeError("kaput")
+
+    monkeypatch.setattr(backend.datasets, "get", boom)
+    assert_google_error(client.get("/v1/datasets/1"), 500, "INTERNAL")
+
+
+def test_unimplemented_operation_is_501(client, monkeypatch):
+    from mockserver import resolver
+
+    handler = resolver._unimplemented("genomics.datasets.frobnicate")
+    import asyncio
+
+    with pytest.raises(Exception) as info:
+        asyncio.run(handler())
+    assert info.value.code == 501  # type: ignore[attr-defined]
