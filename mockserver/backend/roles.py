@@ -81,9 +81,7 @@ PUBLIC_READ = frozenset(
 )
 
 #: the permissions ``datasets.testIamPermissions`` accepts (Google's documented list)
-TESTABLE_DATASET_PERMISSIONS = frozenset(
-    f"genomics.datasets.{verb}" for verb in RESOURCE_VERBS["datasets"]
-)
+TESTABLE_DATASET_PERMISSIONS = frozenset(f"genomics.datasets.{verb}" for verb in RESOURCE_VERBS["datasets"])
 
 
 def permissions_of(role: str) -> frozenset[str]:
