@@ -20,12 +20,12 @@ from connexion.middleware import MiddlewarePosition
 from connexion.resolver import Resolver
 
 from mockserver import error_handlers
+from mockserver.auth import TokenRegistry, make_authenticator
 from mockserver.backend import Backend
-from mockserver.backend.iam import DEFAULT_OWNER, Principal
 from mockserver.discovery import DiscoveryBuilder
 from mockserver.middleware import Authenticator, GenomicsMiddleware
 from mockserver.resolver import resolve
-from mockserver.routing import Operation, RouteTable
+from mockserver.routing import RouteTable
 from mockserver.validation import VALIDATORS
 
 
@@ -79,20 +79,26 @@ def _skip_revalidation() -> None:
     OpenAPISpecification._validate_spec = classmethod(validate_unless_ours)  # type: ignore[method-assign,assignment]
 
 
-def open_authenticator(_headers: dict[str, str], _query: dict[str, list[str]], _op: Operation) -> Principal:
-    return DEFAULT_OWNER
-
-
 def create_app(
     backend: Backend | None = None,
     *,
+    auth: str = "open",
+    tokens: TokenRegistry | str | Path | None = None,
     validate_responses: bool = False,
     authenticate: Authenticator | None = None,
     spec_path: str | Path | None = None,
     swagger_ui: bool = True,
 ) -> AsyncApp:
-    """Build one mock server. Each app has its own backend (state, clock, page-token secret)."""
+    """Build one mock server. Each app has its own backend (state, clock, page-token secret).
+
+    ``auth`` is ``open`` (no credentials: the built-in owner) or ``strict`` (no or unknown
+    credentials: 401); ``tokens`` maps bearer tokens and API keys to principals (a
+    :class:`TokenRegistry` or a YAML/JSON file); ``authenticate`` replaces both.
+    """
     backend = backend or Backend()
+    registry = tokens if isinstance(tokens, TokenRegistry) else TokenRegistry()
+    if isinstance(tokens, (str, Path)):
+        registry = TokenRegistry.from_file(tokens)
     spec = load_spec(str(spec_path) if spec_path else None)
     _skip_revalidation()
     app = AsyncApp(__name__, swagger_ui_options=_swagger_options(swagger_ui))
@@ -110,10 +116,11 @@ def create_app(
         position=MiddlewarePosition.BEFORE_EXCEPTION,
         backend=backend,
         routes=RouteTable(spec),
-        authenticate=authenticate or open_authenticator,
+        authenticate=authenticate or make_authenticator(registry, auth),
         discovery=DiscoveryBuilder(spec).document,
     )
     app.backend = backend  # type: ignore[attr-defined]
+    app.tokens = registry  # type: ignore[attr-defined]
     return app
 
 

@@ -23,7 +23,8 @@ def dataset(client) -> dict:
     return client.post("/v1/datasets", json={"projectId": "p1", "name": "d"}).json()
 
 
-def test_standard_query_parameters_are_accepted_everywhere(client, dataset):
+def test_standard_query_parameters_are_accepted_everywhere(app, client, dataset):
+    app.tokens.add_api_key("some-api-key")
     assert client.get(f"/v1/datasets/{dataset['id']}", params=STANDARD).status_code == 200
     r = client.post("/v1/datasets", params=STANDARD, json={"projectId": "p1"})
     assert r.status_code == 200
