@@ -9,7 +9,6 @@ import pytest
 
 STANDARD = {
     "alt": "json",
-    "key": "some-api-key",
     "quotaUser": "tester",
     "$.xgafv": "2",
     "callback": "cb",
@@ -23,8 +22,14 @@ def dataset(client) -> dict:
     return client.post("/v1/datasets", json={"projectId": "p1", "name": "d"}).json()
 
 
-def test_standard_query_parameters_are_accepted_everywhere(app, client, dataset):
+def test_api_key_parameter_is_understood(app, client, dataset):
+    # a key identifies a caller (here one with no grants): not an "unknown parameter" 400
     app.tokens.add_api_key("some-api-key")
+    r = client.get(f"/v1/datasets/{dataset['id']}", params={"key": "some-api-key"})
+    assert r.status_code in (403, 404), r.text
+
+
+def test_standard_query_parameters_are_accepted_everywhere(client, dataset):
     assert client.get(f"/v1/datasets/{dataset['id']}", params=STANDARD).status_code == 200
     r = client.post("/v1/datasets", params=STANDARD, json={"projectId": "p1"})
     assert r.status_code == 200
