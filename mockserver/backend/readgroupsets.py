@@ -510,7 +510,8 @@ def _write_export(path: Path, uri: str, record: dict[str, Any], reads: SetReads,
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".{path.name}.partial-{os.getpid()}")
     try:
-        bam.write_bam(partial, [(n, lengths[n]) for n in mapped], read_groups, programs, lines())
+        references = [(n, lengths[n]) for n in sorted(lengths)]  # every reference, whatever the filter
+        bam.write_bam(partial, references, read_groups, programs, lines())
         if path.exists():
             raise failed_precondition(f"exportUri: {uri} already exists; export never overwrites an object")
         os.replace(partial, path)
