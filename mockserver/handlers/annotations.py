@@ -15,9 +15,6 @@ async def batchCreate(body: dict[str, Any]) -> dict[str, Any]:  # noqa: N802 - o
     return backend().annotations.batch_create(principal(), body)
 
 
-batch_create = batchCreate  # whichever spelling the resolver looks up
-
-
 async def get(annotationId: str) -> dict[str, Any]:  # noqa: N803 - spec parameter name
     return backend().annotations.get(principal(), annotationId)
 
