@@ -42,7 +42,7 @@ def rss_bytes() -> int:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
-def annotations(rng: random.Random, set_id: str, count: int, first: int) -> Iterator[dict[str, Any]]:
+def generate(rng: random.Random, set_id: str, count: int, first: int) -> Iterator[dict[str, Any]]:
     for i in range(first, first + count):
         start = rng.randrange(0, 250_000_000)
         length = rng.randrange(1, 20_000) if rng.random() < 0.99 else rng.randrange(20_000, 2_000_000)
@@ -106,7 +106,7 @@ def main() -> None:
         count = per_set + (args.annotations % args.sets if n == 0 else 0)
         done = 0
         while done < count:
-            batch = list(annotations(rng, set_id, min(CHUNK, count - done), done))
+            batch = list(generate(rng, set_id, min(CHUNK, count - done), done))
             t0 = time.perf_counter()
             backend.annotations.load(DEFAULT_OWNER, set_id, batch)
             load_seconds += time.perf_counter() - t0

@@ -23,7 +23,6 @@ Decisions where the real API's documentation is silent (tested):
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -101,17 +100,27 @@ class Annotations(Component):
         return not_found(f"Annotation {annotation_id!r} not found (annotationId)")
 
     def _validate(
-        self, body: Any, set_record: dict[str, Any], prefix: str = "annotation"
+        self,
+        body: Any,
+        set_record: dict[str, Any],
+        prefix: str = "annotation",
+        *,
+        check_reference: bool = True,
     ) -> AnnotationFields:
         """Field rules, then (when the set's reference set is known) the reference must be in it."""
         fields = validate_annotation(body, set_record.get("type"), prefix)
-        try:
-            self.backend.references.validate_annotation_reference(
-                set_record.get("referenceSetId"), fields.reference_name, fields.reference_id
-            )
-        except ApiError as error:
-            raise invalid_argument(f"{prefix}.{error.message}") from None
+        if check_reference:
+            try:
+                self.backend.references.validate_annotation_reference(
+                    set_record.get("referenceSetId"), fields.reference_name, fields.reference_id
+                )
+            except ApiError as error:
+                raise invalid_argument(f"{prefix}.{error.message}") from None
         return fields
+
+    def _knows_references(self, set_record: dict[str, Any]) -> bool:
+        """Whether annotations of this set are checked against a known reference set."""
+        return self.backend.references.is_known_reference_set(set_record.get("referenceSetId"))
 
     def _build(self, set_id: str, fields: AnnotationFields) -> AnnotationRecord:
         return AnnotationRecord(
@@ -121,7 +130,7 @@ class Annotations(Component):
             fields.reference_id,
             fields.start,
             fields.end,
-            copy.deepcopy(fields.extra) if fields.extra else None,
+            _json_copy(fields.extra) if fields.extra else None,
         )
 
     def _authorize(
@@ -150,9 +159,10 @@ class Annotations(Component):
         for key in [k for k in self._batches if k[0] == set_id]:
             del self._batches[key]
 
-    def all_records(self) -> Iterator[AnnotationRecord]:
+    @synchronized
+    def all_records(self) -> list[AnnotationRecord]:
         """Every stored record, unordered (for oracles in tests and the benchmark's scan)."""
-        return iter(self._records.values())
+        return list(self._records.values())
 
     # -- API methods ------------------------------------------------------------------
 
@@ -188,9 +198,10 @@ class Annotations(Component):
             return public(self._batches[(set_id, request_id)])
         entries: list[dict[str, Any]] = []
         created: list[AnnotationRecord] = []
+        known = self._knows_references(set_record)
         for i, item in enumerate(annotations):
             try:
-                fields = self._validate(item, set_record, f"annotations[{i}]")
+                fields = self._validate(item, set_record, f"annotations[{i}]", check_reference=known)
             except ApiError as error:
                 entries.append({"status": error.rpc_status()})
                 continue
@@ -228,8 +239,9 @@ class Annotations(Component):
         """
         set_record = self.backend.annotation_sets.require(set_id)
         self._authorize(principal, "create", set_record, self.backend.annotation_sets.missing(set_id))
+        known = self._knows_references(set_record)
         records = [
-            self._build(set_id, self._validate(item, set_record, f"annotations[{i}]"))
+            self._build(set_id, self._validate(item, set_record, f"annotations[{i}]", check_reference=known))
             for i, item in enumerate(annotations)
         ]
         for record in records:
@@ -260,7 +272,7 @@ class Annotations(Component):
             if values.get(field) in (None, "", {}):
                 extra.pop(field, None)
             else:
-                extra[field] = copy.deepcopy(values[field])
+                extra[field] = _json_copy(values[field])
         record.extra = extra or None
         return self._render(record, set_record)
 
