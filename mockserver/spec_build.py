@@ -24,7 +24,10 @@ Completion file format (every file is a mapping; all keys optional):
 ``operations``
     operationId -> ``{summary?, description, method?, path?, tag?, scopes, parameters?,
     request?, response, links?}``. Seed operations take method/path/tag from the seed;
-    supporting operations must give them and are marked ``x-seed: false``.
+    supporting operations must give them and are marked ``x-seed: false``. ``scopes``
+    lists scope names or scope sets (emitted as ``x-scopes`` and one security requirement
+    per scope, plus the API key); ``links`` lists target operationIds, each fed the
+    created resource's ``id`` for every path parameter (Schemathesis' stateful phase).
 
 Type expressions: ``string bool integer int32 int64 float double datetime bytes fieldmask info
 anymap`` ``[T]`` (array) ``{T}`` (map of T) or the name of a schema/enum.
@@ -222,7 +225,7 @@ def build_schemas(files: list[tuple[Path, dict[str, Any]]]) -> dict[str, Any]:
         for name, enum in (data.get("enums") or {}).items():
             if not isinstance(enum, dict) or not isinstance(enum.get("values"), list):
                 raise SpecError(f, f"{_pointer('enums', name)}: an enum needs a 'values' list")
-            schema = {"type": "string"}
+            schema: dict[str, Any] = {"type": "string"}
             if enum.get("description"):
                 schema["description"] = enum["description"].strip()
             schema["enum"] = [str(v) for v in enum["values"]]
@@ -477,11 +480,11 @@ def assemble(seed_path: Path, completion_dir: Path) -> dict[str, Any]:
     std = sorted(document.get("parameters") or {})
     ordered: dict[str, Any] = {}
     for path in sorted(paths, key=path_sort_key):
-        item: dict[str, Any] = {"parameters": [{"$ref": f"#/components/parameters/{p}"} for p in std]}
+        entry: dict[str, Any] = {"parameters": [{"$ref": f"#/components/parameters/{p}"} for p in std]}
         for m in HTTP_METHODS:
             if m in paths[path]:
-                item[m] = paths[path][m]
-        ordered[path] = item
+                entry[m] = paths[path][m]
+        ordered[path] = entry
 
     security_schemes = copy.deepcopy(document.get("securitySchemes") or {})
     oauth = security_schemes.get("oauth2")
