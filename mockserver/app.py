@@ -20,6 +20,7 @@ from connexion.middleware import MiddlewarePosition
 from connexion.resolver import Resolver
 
 from mockserver import error_handlers
+from mockserver.admin import MockControl, build_admin_app, health_app
 from mockserver.auth import TokenRegistry, make_authenticator
 from mockserver.backend import Backend
 from mockserver.discovery import DiscoveryBuilder
@@ -88,12 +89,15 @@ def create_app(
     authenticate: Authenticator | None = None,
     spec_path: str | Path | None = None,
     swagger_ui: bool = True,
+    admin: bool = True,
 ) -> AsyncApp:
     """Build one mock server. Each app has its own backend (state, clock, page-token secret).
 
     ``auth`` is ``open`` (no credentials: the built-in owner) or ``strict`` (no or unknown
     credentials: 401); ``tokens`` maps bearer tokens and API keys to principals (a
     :class:`TokenRegistry` or a YAML/JSON file); ``authenticate`` replaces both.
+    ``admin=False`` turns off the ``/_mock/`` admin API (``/_mock/health`` stays);
+    ``app.control`` holds the request log, fault rules and state-change listeners.
     """
     backend = backend or Backend()
     registry = tokens if isinstance(tokens, TokenRegistry) else TokenRegistry()
@@ -111,6 +115,10 @@ def create_app(
         validator_map=VALIDATORS,
     )
     error_handlers.install(app)
+    control = MockControl(backend, registry, admin=admin)
+    extra_routes = {"/_mock/health": health_app()}
+    if admin:
+        extra_routes["/_mock"] = build_admin_app(control)
     app.add_middleware(
         GenomicsMiddleware,
         position=MiddlewarePosition.BEFORE_EXCEPTION,
@@ -118,9 +126,12 @@ def create_app(
         routes=RouteTable(spec),
         authenticate=authenticate or make_authenticator(registry, auth),
         discovery=DiscoveryBuilder(spec).document,
+        extra_routes=extra_routes,
+        control=control,
     )
     app.backend = backend  # type: ignore[attr-defined]
     app.tokens = registry  # type: ignore[attr-defined]
+    app.control = control  # type: ignore[attr-defined]
     return app
 
 

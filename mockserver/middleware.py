@@ -46,6 +46,7 @@ class GenomicsMiddleware:
         authenticate: Authenticator,
         discovery: Callable[[str], dict[str, Any]],
         extra_routes: dict[str, ASGIApp] | None = None,
+        control: Any = None,
     ) -> None:
         self.app = app
         self.backend = backend
@@ -54,6 +55,8 @@ class GenomicsMiddleware:
         self.discovery = discovery
         #: path prefix -> ASGI app served before Connexion (admin API, health)
         self.extra_routes = extra_routes or {}
+        #: mockserver.admin.MockControl: request log, fault rules, change listeners (optional)
+        self.control = control
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -62,6 +65,18 @@ class GenomicsMiddleware:
         backend_token = context.current_backend.set(self.backend)
         query = parse_qs(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
         options_token = set_options(options_from_query(query))
+        control = self.control
+        logged = control is not None and not scope["path"].startswith("/_mock")
+        status = 0
+        if logged:
+            inner_send = send
+
+            async def send(message: Any) -> None:  # noqa: F811 - captures the status for the log
+                nonlocal status
+                if message["type"] == "http.response.start":
+                    status = message["status"]
+                await inner_send(message)
+
         try:
             await self._dispatch(scope, receive, send, query)
         except ApiError as exc:
@@ -69,6 +84,8 @@ class GenomicsMiddleware:
         finally:
             reset_options(options_token)
             context.current_backend.reset(backend_token)
+            if logged:
+                _log_request(control, scope, status)
 
     async def _dispatch(self, scope: Scope, receive: Receive, send: Send, query: dict[str, list[str]]) -> None:
         path: str = scope["path"]
@@ -76,6 +93,8 @@ class GenomicsMiddleware:
             if path == prefix or path.startswith(prefix.rstrip("/") + "/"):
                 await app(scope, receive, send)
                 return
+        if self.control is not None and self.control.faults and await self._inject_fault(scope, send):
+            return
         if path in DISCOVERY_PATHS and scope["method"] in ("GET", "HEAD"):
             await send_json(send, 200, self.discovery(_root_url(scope)))
             return
@@ -94,13 +113,61 @@ class GenomicsMiddleware:
                 )
             raise ApiError("NOT_FOUND", f"No such method: {scope['method']} {path}")
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        scope.setdefault("state", {})["genomics_operation"] = match.operation
         principal = self.authenticate(headers, query, match.operation)
         principal_token = context.current_principal.set(principal)
-        scope.setdefault("state", {})["genomics_operation"] = match.operation
+        scope["state"]["genomics_principal"] = principal.member
         try:
             await self.app(scope, receive, send)
         finally:
             context.current_principal.reset(principal_token)
+
+    async def _inject_fault(self, scope: Scope, send: Send) -> bool:
+        """Apply a matching fault rule (see mockserver.faults); True when it answered the request."""
+        import asyncio
+
+        from mockserver.faults import find_transport
+
+        path, method = scope["path"], scope["method"]
+        operation_id = None
+        if path.startswith("/v1/"):
+            operation = self.routes.match(method, path).operation
+            operation_id = operation.operation_id if operation is not None else None
+        fault = self.control.faults.pick(method, path, operation_id)
+        if fault is None:
+            return False
+        if operation_id is not None:
+            scope.setdefault("state", {})["genomics_fault_operation"] = operation_id
+        if fault.delay:
+            await asyncio.sleep(fault.delay)
+        if fault.error is not None:
+            await send_error(send, fault.error)
+            return True
+        if fault.drop:
+            cycle = find_transport(send)
+            if cycle is None:
+                raise ConnectionAbortedError("injected fault: connection dropped")
+            cycle.disconnected = True  # the server must not answer 500 afterwards
+            cycle.transport.close()
+            return True
+        return False
+
+
+def _log_request(control: Any, scope: Scope, status: int) -> None:
+    state = scope.get("state") or {}
+    operation = state.get("genomics_operation")
+    control.requests.append(
+        {
+            "method": scope["method"],
+            "path": scope["path"],
+            "operationId": operation.operation_id if operation is not None
+            else state.get("genomics_fault_operation"),
+            "principal": state.get("genomics_principal"),
+            "status": status or None,
+        }
+    )
+    if scope["method"] not in ("GET", "HEAD", "OPTIONS"):
+        control.changed()
 
 
 def _root_url(scope: Scope) -> str:

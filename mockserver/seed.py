@@ -1,0 +1,327 @@
+"""Seed files: fixtures loaded at start-up (``--seed``), by the admin API or the plugin.
+
+Everything goes through the backend's public methods as the built-in owner,
+so every rule (required fields, references, ids) applies to seed data too; a
+bad entry is an error naming its place in the file (``projects.p1.datasets[0]
+.annotationSets[1].annotations[3]: ...``). Format (YAML or JSON)::
+
+    tokens:                      # the --tokens file format (see mockserver.auth)
+      ci-token: {principal: "serviceAccount:ci@p1.iam.gserviceaccount.com"}
+    principals:                  # shorthand: a token + project roles for user:<name>@example.com
+      - {name: alice, roles: [viewer], projectId: p1}          # token "alice-token"
+      - {member: "user:bob@corp.example", token: bob, roles: [roles/genomics.editor], projectId: p1}
+    iam:                         # Iam.load_config: projects.<id>.bindings, groups, policies
+      groups: {"devs@example.com": ["user:alice@example.com"]}
+    referenceSets:
+      - {key: grch38, assemblyId: GRCh38, references: [{name: chr1, length: 1000}]}
+    projects:
+      p1:
+        bindings: [{role: roles/genomics.viewer, members: ["group:devs@example.com"]}]
+        datasets:
+          - name: demo
+            annotationSets:
+              - name: genes
+                referenceSetId: grch38   # a key above, or any id
+                type: GENE
+                annotations: [{referenceName: chr1, start: 10, end: 90, name: g1}]
+            variantSets:
+              - {name: vs1, callSets: [{name: NA12878}]}
+            readGroupSets:
+              - {path: /data/sample.bam}                 # a local BAM, copied into storage
+              - {sourceUris: ["gs://bucket/sample.bam"]}  # already under --storage-root
+
+``load_seed`` returns how many of each thing it created.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import yaml
+
+from mockserver.backend.iam import DEFAULT_OWNER
+from mockserver.backend.roles import ROLES
+from mockserver.errors import ApiError
+
+if TYPE_CHECKING:
+    from mockserver.auth import TokenRegistry
+    from mockserver.backend import Backend
+
+TOP_LEVEL = frozenset({"tokens", "principals", "iam", "referenceSets", "projects"})
+SEED_BUCKET = "genomics-mock-seed"
+
+
+class SeedError(ValueError):
+    """A seed file or entry that cannot be loaded (the message names the place)."""
+
+
+def read_seed_file(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SeedError(f"cannot read seed file {path}: {exc}") from None
+    return parse_seed(text, str(path))
+
+
+def parse_seed(text: str, where: str = "seed") -> dict[str, Any]:
+    try:
+        data = json.loads(text) if where.endswith(".json") else yaml.safe_load(text)
+    except (json.JSONDecodeError, yaml.YAMLError) as exc:
+        message = str(exc).replace("\n", " ")
+        raise SeedError(f"{where}: not valid JSON/YAML: {message}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise SeedError(f"{where}: a seed file must hold an object (tokens, principals, iam, projects ...)")
+    return data
+
+
+def role_name(role: str) -> str:
+    """``viewer`` -> ``roles/genomics.viewer``; full names pass through."""
+    if not isinstance(role, str):
+        raise SeedError(f"role must be a string, got {role!r}")
+    for candidate in (role, f"roles/{role}", f"roles/genomics.{role}"):
+        if candidate in ROLES:
+            return candidate
+    raise SeedError(f"unknown role {role!r} (known: {', '.join(sorted(ROLES))})")
+
+
+def member_for(name: str) -> str:
+    if ":" in name:
+        return name
+    return f"user:{name}@example.com" if "@" not in name else f"user:{name}"
+
+
+def add_principal(
+    backend: Backend,
+    tokens: TokenRegistry | None,
+    *,
+    name: str | None = None,
+    member: str | None = None,
+    token: str | None = None,
+    roles: list[str] | tuple[str, ...] = (),
+    project_id: str | None = None,
+    scopes: list[str] | None = None,
+) -> dict[str, Any]:
+    """Register a bearer token for a principal and grant it project roles; returns {member, token}."""
+    if not member and not name:
+        raise SeedError("a principal needs name or member")
+    member = member or member_for(str(name))
+    token = token or f"{(name or member.partition(':')[2].partition('@')[0])}-token"
+    checked_roles = [role_name(r) for r in roles]
+    if checked_roles and not project_id:
+        raise SeedError("projectId is required to grant roles")
+    if tokens is not None:
+        try:
+            tokens.add_token(token, member, scopes)
+        except ValueError as exc:
+            raise SeedError(str(exc)) from None
+    for role in checked_roles:
+        try:
+            backend.iam.add_project_binding(str(project_id), role, member)
+        except ApiError as exc:
+            raise SeedError(exc.message) from None
+    return {"member": member, "token": token, "roles": checked_roles, "projectId": project_id}
+
+
+class _Loader:
+    def __init__(self, backend: Backend, tokens: TokenRegistry | None) -> None:
+        self.backend = backend
+        self.tokens = tokens
+        self.keys: dict[str, str] = {}  # seed-local key -> server id (reference sets)
+        self.counts: dict[str, int] = {}
+
+    def _count(self, kind: str, n: int = 1) -> None:
+        self.counts[kind] = self.counts.get(kind, 0) + n
+
+    def call(self, where: str, func: Any, *args: Any) -> Any:
+        try:
+            return func(DEFAULT_OWNER, *args)
+        except ApiError as exc:
+            raise SeedError(f"{where}: {exc.message}") from None
+
+    def load(self, data: Mapping[str, Any]) -> dict[str, int]:
+        unknown = set(data) - TOP_LEVEL
+        if unknown:
+            raise SeedError(f"unknown seed keys: {', '.join(sorted(map(str, unknown)))} "
+                            f"(expected {', '.join(sorted(TOP_LEVEL))})")
+        if data.get("tokens"):
+            if self.tokens is None:
+                raise SeedError("tokens: this server has no token registry")
+            try:
+                self.tokens.load(data["tokens"])
+            except ValueError as exc:
+                raise SeedError(f"tokens: {exc}") from None
+            self._count("tokens", len(data["tokens"].get("tokens") or {}))
+        if data.get("iam"):
+            try:
+                self.backend.iam.load_config(data["iam"])
+            except ApiError as exc:
+                raise SeedError(f"iam: {exc.message}") from None
+        for i, entry in enumerate(_list(data, "principals", "principals")):
+            where = f"principals[{i}]"
+            entry = _object(entry, where)
+            _only(entry, where, {"name", "member", "token", "roles", "projectId", "scopes"})
+            try:
+                add_principal(
+                    self.backend, self.tokens, name=entry.get("name"), member=entry.get("member"),
+                    token=entry.get("token"), roles=entry.get("roles") or [],
+                    project_id=entry.get("projectId"), scopes=entry.get("scopes"),
+                )
+            except SeedError as exc:
+                raise SeedError(f"{where}: {exc}") from None
+            self._count("principals")
+        for i, entry in enumerate(_list(data, "referenceSets", "referenceSets")):
+            self.reference_set(_object(entry, f"referenceSets[{i}]"), f"referenceSets[{i}]")
+        projects = data.get("projects") or {}
+        if not isinstance(projects, Mapping):
+            raise SeedError("projects must be an object keyed by project id")
+        for project_id, project in projects.items():
+            self.project(str(project_id), _object(project or {}, f"projects.{project_id}"))
+        return dict(self.counts)
+
+    def reference_set(self, entry: Mapping[str, Any], where: str) -> None:
+        _only(entry, where, {"key", "id", "assemblyId", "sourceUri", "description", "references"})
+        try:
+            created = self.backend.references.create_reference_set(
+                entry.get("references"), assembly_id=entry.get("assemblyId"),
+                source_uri=entry.get("sourceUri"), description=entry.get("description"),
+                reference_set_id=entry.get("id"),
+            )
+        except ApiError as exc:
+            raise SeedError(f"{where}: {exc.message}") from None
+        if entry.get("key"):
+            self.keys[str(entry["key"])] = created["id"]
+        self._count("referenceSets")
+
+    def project(self, project_id: str, project: Mapping[str, Any]) -> None:
+        where = f"projects.{project_id}"
+        _only(project, where, {"bindings", "datasets"})
+        if project.get("bindings") is not None:
+            try:
+                self.backend.iam.load_config({"projects": {project_id: {"bindings": project["bindings"]}}})
+            except ApiError as exc:
+                raise SeedError(f"{where}: {exc.message}") from None
+        for i, dataset in enumerate(_list(project, "datasets", where)):
+            self.dataset(project_id, _object(dataset, f"{where}.datasets[{i}]"), f"{where}.datasets[{i}]")
+
+    def dataset(self, project_id: str, entry: Mapping[str, Any], where: str) -> None:
+        _only(entry, where, {"name", "annotationSets", "variantSets", "readGroupSets"})
+        body = {"projectId": project_id, "name": entry.get("name")}
+        ds = self.call(where, self.backend.datasets.create, body)
+        self._count("datasets")
+        for i, item in enumerate(_list(entry, "annotationSets", where)):
+            here = f"{where}.annotationSets[{i}]"
+            self.annotation_set(ds["id"], _object(item, here), here)
+        for i, item in enumerate(_list(entry, "variantSets", where)):
+            here = f"{where}.variantSets[{i}]"
+            self.variant_set(ds["id"], _object(item, here), here)
+        for i, item in enumerate(_list(entry, "readGroupSets", where)):
+            here = f"{where}.readGroupSets[{i}]"
+            self.read_group_set(ds["id"], _object(item, here), here)
+
+    def annotation_set(self, dataset_id: str, entry: Mapping[str, Any], where: str) -> None:
+        body = {k: v for k, v in entry.items() if k != "annotations"}
+        body["datasetId"] = dataset_id
+        if body.get("referenceSetId") in self.keys:
+            body["referenceSetId"] = self.keys[body["referenceSetId"]]
+        created = self.call(where, self.backend.annotation_sets.create, body)
+        self._count("annotationSets")
+        annotations = [dict(_object(a, f"{where}.annotations[{j}]"), annotationSetId=created["id"])
+                       for j, a in enumerate(_list(entry, "annotations", where))]
+        for start in range(0, len(annotations), 4096):
+            chunk = annotations[start:start + 4096]
+            result = self.call(f"{where}.annotations", self.backend.annotations.batch_create,
+                               {"annotations": chunk})
+            for j, item in enumerate(result.get("entries", [])):
+                status = item.get("status")
+                if status and status.get("code"):
+                    raise SeedError(f"{where}.annotations[{start + j}]: {status.get('message')}")
+            self._count("annotations", len(chunk))
+
+    def variant_set(self, dataset_id: str, entry: Mapping[str, Any], where: str) -> None:
+        body = {k: v for k, v in entry.items() if k != "callSets"}
+        body["datasetId"] = dataset_id
+        if body.get("referenceSetId") in self.keys:
+            body["referenceSetId"] = self.keys[body["referenceSetId"]]
+        created = self.call(where, self.backend.variant_sets.create, body)
+        self._count("variantSets")
+        for j, call_set in enumerate(_list(entry, "callSets", where)):
+            here = f"{where}.callSets[{j}]"
+            self.call(here, self.backend.call_sets.create,
+                      dict(_object(call_set, here), variantSetIds=[created["id"]]))
+            self._count("callSets")
+
+    def read_group_set(self, dataset_id: str, entry: Mapping[str, Any], where: str) -> None:
+        _only(entry, where, {"path", "sourceUris", "referenceSetId", "partitionStrategy"})
+        uris = list(entry.get("sourceUris") or [])
+        if entry.get("path"):
+            source = Path(str(entry["path"]))
+            if not source.is_file():
+                raise SeedError(f"{where}.path: no such file {source}")
+            target = self.backend.storage.root / SEED_BUCKET / source.name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if not target.exists() or target.stat().st_size != source.stat().st_size:
+                shutil.copyfile(source, target)
+            uris.append(f"gs://{SEED_BUCKET}/{source.name}")
+        if not uris:
+            raise SeedError(f"{where}: a read group set needs path or sourceUris")
+        body: dict[str, Any] = {"datasetId": dataset_id, "sourceUris": uris}
+        for key in ("referenceSetId", "partitionStrategy"):
+            if entry.get(key):
+                body[key] = self.keys.get(entry[key], entry[key])
+        operations = self.backend.operations
+        mode, operations.mode = operations.mode, "immediate"
+        try:
+            op = self.call(where, self.backend.read_group_sets.import_, body)
+        finally:
+            operations.mode = mode
+        if op.get("error"):
+            raise SeedError(f"{where}: import failed: {op['error'].get('message')}")
+        self._count("readGroupSets", len(op.get("response", {}).get("readGroupSetIds", [])) or 1)
+
+
+def _list(data: Mapping[str, Any], key: str, where: str) -> list[Any]:
+    value = data.get(key)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise SeedError(f"{where}.{key} must be a list" if where != key else f"{key} must be a list")
+    return value
+
+
+def _object(value: Any, where: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise SeedError(f"{where} must be an object")
+    return value
+
+
+def _only(entry: Mapping[str, Any], where: str, allowed: set[str]) -> None:
+    unknown = set(entry) - allowed
+    if unknown:
+        raise SeedError(f"{where}: unknown fields {', '.join(sorted(map(str, unknown)))}")
+
+
+def load_seed(
+    backend: Backend, data: Mapping[str, Any], tokens: TokenRegistry | None = None
+) -> dict[str, int]:
+    """Create everything ``data`` describes; returns counts by kind.
+
+    Atomic: when any entry fails, the backend (and token registry) are put back as they were.
+    """
+    from mockserver.snapshot import restore, snapshot
+
+    if not isinstance(data, Mapping):
+        raise SeedError("a seed must be an object (tokens, principals, iam, projects ...)")
+    with backend.lock:
+        before = snapshot(backend, tokens)
+        try:
+            return _Loader(backend, tokens).load(data)
+        except SeedError:
+            restore(backend, before, tokens)
+            raise
