@@ -84,14 +84,27 @@ class SpecError(Exception):
 
 # --------------------------------------------------------------------------- paths / io
 
+SEED_NAME = "genomics-v1.swagger.yaml"
+
+
 def project_root() -> Path:
-    """The source checkout holding this package (mockserver/..)."""
-    return Path(__file__).resolve().parent.parent
+    """The source checkout: the one holding this package, else the current directory.
+
+    The fallback lets ``genomics-mock spec build`` work from a non-editable install
+    (e.g. tox) when run in the project root.
+    """
+    here = Path(__file__).resolve().parent.parent
+    if (here / "spec" / SEED_NAME).is_file():
+        return here
+    cwd = Path.cwd()
+    if (cwd / "spec" / SEED_NAME).is_file():
+        return cwd
+    return here
 
 
 def default_paths() -> tuple[Path, Path, Path]:
     root = project_root() / "spec"
-    return root / "genomics-v1.swagger.yaml", root / "completion", root / "openapi.yaml"
+    return root / SEED_NAME, root / "completion", root / "openapi.yaml"
 
 
 def load_seed(seed: Path) -> dict[str, Any]:
