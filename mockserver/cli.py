@@ -4,32 +4,16 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import sys
+import warnings
 from collections.abc import Sequence
+from typing import NoReturn
 
 
 def _serve(args: argparse.Namespace) -> int:
-    import uvicorn
+    from mockserver.serve import run
 
-    from mockserver.app import create_app
-    from mockserver.backend import Backend
-
-    try:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((args.host, args.port))
-    except OSError as exc:
-        print(f"genomics-mock: cannot listen on {args.host}:{args.port}: {exc.strerror}", file=sys.stderr)
-        return 2
-    backend = Backend()
-    app = create_app(backend)
-    host, port = sock.getsockname()[:2]
-    config = uvicorn.Config(app, log_level=args.log_level, access_log=args.access_log)
-    server = uvicorn.Server(config)
-    print(f"genomics-mock serving the Genomics v1 API on http://{host}:{port}/", flush=True)
-    server.run(sockets=[sock])
-    return 0
+    return run(args)
 
 
 def _spec(args: argparse.Namespace) -> int:
@@ -38,16 +22,25 @@ def _spec(args: argparse.Namespace) -> int:
     return spec_build.main_build() if args.action == "build" else spec_build.main_check()
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="genomics-mock", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
+class _Parser(argparse.ArgumentParser):
+    """Errors are one line (and exit 2), so CI logs show exactly what was wrong."""
 
-    serve = sub.add_parser("serve", help="run the mock server")
-    serve.add_argument("--host", default=os.environ.get("GENOMICS_MOCK_HOST", "127.0.0.1"))
-    serve.add_argument("--port", type=int, default=int(os.environ.get("GENOMICS_MOCK_PORT", "8080")))
-    serve.add_argument("--log-level", default=os.environ.get("GENOMICS_MOCK_LOG_LEVEL", "warning"),
-                       choices=["critical", "error", "warning", "info", "debug"])
-    serve.add_argument("--access-log", action="store_true", help="log every request")
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _serve_doc() -> str:
+    return "Run the mock server. Each option can also be set by the environment variable in brackets."
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="genomics-mock", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    serve = sub.add_parser("serve", help="run the mock server", description=_serve_doc())
+    from mockserver.serve import add_arguments
+
+    add_arguments(serve, dict(os.environ))
     serve.set_defaults(run=_serve)
 
     spec = sub.add_parser("spec", help="rebuild or check spec/openapi.yaml")
@@ -57,6 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # connexion imports starlette's TestClient, which warns about httpx on every start
+    warnings.filterwarnings("ignore", message=".*starlette.testclient")
     args = build_parser().parse_args(argv)
     return int(args.run(args) or 0)
 

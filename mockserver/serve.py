@@ -1,0 +1,207 @@
+"""``genomics-mock serve``: the standalone server for CI and local use.
+
+Start-up order matters for "nothing overwritten": every input (tokens, state
+file, seed file) is read and checked and the port is bound *before* anything
+is written; any failure prints one line to stderr and exits non-zero:
+
+====  =====================================================
+code  meaning
+====  =====================================================
+0     stopped by SIGTERM/SIGINT after draining and saving
+1     the final save failed (the previous state file is intact)
+2     bad command line (unknown option, bad value)
+3     a tokens, seed or state file that cannot be used
+4     cannot listen on host:port (in use, no permission)
+====  =====================================================
+
+With ``--state FILE``: an existing file is loaded (and ``--seed`` ignored, the
+state already holds it); a missing file starts from ``--seed`` (or empty).
+Changes are saved at most every ``--save-interval`` seconds and once more on
+shutdown (see :mod:`mockserver.persistence`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import socket
+import sys
+from pathlib import Path
+from typing import Any
+
+EXIT_OK, EXIT_SAVE_FAILED, EXIT_USAGE, EXIT_INPUT, EXIT_LISTEN = 0, 1, 2, 3, 4
+
+log = logging.getLogger("genomics_mock")
+
+
+class StartupError(Exception):
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def fail(message: str, code: int) -> int:
+    print(f"genomics-mock: error: {message}", file=sys.stderr, flush=True)
+    return code
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+        sock.listen(2048)
+    except OSError as exc:
+        sock.close()
+        raise StartupError(f"cannot listen on {host}:{port}: {exc.strerror or exc}", EXIT_LISTEN) from None
+    sock.set_inheritable(True)
+    return sock
+
+
+def build(args: argparse.Namespace) -> tuple[Any, Any]:
+    """(app, saver or None) with all inputs loaded; raises StartupError."""
+    from mockserver.app import create_app
+    from mockserver.auth import TokenFileError, TokenRegistry
+    from mockserver.backend import Backend
+    from mockserver.persistence import PeriodicSaver, StateFileError, load, read_document
+    from mockserver.seed import SeedError, load_seed, read_seed_file
+
+    try:
+        tokens = TokenRegistry.from_file(args.tokens) if args.tokens else TokenRegistry()
+    except (OSError, TokenFileError) as exc:
+        raise StartupError(f"tokens file {args.tokens}: {exc}", EXIT_INPUT) from None
+    seed = None
+    if args.seed:
+        try:
+            seed = read_seed_file(args.seed)
+        except SeedError as exc:
+            raise StartupError(str(exc), EXIT_INPUT) from None
+    if args.storage_root and not Path(args.storage_root).is_dir():
+        raise StartupError(f"--storage-root {args.storage_root} is not a directory", EXIT_INPUT)
+    backend = Backend(storage_root=args.storage_root)
+    app = create_app(backend, auth=args.auth, tokens=tokens, admin=not args.no_admin)
+    control = app.control
+    loaded = False
+    if args.state:
+        try:
+            document = read_document(args.state)
+            if document is not None:
+                loaded = load(args.state, backend, tokens)
+        except StateFileError as exc:
+            raise StartupError(str(exc), EXIT_INPUT) from None
+        state_dir = Path(args.state).resolve().parent
+        if not state_dir.is_dir():
+            raise StartupError(f"--state {args.state}: directory {state_dir} does not exist", EXIT_INPUT)
+    if seed is not None and not loaded:
+        try:
+            load_seed(backend, seed, tokens)
+        except SeedError as exc:
+            raise StartupError(f"seed file {args.seed}: {exc}", EXIT_INPUT) from None
+    if seed is not None or loaded:
+        control.capture_baseline()
+    saver = None
+    if args.state:
+        saver = PeriodicSaver(args.state, backend, tokens, interval=args.save_interval)
+        control.listeners.append(saver.mark_dirty)
+        if not loaded:
+            saver.mark_dirty()  # write the initial (seeded or empty) state at once
+    return app, saver
+
+
+def run(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    try:
+        sock = _bind(args.host, args.port)
+        app, saver = build(args)
+    except StartupError as exc:
+        return fail(str(exc), exc.code)
+    host, port = sock.getsockname()[:2]
+    shown = f"[{host}]" if ":" in host else host
+    signals: list[int] = []
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        signals.append(signum)
+        server.should_exit = True
+        if len(signals) > 1 and signum == signal.SIGINT:
+            server.force_exit = True
+
+    config = uvicorn.Config(
+        app, log_level=args.log_level, access_log=args.access_log, lifespan="off",
+        timeout_graceful_shutdown=10,
+    )
+    server = uvicorn.Server(config)
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+    if saver is not None:
+        saver.start()
+    details = [f"auth {args.auth}", "admin off" if args.no_admin else "admin /_mock/"]
+    if args.state:
+        details.append(f"state {args.state}")
+    print(f"genomics-mock serving the Genomics v1 API on http://{shown}:{port}/ ({', '.join(details)})",
+          flush=True)
+    try:
+        server.run(sockets=[sock])
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        app.backend.operations.shutdown()
+    code = EXIT_OK
+    if saver is not None:
+        try:
+            saver.stop(final_save=True)
+        except Exception as exc:  # noqa: BLE001 - report, keep the old file
+            code = fail(f"saving state to {args.state} failed: {exc}", EXIT_SAVE_FAILED)
+    print("genomics-mock stopped" + (f"; state saved to {args.state}" if saver and not code else ""),
+          flush=True)
+    return code
+
+
+def add_arguments(serve: argparse.ArgumentParser, env: dict[str, str]) -> None:
+    def default(name: str, fallback: Any = None) -> Any:
+        return env.get(f"GENOMICS_MOCK_{name}", fallback)
+
+    serve.add_argument("--host", default=default("HOST", "127.0.0.1"), help="[GENOMICS_MOCK_HOST] 127.0.0.1")
+    serve.add_argument("--port", type=_port, default=default("PORT", "8080"),
+                       help="[GENOMICS_MOCK_PORT] 8080; 0 picks a free port")
+    serve.add_argument("--seed", default=default("SEED"), metavar="FILE",
+                       help="[GENOMICS_MOCK_SEED] YAML/JSON fixtures loaded at start-up")
+    serve.add_argument("--state", default=default("STATE"), metavar="FILE",
+                       help="[GENOMICS_MOCK_STATE] persist state here (loaded at start, saved on change)")
+    serve.add_argument("--save-interval", type=_seconds, default=default("SAVE_INTERVAL", "1.0"),
+                       metavar="SECONDS", help="[GENOMICS_MOCK_SAVE_INTERVAL] at most one save per interval")
+    serve.add_argument("--auth", choices=["open", "strict"], default=default("AUTH", "open"),
+                       help="[GENOMICS_MOCK_AUTH] open: no credentials act as the owner; strict: 401")
+    serve.add_argument("--tokens", default=default("TOKENS"), metavar="FILE",
+                       help="[GENOMICS_MOCK_TOKENS] YAML/JSON bearer tokens and API keys")
+    serve.add_argument("--storage-root", default=default("STORAGE_ROOT"), metavar="DIR",
+                       help="[GENOMICS_MOCK_STORAGE_ROOT] directory standing in for gs:// buckets")
+    serve.add_argument("--log-level", default=default("LOG_LEVEL", "warning"),
+                       choices=["critical", "error", "warning", "info", "debug"])
+    serve.add_argument("--access-log", action="store_true",
+                       default=default("ACCESS_LOG", "") not in ("", "0", "false"), help="log every request")
+    serve.add_argument("--no-admin", action="store_true",
+                       default=default("NO_ADMIN", "") not in ("", "0", "false"),
+                       help="[GENOMICS_MOCK_NO_ADMIN] turn off the /_mock/ admin API (health stays)")
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"port must be a number, got {text!r}") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"port must be 0-65535, got {value}")
+    return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds, got {text!r}") from None
+    if not 0 < value <= 3600:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 3600 seconds, got {value}")
+    return value
