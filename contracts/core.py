@@ -1,0 +1,204 @@
+"""What a suite needs to run: the target, its callers, the profile, and a registry of checks.
+
+A *suite* is a module holding :class:`Check` functions registered on a
+:class:`Suite`; a check takes a :class:`Context` and raises
+:class:`~contracts.client.ContractViolation` (or any AssertionError) when the
+server breaks a rule, or :class:`SkipCheck` when the target cannot be tested
+for it (e.g. no admin API). The runner and the pytest integration both drive
+the same registry.
+"""
+
+from __future__ import annotations
+
+import functools
+import secrets
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import hypothesis
+from hypothesis import HealthCheck, settings
+
+from contracts.client import ApiClient, Recorder, expect
+
+PROFILES = ("quick", "deep")
+#: Hypothesis examples per property, by profile
+EXAMPLES = {"quick": 12, "deep": 150}
+#: model-based run: (examples, steps per example)
+MODEL_RUNS = {"quick": (8, 25), "deep": (80, 60)}
+
+
+class SkipCheck(Exception):
+    """The target cannot be tested for this rule (the message says why)."""
+
+
+@dataclass
+class Target:
+    """A server under test: where it is and who may call it."""
+
+    base_url: str
+    writer_token: str | None = None
+    reader_token: str | None = None
+    outsider_token: str | None = None
+    readonly_token: str | None = None
+    #: the IAM members behind the reader/outsider tokens (needed to grant them roles)
+    reader_member: str | None = None
+    outsider_member: str | None = None
+    project: str | None = None
+    profile: str = "quick"
+    seed: int | None = None
+
+
+@dataclass
+class Stats:
+    cases: int = 0
+    invariants: int = 0
+    operations: set[str] = field(default_factory=set)
+
+
+class Context:
+    """Per-check state: callers sharing one recorder, statistics, and resources to clean up."""
+
+    def __init__(self, target: Target, recorder: Recorder | None = None) -> None:
+        self.target = target
+        self.recorder = recorder or Recorder()
+        self.stats = Stats()
+        self.writer = ApiClient(target.base_url, self.recorder, token=target.writer_token, name="writer")
+        self.project = target.project or f"contracts-{secrets.token_hex(4)}"
+        self._datasets: list[str] = []
+        self._admin: bool | None = None
+
+    # -- callers ------------------------------------------------------------------------
+
+    def caller(self, role: str) -> ApiClient:
+        token = getattr(self.target, f"{role}_token")
+        return self.writer.with_token(token, role)
+
+    def anonymous(self) -> ApiClient:
+        return self.writer.with_token(None, "anonymous")
+
+    # -- Hypothesis ---------------------------------------------------------------------
+
+    def settings(self, examples: int | None = None, **extra: Any) -> settings:
+        return settings(
+            max_examples=examples or EXAMPLES[self.target.profile],
+            deadline=None,
+            derandomize=self.target.seed is None,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+            print_blob=True,
+            **extra,
+        )
+
+    def given(self, *strategies: Any, examples: int | None = None, **kw: Any) -> Callable:
+        """``@hypothesis.given`` with this profile's settings, the run's seed and per-example bookkeeping."""
+
+        def decorate(fn: Callable) -> Callable:
+            @functools.wraps(fn)
+            def body(*args: Any, **kwargs: Any) -> None:
+                self.recorder.clear()
+                self.stats.cases += 1
+                fn(*args, **kwargs)
+
+            test = hypothesis.given(*strategies, **kw)(body)
+            test = self.settings(examples)(test)
+            if self.target.seed is not None:
+                test = hypothesis.seed(self.target.seed)(test)
+            return test
+
+        return decorate
+
+    def checked(self, n: int = 1) -> None:
+        """Count invariant evaluations (shown in the summary)."""
+        self.stats.invariants += n
+
+    def covers(self, *operations: str) -> None:
+        self.stats.operations.update(operations)
+
+    # -- resources ----------------------------------------------------------------------
+
+    def new_dataset(self, name: str = "contracts", project: str | None = None) -> str:
+        body = expect(
+            self.writer.post("/v1/datasets", {"projectId": project or self.project, "name": name}),
+            200,
+            rule="datasets.create with a valid body",
+        )
+        self._datasets.append(body["id"])
+        return body["id"]
+
+    def new_annotation_set(self, dataset_id: str, type_: str = "GENERIC", **fields: Any) -> dict[str, Any]:
+        body = {
+            "datasetId": dataset_id,
+            "referenceSetId": fields.pop("referenceSetId", "contracts-refset"),
+            "type": type_,
+            "name": "contracts",
+            **fields,
+        }
+        return expect(self.writer.post("/v1/annotationsets", body), 200, rule="annotationsets.create")
+
+    def has_admin(self) -> bool:
+        """Whether the target is the mock with its admin API (/_mock/) reachable."""
+        if self._admin is None:
+            try:
+                r = self.writer.get("/_mock/health")
+                self._admin = r.status_code == 200
+            except Exception:  # noqa: BLE001 - any failure means "no admin API"
+                self._admin = False
+        return self._admin
+
+    def cleanup(self) -> None:
+        for dataset_id in self._datasets:
+            try:
+                self.writer.delete(f"/v1/datasets/{dataset_id}")
+            except Exception:  # noqa: BLE001 - best effort
+                pass
+        self._datasets.clear()
+
+
+@dataclass
+class Check:
+    suite: str
+    name: str
+    doc: str
+    fn: Callable[[Context], None]
+
+    @property
+    def id(self) -> str:
+        return f"{self.suite}::{self.name}"
+
+
+class Suite:
+    """A named group of checks (one module)."""
+
+    registry: dict[str, Suite] = {}
+
+    def __init__(self, name: str, description: str) -> None:
+        self.name = name
+        self.description = description
+        self.checks: list[Check] = []
+        Suite.registry[name] = self
+
+    def check(self, fn: Callable[[Context], None]) -> Callable[[Context], None]:
+        self.checks.append(Check(self.name, fn.__name__, (fn.__doc__ or "").strip().split("\n")[0], fn))
+        return fn
+
+
+SUITE_MODULES = ("schema", "pagination", "permissions", "fields", "model")
+
+
+def load_suites(names: list[str] | None = None) -> list[Suite]:
+    """Import the suite modules (in the documented order) and return the chosen suites."""
+    import importlib
+
+    for module in SUITE_MODULES:
+        importlib.import_module(f"contracts.{module}")
+    chosen = names or list(SUITE_MODULES)
+    unknown = [n for n in chosen if n not in Suite.registry]
+    if unknown:
+        raise ValueError(f"unknown suite(s): {', '.join(unknown)}; known: {', '.join(SUITE_MODULES)}")
+    return [Suite.registry[n] for n in chosen]
+
+
+def iter_checks(names: list[str] | None = None) -> Iterator[Check]:
+    for suite in load_suites(names):
+        yield from suite.checks

@@ -1,0 +1,372 @@
+"""Pagination ordering: every list/search cuts one fixed sequence into pages.
+
+For random contents and random page sizes: the pages concatenate to the same
+sequence whatever the page size, in the documented order (annotations by
+reference, then start), without duplicates or gaps, and ``nextPageToken`` is
+absent on the last page. Page tokens are refused (400) when tampered with or
+reused with other filters, and an item inserted behind the cursor while
+paging neither repeats nor hides another item.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from hypothesis import strategies as st
+
+from contracts.client import ApiClient, ContractViolation, expect
+from contracts.core import Context, Suite
+
+SUITE = Suite("pagination", "pages concatenate to one ordered sequence; tokens bound to their query")
+
+REFERENCES = ("chr1", "chr2", "chrX")
+MAX_PAGES = 500
+
+Fetch = Callable[[int, str | None], Any]
+
+
+def annotation_specs(max_size: int = 24) -> st.SearchStrategy[list[tuple[str, int, int]]]:
+    """(referenceName, start, length) triples; small ranges so that ties and overlaps are common."""
+    one = st.tuples(st.sampled_from(REFERENCES), st.integers(0, 60), st.integers(0, 15))
+    return st.lists(one, max_size=max_size)
+
+
+def collect(fetch: Fetch, key: str, size: int, what: str) -> list[dict[str, Any]]:
+    """All items, page by page; checks page sizes and the end-of-list token rule."""
+    items: list[dict[str, Any]] = []
+    token: str | None = None
+    for _ in range(MAX_PAGES):
+        body = fetch(size, token)
+        page = body.get(key, [])
+        if len(page) > size:
+            raise ContractViolation(f"{what}: a page of pageSize={size} held {len(page)} items")
+        items.extend(page)
+        token = body.get("nextPageToken")
+        if not token:
+            return items
+        if not page:
+            # an empty page with a token is allowed but must make progress eventually
+            continue
+    raise ContractViolation(f"{what}: more than {MAX_PAGES} pages at pageSize={size} (a token loop?)")
+
+
+def check_pages(ctx: Context, fetch: Fetch, key: str, sizes: list[int], what: str) -> list[dict[str, Any]]:
+    """Page with every size; all sequences must be equal and free of duplicates."""
+    reference: list[str] | None = None
+    first: list[dict[str, Any]] = []
+    for size in sizes:
+        items = collect(fetch, key, size, what)
+        ids = [item.get("id") for item in items]
+        if len(set(ids)) != len(ids):
+            dup = next(i for i in ids if ids.count(i) > 1)
+            raise ContractViolation(f"{what}: id {dup!r} appears twice across pages at pageSize={size}")
+        if reference is None:
+            reference, first = ids, items
+        elif ids != reference:
+            raise ContractViolation(
+                f"{what}: the sequence depends on pageSize: pageSize={sizes[0]} gave {reference}, "
+                f"pageSize={size} gave {ids}"
+            )
+        ctx.checked(3)
+    return first
+
+
+def check_same_set(ids: list[str], expected: set[str], what: str) -> None:
+    got = set(ids)
+    if got != expected:
+        missing, extra = expected - got, got - expected
+        raise ContractViolation(
+            f"{what}: pages do not hold exactly the matching items; missing {sorted(missing)}, "
+            f"unexpected {sorted(extra)}"
+        )
+
+
+def check_annotation_order(items: list[dict[str, Any]], what: str) -> None:
+    """By reference (each reference's annotations contiguous), then by start."""
+    seen_refs: list[str] = []
+    last_start = -1
+    for item in items:
+        ref = item.get("referenceName") or item.get("referenceId", "")
+        start = int(item.get("start", "0"))
+        if not seen_refs or seen_refs[-1] != ref:
+            if ref in seen_refs:
+                raise ContractViolation(f"{what}: annotations of reference {ref!r} are not contiguous")
+            seen_refs.append(ref)
+            last_start = -1
+        if start < last_start:
+            raise ContractViolation(f"{what}: on {ref!r}, start {start} comes after start {last_start}")
+        last_start = start
+
+
+def page_sizes() -> st.SearchStrategy[list[int]]:
+    return st.lists(st.integers(1, 9), min_size=2, max_size=3, unique=True)
+
+
+def batch_annotations(ctx: Context, set_id: str, specs: list[tuple[str, int, int]]) -> list[dict[str, Any]]:
+    if not specs:
+        return []
+    annotations = [
+        {"annotationSetId": set_id, "referenceName": ref, "start": str(start), "end": str(start + length)}
+        for ref, start, length in specs
+    ]
+    body = expect(
+        ctx.writer.post("/v1/annotations:batchCreate", {"annotations": annotations}),
+        200,
+        rule="annotations.batchCreate with valid annotations",
+    )
+    created = [entry.get("annotation") for entry in body.get("entries", [])]
+    if len(created) != len(specs) or not all(created):
+        raise ContractViolation(f"annotations.batchCreate: not every valid entry was created: {body}")
+    return created
+
+
+def search_annotations(client: ApiClient, query: dict[str, Any]) -> Fetch:
+    def fetch(size: int, token: str | None) -> Any:
+        body = {**query, "pageSize": size, "pageToken": token}
+        return expect(client.post("/v1/annotations/search", body), 200, rule="annotations.search")
+
+    return fetch
+
+
+@SUITE.check
+def annotations_search_order(ctx: Context) -> None:
+    """annotations.search: same sequence for every page size, ordered by reference then start."""
+    ctx.covers("genomics.annotations.search", "genomics.annotations.batchCreate")
+    dataset_id = ctx.new_dataset("pagination")
+
+    @ctx.given(
+        annotation_specs(),
+        page_sizes(),
+        st.one_of(st.none(), st.sampled_from(REFERENCES)),
+        st.integers(0, 50),
+        st.integers(1, 40),
+    )
+    def run(specs: list[tuple[str, int, int]], sizes: list[int], ref: str | None, qs: int, span: int) -> None:
+        set_id = ctx.new_annotation_set(dataset_id)["id"]
+        created = batch_annotations(ctx, set_id, specs)
+        query: dict[str, Any] = {"annotationSetIds": [set_id]}
+        expected = {a["id"] for a in created}
+        if ref is not None:
+            qe = qs + span
+            query.update(referenceName=ref, start=str(qs), end=str(qe))
+            expected = {
+                a["id"]
+                for a, (r, s, length) in zip(created, specs, strict=True)
+                if r == ref and s < qe and (s + length > qs or (length == 0 and s >= qs))
+            }
+        items = check_pages(
+            ctx, search_annotations(ctx.writer, query), "annotations", sizes, "annotations.search"
+        )
+        check_annotation_order(items, "annotations.search")
+        ids = [a["id"] for a in items]
+        if ref is None:
+            check_same_set(ids, expected, "annotations.search")
+        else:
+            # overlap rules for zero-length ranges differ between servers: require the certain matches
+            certain = {
+                a["id"]
+                for a, (r, s, length) in zip(created, specs, strict=True)
+                if r == ref and length > 0 and s < qs + span and s + length > qs
+            }
+            if not certain <= set(ids):
+                raise ContractViolation(
+                    f"annotations.search: overlapping annotations missing: {certain - set(ids)}"
+                )
+            if not set(ids) <= {a["id"] for a in created if a.get("referenceName") == ref}:
+                raise ContractViolation("annotations.search: returned annotations of another reference")
+        ctx.checked(2)
+
+    run()
+
+
+@SUITE.check
+def datasets_list_pages(ctx: Context) -> None:
+    """datasets.list: same sequence for every page size, exactly the project's datasets."""
+    ctx.covers("genomics.datasets.list", "genomics.datasets.create")
+
+    @ctx.given(st.integers(0, 10), page_sizes())
+    def run(n: int, sizes: list[int]) -> None:
+        project = f"{ctx.project}-p{ctx.stats.cases}"
+        created = {ctx.new_dataset(f"d{i}", project=project) for i in range(n)}
+
+        def fetch(size: int, token: str | None) -> Any:
+            return expect(
+                ctx.writer.get("/v1/datasets", projectId=project, pageSize=size, pageToken=token),
+                200,
+                rule="datasets.list",
+            )
+
+        items = check_pages(ctx, fetch, "datasets", sizes, "datasets.list")
+        check_same_set([d["id"] for d in items], created, "datasets.list")
+        ctx.checked()
+
+    run()
+
+
+@SUITE.check
+def annotationsets_search_pages(ctx: Context) -> None:
+    """annotationsets.search over several datasets: same sequence for every page size, no gap."""
+    ctx.covers("genomics.annotationsets.search", "genomics.annotationsets.create")
+    datasets = [ctx.new_dataset("pagination-a"), ctx.new_dataset("pagination-b")]
+    created: dict[str, set[str]] = {d: set() for d in datasets}
+
+    @ctx.given(
+        st.lists(st.sampled_from([0, 1]), max_size=8), page_sizes(), st.sampled_from([[0], [1], [0, 1]])
+    )
+    def run(where: list[int], sizes: list[int], which: list[int]) -> None:
+        for i in where:
+            created[datasets[i]].add(ctx.new_annotation_set(datasets[i])["id"])
+        ids = [datasets[i] for i in which]
+
+        def fetch(size: int, token: str | None) -> Any:
+            body = {"datasetIds": ids, "pageSize": size, "pageToken": token}
+            return expect(
+                ctx.writer.post("/v1/annotationsets/search", body), 200, rule="annotationsets.search"
+            )
+
+        items = check_pages(ctx, fetch, "annotationSets", sizes, "annotationsets.search")
+        expected = set().union(*(created[d] for d in ids))
+        check_same_set([s["id"] for s in items], expected, "annotationsets.search")
+        ctx.checked()
+
+    run()
+
+
+def tampered(token: str, how: int) -> str:
+    """A different token derived from a real one (never equal to it)."""
+    if how == 0:
+        return token[:-1] if len(token) > 1 else token + "x"
+    if how == 1:
+        return token + "A"
+    if how == 2:
+        i = len(token) // 2
+        return token[:i] + ("B" if token[i] != "B" else "C") + token[i + 1 :]
+    return token[::-1] if token[::-1] != token else token + "=="
+
+
+@SUITE.check
+def page_tokens_bound(ctx: Context) -> None:
+    """Tampered tokens and tokens reused with other filters are 400 INVALID_ARGUMENT."""
+    ctx.covers("genomics.annotations.search", "genomics.datasets.list", "genomics.annotationsets.search")
+    dataset_id = ctx.new_dataset("tokens")
+    other_dataset = ctx.new_dataset("tokens-other")
+    set_a = ctx.new_annotation_set(dataset_id)["id"]
+    set_b = ctx.new_annotation_set(dataset_id)["id"]
+    ctx.new_annotation_set(other_dataset)
+    specs = [(REFERENCES[i % 2], i * 3, 5) for i in range(6)]
+    batch_annotations(ctx, set_a, specs)
+    batch_annotations(ctx, set_b, specs)
+    for i in range(3):
+        ctx.new_dataset(f"tokens-{i}")
+
+    def first_token(kind: str) -> tuple[str, Callable[[str, bool], Any]]:
+        """A real nextPageToken and a way to reuse it (same query, or another filter)."""
+        if kind == "annotations":
+            base = {"annotationSetIds": [set_a], "pageSize": 2}
+            token = expect(ctx.writer.post("/v1/annotations/search", base), 200)["nextPageToken"]
+            other = {"annotationSetIds": [set_a, set_b], "pageSize": 2}
+
+            def again(tok: str, change: bool) -> Any:
+                return ctx.writer.post(
+                    "/v1/annotations/search", {**(other if change else base), "pageToken": tok}
+                )
+
+            return token, again
+        if kind == "annotations-range":
+            base = {
+                "annotationSetIds": [set_a],
+                "referenceName": "chr1",
+                "start": "0",
+                "end": "100",
+                "pageSize": 1,
+            }
+            token = expect(ctx.writer.post("/v1/annotations/search", base), 200)["nextPageToken"]
+
+            def again(tok: str, change: bool) -> Any:
+                body = {**base, "start": "1"} if change else base
+                return ctx.writer.post("/v1/annotations/search", {**body, "pageToken": tok})
+
+            return token, again
+        if kind == "annotationsets":
+            base = {"datasetIds": [dataset_id], "pageSize": 1}
+            token = expect(ctx.writer.post("/v1/annotationsets/search", base), 200)["nextPageToken"]
+
+            def again(tok: str, change: bool) -> Any:
+                body = {**base, "datasetIds": [dataset_id, other_dataset]} if change else base
+                return ctx.writer.post("/v1/annotationsets/search", {**body, "pageToken": tok})
+
+            return token, again
+        token = expect(ctx.writer.get("/v1/datasets", projectId=ctx.project, pageSize=1), 200)[
+            "nextPageToken"
+        ]
+
+        def again(tok: str, change: bool) -> Any:
+            project = f"{ctx.project}-elsewhere" if change else ctx.project
+            return ctx.writer.get("/v1/datasets", projectId=project, pageSize=1, pageToken=tok)
+
+        return token, again
+
+    @ctx.given(
+        st.sampled_from(["annotations", "annotations-range", "annotationsets", "datasets"]), st.integers(0, 4)
+    )
+    def run(kind: str, how: int) -> None:
+        token, again = first_token(kind)
+        expect(again(token, False), 200, rule=f"{kind}: a token reused with its own query is accepted")
+        if how == 4:
+            expect(
+                again(token, True),
+                400,
+                rule=f"{kind}: a page token reused with other filters must be rejected",
+            )
+        else:
+            bad = tampered(token, how)
+            expect(again(bad, False), 400, rule=f"{kind}: a tampered page token must be rejected")
+        ctx.checked()
+
+    run()
+
+
+@SUITE.check
+def insert_behind_cursor(ctx: Context) -> None:
+    """An annotation inserted behind the cursor while paging neither repeats nor hides another."""
+    ctx.covers("genomics.annotations.search", "genomics.annotations.create")
+    dataset_id = ctx.new_dataset("cursor")
+
+    @ctx.given(annotation_specs(max_size=16).filter(lambda s: len(s) >= 3), st.integers(1, 4), st.data())
+    def run(specs: list[tuple[str, int, int]], size: int, data: st.DataObject) -> None:
+        set_id = ctx.new_annotation_set(dataset_id)["id"]
+        created = batch_annotations(ctx, set_id, specs)
+        fetch = search_annotations(ctx.writer, {"annotationSetIds": [set_id]})
+        before = [a["id"] for a in collect(fetch, "annotations", size, "annotations.search")]
+        first = fetch(size, None)
+        seen = [a["id"] for a in first.get("annotations", [])]
+        token = first.get("nextPageToken")
+        if not token or not seen:
+            return
+        last = first["annotations"][-1]
+        # insert an annotation that sorts before the cursor: same reference, start 0 (or equal start)
+        ref = last.get("referenceName", REFERENCES[0])
+        new = {
+            "annotationSetId": set_id,
+            "referenceName": ref,
+            "start": "0",
+            "end": str(data.draw(st.integers(0, 3), label="end")),
+        }
+        inserted = expect(ctx.writer.post("/v1/annotations", new), 200, rule="annotations.create")["id"]
+        while token:
+            page = fetch(size, token)
+            seen.extend(a["id"] for a in page.get("annotations", []))
+            token = page.get("nextPageToken")
+        rest = [i for i in seen if i != inserted]
+        if len(set(seen)) != len(seen):
+            raise ContractViolation("annotations.search: an item repeated after an insert behind the cursor")
+        if rest != before:
+            raise ContractViolation(
+                f"annotations.search: paging across an insert behind the cursor changed the other items: "
+                f"before {before}, after {rest}"
+            )
+        ctx.checked(2)
+        del created
+
+    run()

@@ -1,0 +1,5 @@
+"""placeholder"""
+
+from contracts.core import Suite
+
+SUITE = Suite("permissions", "")
