@@ -55,13 +55,15 @@ def generate(rng: random.Random, set_id: str, count: int, first: int) -> Iterato
         }
 
 
-def median_ms(fn: Callable[[], Any], repeat: int) -> float:
-    times = []
+def median_ms(fns: list[Callable[[], Any]], repeat: int) -> list[float]:
+    """Median milliseconds of each function, calls interleaved so all see the same machine load."""
+    times: list[list[float]] = [[] for _ in fns]
     for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times) * 1000
+        for fn, bucket in zip(fns, times, strict=True):
+            t0 = time.perf_counter()
+            fn()
+            bucket.append(time.perf_counter() - t0)
+    return [statistics.median(bucket) * 1000 for bucket in times]
 
 
 def scan_page(backend: Backend, set_ids: list[str], page: int) -> list[dict[str, Any]]:
@@ -82,7 +84,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--annotations", type=int, default=1_000_000)
     parser.add_argument("--sets", type=int, default=10)
-    parser.add_argument("--repeat", type=int, default=51, help="timed fetches per indexed page")
+    parser.add_argument("--repeat", type=int, default=101, help="timed fetches per indexed page")
     parser.add_argument("--scan-repeat", type=int, default=5, help="timed full scans per page")
     parser.add_argument("--page", type=int, default=1000, help="the deep page to time")
     parser.add_argument("--seed", type=int, default=1)
@@ -117,6 +119,8 @@ def main() -> None:
     total = args.annotations
     print(f"annotations loaded:         {total:,} in {args.sets} sets over {len(REFERENCES)} references")
     print(f"load time (backend.load):   {load_seconds:.2f} s ({total / load_seconds:,.0f} annotations/s)")
+    load = " ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"load average (1/5/15 min):  {load} on {os.cpu_count()} CPUs (other work on the machine)")
     print(f"RSS per annotation:         {(rss_after - rss_before) / total:,.0f} bytes "
           f"(RSS {rss_before / 2**20:,.0f} -> {rss_after / 2**20:,.0f} MiB; target <= 1024)")
 
@@ -131,14 +135,17 @@ def main() -> None:
         deep = search(DEFAULT_OWNER, {**query, "pageToken": token})
     walk_seconds = time.perf_counter() - t0
     deep_query = {**query, "pageToken": token}
-    page1_ms = median_ms(lambda: search(DEFAULT_OWNER, query), args.repeat)
-    deep_ms = median_ms(lambda: search(DEFAULT_OWNER, deep_query), args.repeat)
+    page1_ms, deep_ms = median_ms(
+        [lambda: search(DEFAULT_OWNER, query), lambda: search(DEFAULT_OWNER, deep_query)], args.repeat
+    )
     print(f"walked to page {args.page:,} by tokens: {walk_seconds:.2f} s")
     print(f"indexed page 1 median:      {page1_ms:.3f} ms ({len(first['annotations'])} results)")
     print(f"indexed page {args.page:,} median:  {deep_ms:.3f} ms ({len(deep['annotations'])} results)")
 
-    scan1_ms = median_ms(lambda: scan_page(backend, set_ids, 1), args.scan_repeat)
-    scan_deep_ms = median_ms(lambda: scan_page(backend, set_ids, args.page), args.scan_repeat)
+    scan1_ms, scan_deep_ms = median_ms(
+        [lambda: scan_page(backend, set_ids, 1), lambda: scan_page(backend, set_ids, args.page)],
+        args.scan_repeat,
+    )
     same = scan_page(backend, set_ids, 1) == first["annotations"] and (
         scan_page(backend, set_ids, args.page) == deep["annotations"]
     )

@@ -302,3 +302,12 @@ def test_permissions(backend: Backend, dataset: dict[str, Any]) -> None:
     assert hidden.code == 404 and hidden.message == unknown.message.replace("missing-id", created["id"])
     assert error(search, backend, STRANGER, datasetIds=[dataset["id"]]).code == 404
     assert backend.annotation_sets.delete(EDITOR, created["id"]) == {}
+
+
+def test_update_checks_only_masked_fields_and_is_atomic(backend: Backend, dataset: dict[str, Any]) -> None:
+    created = make(backend, dataset["id"], name="old")
+    body = {"name": "new", "info": {"k": "not-a-list"}}
+    assert backend.annotation_sets.update(OWNER, created["id"], body, "name")["name"] == "new"
+    err = error(backend.annotation_sets.update, OWNER, created["id"], {**body, "name": "newer"}, "name,info")
+    assert err.code == 400 and "info" in err.message
+    assert backend.annotation_sets.get(OWNER, created["id"])["name"] == "new"

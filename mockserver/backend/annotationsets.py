@@ -134,11 +134,12 @@ class AnnotationSets(Component):
         self._authorize(principal, "update", record["datasetId"], self.missing(set_id))
         body = require_object(body)
         fields = parse_update_mask(update_mask, MUTABLE_FIELDS, method="annotationsets.update")
-        values = {
-            "name": check_string(body, "name", "name"),
-            "sourceUri": check_string(body, "sourceUri", "sourceUri"),
-            "info": check_info(body.get("info"), "info"),
+        checks = {
+            "name": lambda: check_string(body, "name", "name"),
+            "sourceUri": lambda: check_string(body, "sourceUri", "sourceUri"),
+            "info": lambda: check_info(body.get("info"), "info"),
         }
+        values = {field: checks[field]() for field in fields}  # all checked before any change
         for field in fields:
             if values[field] is None:
                 record.pop(field, None)
