@@ -564,3 +564,16 @@ def test_indexed_search_equals_brute_force(
 
     expected = sorted(filter(overlaps, live), key=lambda a: (int(a.get("start", "0")), a["id"]))
     assert search_all(backend, **body) == expected
+
+
+def test_search_authorizes_every_set(backend: Backend, generic: str) -> None:
+    backend.iam.add_project_binding("p1", "roles/genomics.viewer", VIEWER.member)
+    elsewhere = backend.datasets.create(OWNER, {"projectId": "p2"})["id"]
+    foreign = new_set(backend, elsewhere)
+    backend.annotations.create(OWNER, ann(generic))
+    backend.annotations.create(OWNER, ann(foreign))
+    assert len(search_all(backend, VIEWER, annotationSetIds=[generic])) == 1
+    err = error(backend.annotations.search, VIEWER, {"annotationSetIds": [generic, foreign]})
+    assert err.code == 404 and foreign in err.message
+    backend.iam.add_project_binding("p2", "roles/genomics.viewer", VIEWER.member)
+    assert len(search_all(backend, VIEWER, annotationSetIds=[generic, foreign])) == 2

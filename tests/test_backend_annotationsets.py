@@ -311,3 +311,15 @@ def test_update_checks_only_masked_fields_and_is_atomic(backend: Backend, datase
     err = error(backend.annotation_sets.update, OWNER, created["id"], {**body, "name": "newer"}, "name,info")
     assert err.code == 400 and "info" in err.message
     assert backend.annotation_sets.get(OWNER, created["id"])["name"] == "new"
+
+
+def test_search_authorizes_every_dataset(backend: Backend, dataset: dict[str, Any]) -> None:
+    backend.iam.add_project_binding("p1", "roles/genomics.viewer", VIEWER.member)
+    elsewhere = backend.datasets.create(OWNER, {"projectId": "p2"})
+    make(backend, dataset["id"])
+    make(backend, elsewhere["id"])
+    assert len(search(backend, VIEWER, datasetIds=[dataset["id"]])["annotationSets"]) == 1
+    err = error(search, backend, VIEWER, datasetIds=[dataset["id"], elsewhere["id"]])
+    assert err.code == 404 and elsewhere["id"] in err.message
+    backend.iam.add_project_binding("p2", "roles/genomics.viewer", VIEWER.member)
+    assert len(search(backend, VIEWER, datasetIds=[dataset["id"], elsewhere["id"]])["annotationSets"]) == 2
