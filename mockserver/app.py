@@ -38,7 +38,7 @@ def load_spec(path: str | None = None) -> dict[str, Any]:
 
         path = str(openapi_path())
     with open(path, encoding="utf-8") as handle:
-        return yaml.safe_load(handle)
+        return yaml.load(handle, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # libyaml: 10x faster
 
 
 def _connexion_spec(spec: dict[str, Any]) -> dict[str, Any]:
