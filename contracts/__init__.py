@@ -6,6 +6,17 @@ alike. Run them with ``genomics-mock conformance --base-url URL`` or
 ``pytest --pyargs contracts --contracts-base-url URL``.
 """
 
-from contracts.core import Check, Context, SkipCheck, Suite, Target
+from __future__ import annotations
+
+from typing import Any
 
 __all__ = ["Check", "Context", "SkipCheck", "Suite", "Target"]
+
+
+def __getattr__(name: str) -> Any:
+    # lazy: ``genomics-mock serve`` imports contracts.runner's argument table only
+    if name in __all__:
+        from contracts import core
+
+        return getattr(core, name)
+    raise AttributeError(name)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import shlex
+import socket
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -84,7 +85,9 @@ class ApiClient:
         self.recorder = recorder
         self.token = token
         self.name = name
-        self._http = http or httpx.Client(timeout=timeout)
+        # TCP_NODELAY: without it every small request waits ~40 ms on delayed ACKs
+        transport = httpx.HTTPTransport(socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)])
+        self._http = http or httpx.Client(timeout=timeout, transport=transport)
 
     def with_token(self, token: str | None, name: str) -> ApiClient:
         """The same connection pool, another caller."""

@@ -25,7 +25,7 @@ PROFILES = ("quick", "deep")
 #: Hypothesis examples per property, by profile
 EXAMPLES = {"quick": 12, "deep": 150}
 #: model-based run: (examples, steps per example)
-MODEL_RUNS = {"quick": (8, 25), "deep": (80, 60)}
+MODEL_RUNS = {"quick": (6, 20), "deep": (100, 50)}
 
 
 class SkipCheck(Exception):
@@ -47,6 +47,8 @@ class Target:
     project: str | None = None
     profile: str = "quick"
     seed: int | None = None
+    #: the server refuses requests without credentials (enables the ignored_auth check)
+    strict_auth: bool = False
 
 
 @dataclass
@@ -83,7 +85,7 @@ class Context:
         return settings(
             max_examples=examples or EXAMPLES[self.target.profile],
             deadline=None,
-            derandomize=self.target.seed is None,
+            derandomize=self.target.seed is None,  # no seed: deterministic runs
             database=None,
             suppress_health_check=list(HealthCheck),
             print_blob=True,

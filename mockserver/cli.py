@@ -1,4 +1,4 @@
-"""``genomics-mock`` command line: serve the mock, build/check the spec."""
+"""``genomics-mock`` command line: serve the mock, run the conformance suites, build/check the spec."""
 
 from __future__ import annotations
 
@@ -22,6 +22,12 @@ def _spec(args: argparse.Namespace) -> int:
     return spec_build.main_build() if args.action == "build" else spec_build.main_check()
 
 
+def _conformance(args: argparse.Namespace) -> int:
+    from contracts.runner import main as run_conformance
+
+    return run_conformance(args)
+
+
 class _Parser(argparse.ArgumentParser):
     """Errors are one line (and exit 2), so CI logs show exactly what was wrong."""
 
@@ -42,6 +48,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_arguments(serve, dict(os.environ))
     serve.set_defaults(run=_serve)
+
+    conformance = sub.add_parser(
+        "conformance", help="run the contract suites against a server (default: the mock, in-process)"
+    )
+    from contracts.runner import add_arguments as add_conformance_arguments
+
+    add_conformance_arguments(conformance)
+    conformance.set_defaults(run=_conformance)
 
     spec = sub.add_parser("spec", help="rebuild or check spec/openapi.yaml")
     spec.add_argument("action", choices=["build", "check"])
