@@ -61,11 +61,14 @@ def _bind(host: str, port: int) -> socket.socket:
 
 
 def build(args: argparse.Namespace) -> tuple[Any, Any]:
-    """(app, saver or None) with all inputs loaded; raises StartupError."""
-    from mockserver.app import create_app
+    """(app, saver or None) with all inputs loaded; raises StartupError.
+
+    Every input is checked before the web stack (connexion) is even imported, so a
+    bad file is reported in well under a second.
+    """
     from mockserver.auth import TokenFileError, TokenRegistry
     from mockserver.backend import Backend
-    from mockserver.persistence import PeriodicSaver, StateFileError, load, read_document
+    from mockserver.persistence import PeriodicSaver, StateFileError, load
     from mockserver.seed import SeedError, load_seed, read_seed_file
 
     try:
@@ -81,24 +84,25 @@ def build(args: argparse.Namespace) -> tuple[Any, Any]:
     if args.storage_root and not Path(args.storage_root).is_dir():
         raise StartupError(f"--storage-root {args.storage_root} is not a directory", EXIT_INPUT)
     backend = Backend(storage_root=args.storage_root)
-    app = create_app(backend, auth=args.auth, tokens=tokens, admin=not args.no_admin)
-    control = app.control
     loaded = False
     if args.state:
-        try:
-            document = read_document(args.state)
-            if document is not None:
-                loaded = load(args.state, backend, tokens)
-        except StateFileError as exc:
-            raise StartupError(str(exc), EXIT_INPUT) from None
         state_dir = Path(args.state).resolve().parent
         if not state_dir.is_dir():
             raise StartupError(f"--state {args.state}: directory {state_dir} does not exist", EXIT_INPUT)
+        try:
+            loaded = load(args.state, backend, tokens)
+        except StateFileError as exc:
+            raise StartupError(str(exc), EXIT_INPUT) from None
     if seed is not None and not loaded:
         try:
             load_seed(backend, seed, tokens)
         except SeedError as exc:
             raise StartupError(f"seed file {args.seed}: {exc}", EXIT_INPUT) from None
+
+    from mockserver.app import create_app
+
+    app = create_app(backend, auth=args.auth, tokens=tokens, admin=not args.no_admin)
+    control = app.control
     if seed is not None or loaded:
         control.capture_baseline()
     saver = None
@@ -111,14 +115,14 @@ def build(args: argparse.Namespace) -> tuple[Any, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    import uvicorn
-
     logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
     try:
         sock = _bind(args.host, args.port)
         app, saver = build(args)
     except StartupError as exc:
         return fail(str(exc), exc.code)
+    import uvicorn
+
     host, port = sock.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host
     signals: list[int] = []
