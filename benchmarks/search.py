@@ -142,6 +142,18 @@ def main() -> None:
     print(f"indexed page 1 median:      {page1_ms:.3f} ms ({len(first['annotations'])} results)")
     print(f"indexed page {args.page:,} median:  {deep_ms:.3f} ms ({len(deep['annotations'])} results)")
 
+    # an overlap query on one reference: 50 Mbp of chr1, first page and the 10th
+    ranged = {**query, "referenceName": "chr1", "start": "100000000", "end": "150000000"}
+    ranged_first = search(DEFAULT_OWNER, ranged)  # then walked to page `pages`
+    ranged_deep_query, pages = ranged, 1
+    while pages < 10 and "nextPageToken" in ranged_first:
+        ranged_deep_query = {**ranged, "pageToken": ranged_first["nextPageToken"]}
+        ranged_first, pages = search(DEFAULT_OWNER, ranged_deep_query), pages + 1
+    range1_ms, range_deep_ms = median_ms(
+        [lambda: search(DEFAULT_OWNER, ranged), lambda: search(DEFAULT_OWNER, ranged_deep_query)], args.repeat
+    )
+    print(f"chr1:100M-150M page 1 / {pages}: {range1_ms:.3f} ms / {range_deep_ms:.3f} ms (overlap query)")
+
     scan1_ms, scan_deep_ms = median_ms(
         [lambda: scan_page(backend, set_ids, 1), lambda: scan_page(backend, set_ids, args.page)],
         args.scan_repeat,
