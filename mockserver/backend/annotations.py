@@ -19,6 +19,12 @@ Decisions where the real API's documentation is silent (tested):
   see :mod:`annotation_index` (zero-length annotations at ``start`` match).
 * ``search`` order: reference key (``n:<referenceName>``, or ``i:<referenceId>``
   for annotations without a name), then start, then id.
+* References: when the set's ``referenceSetId`` is a reference set the mock
+  knows (:mod:`references`), ``referenceName``/``referenceId`` must belong to
+  it (400 naming the field); otherwise any reference is accepted.
+* Permissions: ``genomics.annotations.{create,get,update,delete,list}`` on
+  ``datasets/<the set's datasetId>`` (``list`` for search, on every set's
+  dataset); a caller holding nothing there gets the unknown-id 404.
 """
 
 from __future__ import annotations
