@@ -1,0 +1,150 @@
+"""The pytest plugin, exercised the way users meet it: through pytester runs of small test files."""
+
+from __future__ import annotations
+
+import importlib.metadata
+from collections.abc import Iterator
+
+import pytest
+
+from mockserver.app import create_app
+from mockserver.backend import Backend
+from mockserver.backend.clock import FakeClock
+from mockserver.live import LiveServer
+
+pytest_plugins = ["pytester"]
+
+
+def _plugin_args() -> list[str]:
+    """Load the plugin explicitly only when the package's entry point is not installed."""
+    names = {ep.name for ep in importlib.metadata.entry_points(group="pytest11")}
+    return [] if "genomics_mock" in names else ["-p", "mockserver.pytest_plugin"]
+
+
+def _run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
+    return pytester.runpytest(*_plugin_args(), "-p", "no:randomly", "-p", "no:cacheprovider", *args)
+
+
+BASIC = """
+def test_first_writes(genomics_mock, genomics_client):
+    assert genomics_mock.url.startswith("http://127.0.0.1:")
+    made = genomics_client.post("/v1/datasets", json={"projectId": "test-project", "name": "one"})
+    assert made.status_code == 200
+    assert genomics_mock.backend.datasets.get(
+        __import__("mockserver.backend").backend.DEFAULT_OWNER, made.json()["id"])["name"] == "one"
+
+def test_second_sees_a_clean_server(genomics_client):
+    assert genomics_client.get("/v1/datasets", params={"projectId": "test-project"}).json() == {}
+
+def test_helpers(genomics_mock, genomics_client):
+    aset = genomics_mock.create_annotation_set(n_annotations=3, type="GENERIC")
+    found = genomics_client.post("/v1/annotations/search", json={
+        "annotationSetIds": [aset["id"]], "referenceName": "chr1"}).json()
+    assert [a.get("start", "0") for a in found["annotations"]] == ["0", "100", "200"]  # proto3 omits 0
+    token = genomics_mock.add_principal("alice", roles=["viewer"])
+    assert token == "alice-token"
+    alice = genomics_client.as_user("alice")
+    assert alice.get(f"/v1/annotationsets/{aset['id']}").status_code == 200
+    assert alice.delete(f"/v1/annotationsets/{aset['id']}").status_code == 403
+    stranger = genomics_client.as_user("mallory")  # registered on the fly, holds no roles
+    assert stranger.get(f"/v1/annotationsets/{aset['id']}").status_code == 404
+
+def test_clock(genomics_mock, genomics_client):
+    genomics_mock.clock.advance(days=8)
+    made = genomics_client.post("/v1/datasets", json={"projectId": "p"}).json()
+    assert made["createTime"] == "2026-01-09T00:00:00Z"  # the server reads the fixture's clock
+
+def test_clock_was_reset(genomics_mock):
+    assert genomics_mock.clock.now().isoformat().startswith("2026-01-01")
+
+def test_service(genomics_mock, genomics_service):
+    genomics_mock.create_dataset(name="via-client")
+    result = genomics_service.datasets().list(projectId="test-project").execute()
+    assert [d["name"] for d in result["datasets"]] == ["via-client"]
+"""
+
+
+def test_fixtures_reset_state_between_tests(pytester: pytest.Pytester):
+    pytester.makepyfile(test_basic=BASIC)
+    result = _run(pytester, "-q")
+    result.assert_outcomes(passed=6)
+
+
+def test_genomics_service_skips_with_a_clear_reason_without_the_client(pytester: pytest.Pytester):
+    pytester.makeconftest(
+        """
+import sys, pytest
+
+@pytest.fixture(autouse=True)
+def no_google_client(monkeypatch):
+    monkeypatch.setitem(sys.modules, "googleapiclient.discovery", None)
+"""
+    )
+    pytester.makepyfile("def test_it(genomics_service):\n    raise AssertionError('not reached')\n")
+    result = _run(pytester, "-rs")
+    result.assert_outcomes(skipped=1)
+    result.stdout.fnmatch_lines(["*genomics_service needs google-api-python-client*"])
+
+
+def test_seed_option_preloads_and_every_test_starts_from_the_seed(pytester: pytest.Pytester):
+    seed = pytester.makefile(
+        ".yaml", seed="projects:\n  test-project:\n    datasets:\n      - name: seeded\n"
+    )
+    pytester.makepyfile(
+        """
+def names(client):
+    listed = client.get("/v1/datasets", params={"projectId": "test-project"}).json()
+    return sorted(d["name"] for d in listed.get("datasets", []))
+
+def test_a(genomics_client):
+    assert names(genomics_client) == ["seeded"]
+    genomics_client.post("/v1/datasets", json={"projectId": "test-project", "name": "extra"})
+    assert names(genomics_client) == ["extra", "seeded"]
+
+def test_b(genomics_client):
+    assert names(genomics_client) == ["seeded"]
+"""
+    )
+    result = _run(pytester, f"--genomics-mock-seed={seed}")
+    result.assert_outcomes(passed=2)
+
+
+@pytest.fixture
+def external() -> Iterator[LiveServer]:
+    app = create_app(Backend(clock=FakeClock()))
+    with LiveServer(app) as server:
+        yield server
+
+
+EXTERNAL = """
+def test_external_write(genomics_mock, genomics_client):
+    assert genomics_mock.backend is None
+    ds = genomics_mock.create_dataset(name="remote")
+    aset = genomics_mock.create_annotation_set(dataset_id=ds["id"], n_annotations=2)
+    token = genomics_mock.add_principal("bob", roles=["editor"])
+    assert genomics_client.as_user("bob").get(f"/v1/annotationsets/{aset['id']}").status_code == 200
+    genomics_mock.clock.advance(days=1)
+    assert genomics_mock.clock.now().day == 2
+    genomics_mock.add_fault(operationId="genomics.datasets.get", action="unavailable", count=1)
+    assert genomics_client.get(f"/v1/datasets/{ds['id']}").status_code == 503
+    assert [r["status"] for r in genomics_mock.requests()][-1] == 503
+
+def test_external_was_reset(genomics_mock, genomics_client):
+    assert genomics_client.get("/v1/datasets", params={"projectId": "test-project"}).json() == {}
+    assert genomics_mock.clock.now().day == 1
+"""
+
+
+def test_url_option_runs_against_an_external_server(pytester: pytest.Pytester, external: LiveServer):
+    pytester.makepyfile(test_external=EXTERNAL)
+    result = _run(pytester, f"--genomics-mock-url={external.url}")
+    result.assert_outcomes(passed=2)
+    # the inner tests really used this server, and its reset ran before the second test
+    log = external.app.control.requests.entries()
+    assert [(r["method"], r["operationId"]) for r in log] == [("GET", "genomics.datasets.list")]
+
+
+def test_url_ini_setting(pytester: pytest.Pytester, external: LiveServer):
+    pytester.makeini(f"[pytest]\ngenomics_mock_url = {external.url}\n")
+    pytester.makepyfile("def test_it(genomics_mock):\n    assert genomics_mock.backend is None\n")
+    _run(pytester).assert_outcomes(passed=1)
