@@ -18,6 +18,9 @@ VIEWER = Principal("user:viewer@example.com")
 STRANGER = Principal("user:stranger@example.com")
 START = datetime(2026, 1, 1, tzinfo=UTC)
 
+#: paging loops stop here, so a cursor that never advances fails instead of hanging
+MAX_PAGES = 1000
+
 
 @pytest.fixture
 def clock() -> FakeClock:
@@ -246,7 +249,9 @@ def test_new_call_set_behind_the_cursor_is_neither_repeated_nor_hidden(
         make(backend, variant_set["id"])
     cursor = first["callSets"][-1]["id"]
     rest, token = [], first["nextPageToken"]
-    while token:
+    for _ in range(MAX_PAGES):
+        if not token:
+            break
         page = backend.call_sets.search(OWNER, {**query, "pageToken": token})
         rest += [c["id"] for c in page["callSets"]]
         token = page.get("nextPageToken")
@@ -271,7 +276,7 @@ def test_paging_concatenation_equals_unpaged_order(
     query: dict[str, Any] = {"variantSetIds": [sets[i] for i in sorted(queried)], "name": name_filter}
     unpaged = search_ids(backend, query["variantSetIds"], name=name_filter)
     paged, token, pages = [], None, 0
-    while True:
+    for _ in range(MAX_PAGES):
         page = backend.call_sets.search(OWNER, {**query, "pageSize": page_size, "pageToken": token})
         assert len(page.get("callSets", [])) <= page_size
         paged += [c["id"] for c in page.get("callSets", [])]

@@ -14,6 +14,9 @@ OWNER = DEFAULT_OWNER
 VIEWER = Principal("user:viewer@example.com")
 STRANGER = Principal("user:stranger@example.com")
 
+#: paging loops stop here, so a cursor that never advances fails instead of hanging
+MAX_PAGES = 1000
+
 
 @pytest.fixture
 def backend() -> Backend:
@@ -223,7 +226,7 @@ def test_search_returns_only_that_datasets_sets_in_stable_pages(
     order = [v["id"] for v in everything["variantSets"]]
     assert set(order) == mine
     seen, token = [], None
-    while True:
+    for _ in range(MAX_PAGES):
         page = backend.variant_sets.search(
             OWNER, {"datasetIds": [dataset["id"]], "pageSize": 3, "pageToken": token}
         )

@@ -12,6 +12,9 @@ import pytest
 
 from mockserver.backend import Backend
 
+#: paging loops stop here, so a cursor that never advances fails instead of hanging
+MAX_PAGES = 1000
+
 
 @pytest.fixture
 def dataset(client) -> dict[str, Any]:
@@ -95,7 +98,7 @@ def test_call_set_search_pages(client, variant_set) -> None:
         for i in range(5)
     )
     seen, token = [], None
-    while True:
+    for _ in range(MAX_PAGES):
         body = {"variantSetIds": [variant_set["id"]], "pageSize": 2}
         if token:
             body["pageToken"] = token
