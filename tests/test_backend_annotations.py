@@ -9,6 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mockserver.backend import DEFAULT_OWNER, Backend, Principal
+from mockserver.backend.annotation_index import AnnotationRecord, Bucket
 from mockserver.backend.annotation_validation import MAX_RANGE
 from mockserver.backend.clock import FakeClock
 from mockserver.errors import ApiError
@@ -532,9 +533,21 @@ INTERVALS = st.lists(
     query=st.tuples(st.integers(0, 260), st.one_of(st.none(), st.integers(1, 80))),
     page=st.integers(1, 7),
     delete_every=st.integers(2, 5),
+    long_threshold=st.sampled_from([Bucket.long_threshold, 0, 10, 30]),
 )
 def test_indexed_search_equals_brute_force(
-    dataset: dict[str, Any], intervals: list[tuple[str, int, int]], query: Any, page: int, delete_every: int
+    intervals: list[tuple[str, int, int]], query: Any, page: int, delete_every: int, long_threshold: int
+) -> None:
+    default = Bucket.long_threshold
+    Bucket.long_threshold = long_threshold  # exercise the short and long tiers together
+    try:
+        check_search_against_brute_force(intervals, query, page, delete_every)
+    finally:
+        Bucket.long_threshold = default
+
+
+def check_search_against_brute_force(
+    intervals: list[tuple[str, int, int]], query: Any, page: int, delete_every: int
 ) -> None:
     backend = Backend(clock=FakeClock(), id_seed=1)
     ds = backend.datasets.create(OWNER, {"projectId": "p"})["id"]
@@ -577,3 +590,19 @@ def test_search_authorizes_every_set(backend: Backend, generic: str) -> None:
     assert err.code == 404 and foreign in err.message
     backend.iam.add_project_binding("p2", "roles/genomics.viewer", VIEWER.member)
     assert len(search_all(backend, VIEWER, annotationSetIds=[generic, foreign])) == 2
+
+
+def test_long_annotations_do_not_widen_the_short_tier() -> None:
+    bucket = Bucket()
+    short = [
+        AnnotationRecord(f"s{i}", "set", "chr1", None, i * 1000, i * 1000 + 50, None) for i in range(100)
+    ]
+    huge = AnnotationRecord("h", "set", "chr1", None, 0, 100_000_000, None)
+    bucket.add_many([*short[:50], huge])
+    bucket.add(short[50])
+    bucket.add_many(short[51:])
+    assert bucket.short.max_len == 50 and bucket.long is not None and bucket.long.max_len == 100_000_000
+    assert [r.id for r in bucket.scan(None, 50_010, 51_000)] == ["h", "s50"]
+    bucket.remove(huge)
+    assert [r.id for r in bucket.scan(None, 50_010, 51_000)] == ["s50"]
+    assert sorted(r.id for r in bucket.records()) == sorted(r.id for r in short)

@@ -7,11 +7,12 @@ Layout (per annotation set)::
     SetIndex.secondary: dict        referenceId -> Bucket  annotations having both a name
                                                            and an id, findable by the id
 
-A :class:`Bucket` is a ``SortedKeyList`` of records ordered by ``(start, id)``
-plus the longest ``end - start`` ever stored in it. An overlap query for
-``[qs, qe)`` seeks straight to ``start >= qs - max_len`` (nothing earlier can
-reach ``qs``) and stops at the first ``start >= qe``, so its cost depends on
-the page, not on how many annotations the set holds.
+A :class:`Bucket` holds ``SortedKeyList`` s of records ordered by ``(start, id)``
+(one for annotations up to 100 kbp long, one for longer ones), each with the
+longest ``end - start`` ever stored in it. An overlap query for ``[qs, qe)``
+seeks straight to ``start >= qs - max_len`` (nothing earlier can reach
+``qs``) and stops at the first ``start >= qe``, so its cost depends on the
+page, not on how many annotations the set holds.
 
 Total order of a search (the page cursor): ``(refkey, start, id)``, where a
 reference-filtered query uses the query's refkey for every item. Several sets
@@ -66,8 +67,8 @@ def _position(record: AnnotationRecord) -> tuple[int, str]:
     return (record.start, record.id)
 
 
-class Bucket:
-    """Records on one reference of one set, ordered by (start, id)."""
+class Tier:
+    """Records ordered by (start, id) plus the longest ``end - start`` ever stored."""
 
     __slots__ = ("items", "max_len")
 
@@ -75,18 +76,13 @@ class Bucket:
         self.items: SortedKeyList = SortedKeyList(key=_position)
         self.max_len = 0
 
-    def add(self, record: AnnotationRecord) -> None:
-        self.items.add(record)
-        self.max_len = max(self.max_len, record.end - record.start)
-
     def add_many(self, records: list[AnnotationRecord]) -> None:
-        self.items.update(records)
+        if len(records) == 1:
+            self.items.add(records[0])
+        else:
+            self.items.update(records)
         if records:
             self.max_len = max(self.max_len, max(r.end - r.start for r in records))
-
-    def remove(self, record: AnnotationRecord) -> None:
-        # max_len stays: an over-estimate only widens the seek, never loses a match
-        self.items.remove(record)
 
     def scan(
         self, after: tuple[int, str] | None, qs: int | None, qe: int | None
@@ -105,6 +101,60 @@ class Bucket:
             if qs is not None and record.end <= qs and record.start < qs:
                 continue
             yield record
+
+
+class Bucket:
+    """Records on one reference of one set, in two tiers by length.
+
+    An overlap query seeks back by the longest annotation of a tier, so one
+    100 Mbp annotation would make every query on its reference walk 100 Mbp
+    of short ones. Annotations longer than :attr:`long_threshold` live in
+    their own (usually tiny or absent) tier; the short tier's look-back
+    stays at most ``long_threshold`` and the two are merged on (start, id).
+    """
+
+    __slots__ = ("short", "long")
+
+    #: bp; longer annotations go to the long tier (a class attribute so tests can lower it)
+    long_threshold = 100_000
+
+    def __init__(self) -> None:
+        self.short = Tier()
+        self.long: Tier | None = None
+
+    def _tier(self, record: AnnotationRecord) -> Tier:
+        if record.end - record.start <= self.long_threshold:
+            return self.short
+        if self.long is None:
+            self.long = Tier()
+        return self.long
+
+    def add(self, record: AnnotationRecord) -> None:
+        self._tier(record).add_many([record])
+
+    def add_many(self, records: list[AnnotationRecord]) -> None:
+        short = [r for r in records if r.end - r.start <= self.long_threshold]
+        self.short.add_many(short)
+        if len(short) < len(records):
+            long = [r for r in records if r.end - r.start > self.long_threshold]
+            self._tier(long[0]).add_many(long)
+
+    def remove(self, record: AnnotationRecord) -> None:
+        # max_len stays: an over-estimate only widens the seek, never loses a match
+        self._tier(record).items.remove(record)
+
+    def records(self) -> Iterator[AnnotationRecord]:
+        yield from self.short.items
+        if self.long is not None:
+            yield from self.long.items
+
+    def scan(
+        self, after: tuple[int, str] | None, qs: int | None, qe: int | None
+    ) -> Iterator[AnnotationRecord]:
+        """Records strictly after ``after`` in (start, id) order overlapping [qs, qe)."""
+        if self.long is None or not self.long.items:
+            return self.short.scan(after, qs, qe)
+        return heapq.merge(self.short.scan(after, qs, qe), self.long.scan(after, qs, qe), key=_position)
 
 
 class SetIndex:
@@ -147,7 +197,7 @@ class SetIndex:
 
     def records(self) -> Iterator[AnnotationRecord]:
         for bucket in self.primary.values():
-            yield from bucket.items
+            yield from bucket.records()
 
     # -- search streams ---------------------------------------------------------------
 
