@@ -291,7 +291,7 @@ class References(Component):
         def keep(set_id: str) -> bool:
             return needle is None or needle in self._sets[set_id].get("assemblyId", "").casefold()
 
-        query = {"md5checksums": sorted(set(md5s)), "accessions": sorted(set(accessions))}
+        query: dict[str, Any] = {"md5checksums": sorted(set(md5s)), "accessions": sorted(set(accessions))}
         query["assemblyId"] = assembly
         items, token = self.backend.pager.page(
             "referencesets.search",
@@ -318,7 +318,7 @@ class References(Component):
             _by_prefix(self._ref_accessions, accessions) if accessions else None,
             set(self._names[set_id].values()) if set_id else None,
         )
-        query = {"md5checksums": sorted(set(md5s)), "accessions": sorted(set(accessions))}
+        query: dict[str, Any] = {"md5checksums": sorted(set(md5s)), "accessions": sorted(set(accessions))}
         query["referenceSetId"] = set_id
         items, token = self.backend.pager.page(
             "references.search",

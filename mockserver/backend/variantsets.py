@@ -113,7 +113,7 @@ class VariantSets(Component):
         self.authorize(principal, "genomics.variantSets.update", record)
         body = request_body(body)
         fields = parse_update_mask(update_mask, MUTABLE_FIELDS, method="variantsets.patch")
-        update = {}
+        update: dict[str, Any] = {}
         for field in fields:
             if field == "metadata":
                 update[field] = validate_metadata(body.get(field))
