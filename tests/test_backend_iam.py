@@ -607,3 +607,157 @@ def test_docs_have_a_row_for_every_operation_of_the_spec() -> None:
     text = (ROOT / "docs" / "permissions.md").read_text()
     missing = [op for op in sorted(operations) if f"| `{op}` |" not in text]
     assert not missing, missing
+
+
+# -- read group sets, reads, coverage, operations ------------------------------------------
+
+
+@dataclass
+class ReadsWorld:
+    b: Backend
+    dataset: str
+    read_group_set: str
+    operation: str
+
+
+@pytest.fixture
+def rw(tmp_path: Path) -> ReadsWorld:
+    import samfiles
+
+    b = samfiles.new_backend(tmp_path / "storage")
+    b.iam.add_project_binding(P1, "roles/genomics.viewer", VIEWER.member)
+    b.iam.add_project_binding(P1, "roles/editor", EDITOR.member)
+    b.iam.add_project_binding(P1, "roles/genomics.admin", ADMIN.member)
+    b.iam.add_project_binding(P2, "roles/viewer", OUTSIDER.member)
+    ds = b.datasets.create(DEFAULT_OWNER, {"projectId": P1})["id"]
+    samfiles.write_toy(b.storage.root / "bk" / "a.bam")
+    op = samfiles.run_import(b, ds, "gs://bk/a.bam", partitionStrategy="MERGE_ALL")
+    assert op["done"] and "error" not in op, op
+    return ReadsWorld(b, ds, op["response"]["readGroupSetIds"][0], op["name"])
+
+
+RCall = Callable[[ReadsWorld, Principal], Any]
+READ_OPERATIONS: list[tuple[str, str, str, RCall]] = [
+    ("readgroupsets.import", "genomics.readGroupSets.create", "dataset",
+     lambda w, p: w.b.read_group_sets.import_(p, {"datasetId": w.dataset, "sourceUris": ["gs://bk/a.bam"]})),
+    ("readgroupsets.get", "genomics.readGroupSets.get", "dataset",
+     lambda w, p: w.b.read_group_sets.get(p, w.read_group_set)),
+    ("readgroupsets.patch", "genomics.readGroupSets.update", "dataset",
+     lambda w, p: w.b.read_group_sets.patch(p, w.read_group_set, {"name": "n"}, "name")),
+    ("readgroupsets.delete", "genomics.readGroupSets.delete", "dataset",
+     lambda w, p: w.b.read_group_sets.delete(p, w.read_group_set)),
+    ("readgroupsets.search", "genomics.readGroupSets.list", "dataset",
+     lambda w, p: w.b.read_group_sets.search(p, {"datasetIds": [w.dataset]})),
+    ("readgroupsets.coveragebuckets.list", "genomics.readGroupSets.get", "dataset",
+     lambda w, p: w.b.coverage.list_buckets(p, w.read_group_set)),
+    ("reads.search", "genomics.reads.list", "dataset",
+     lambda w, p: w.b.reads.search(p, {"readGroupSetIds": [w.read_group_set]})),
+    ("operations.get", "genomics.operations.get", "project", lambda w, p: w.b.operations.get(p, w.operation)),
+    ("operations.list", "genomics.operations.list", "project",
+     lambda w, p: w.b.operations.list(p, f"projectId = {P1}")),
+    ("operations.cancel", "genomics.operations.cancel", "project",
+     lambda w, p: w.b.operations.cancel(p, w.operation)),
+]  # fmt: skip
+READ_IDS = [op[0] for op in READ_OPERATIONS]
+
+
+@pytest.mark.parametrize(("name", "permission", "scope", "call"), READ_OPERATIONS, ids=READ_IDS)
+def test_reads_allowed_caller_succeeds(rw: ReadsWorld, name: str, permission: str, scope: str, call) -> None:
+    assert isinstance(call(rw, allowed_caller(permission, scope)), dict)
+
+
+@pytest.mark.parametrize(("name", "permission", "scope", "call"), READ_OPERATIONS, ids=READ_IDS)
+def test_reads_denied_caller_fails(rw: ReadsWorld, name: str, permission: str, scope: str, call) -> None:
+    principal, status = denied_caller(permission, scope)
+    with pytest.raises(ApiError) as info:
+        call(rw, principal)
+    assert info.value.code == status, info.value.message
+    if status == 403:
+        assert permission in info.value.message
+
+
+@pytest.mark.parametrize(("name", "permission", "scope", "call"), READ_OPERATIONS, ids=READ_IDS)
+def test_reads_other_project_caller_gets_404_or_403(
+    rw: ReadsWorld, name: str, permission: str, scope: str, call
+) -> None:
+    with pytest.raises(ApiError) as info:
+        call(rw, OUTSIDER)
+    assert info.value.code == (404 if scope == "dataset" else 403)
+
+
+@pytest.mark.parametrize(
+    "getter",
+    [
+        lambda b, p, i: b.read_group_sets.get(p, i),
+        lambda b, p, i: b.read_group_sets.delete(p, i),
+        lambda b, p, i: b.coverage.list_buckets(p, i),
+        lambda b, p, i: b.reads.search(p, {"readGroupSetIds": [i]}),
+    ],
+    ids=["get", "delete", "coverage", "reads.search"],
+)
+def test_invisible_read_group_set_is_indistinguishable_from_unknown_id(rw: ReadsWorld, getter) -> None:
+    with pytest.raises(ApiError) as hidden:
+        getter(rw.b, STRANGER, rw.read_group_set)
+    with pytest.raises(ApiError) as unknown:
+        getter(rw.b, STRANGER, "999999")
+    assert _same_up_to_id(hidden.value, unknown.value, rw.read_group_set, "999999")
+
+
+def test_export_needs_read_on_the_set_and_write_on_the_target_project(rw: ReadsWorld) -> None:
+    """The doc: READ on the read group set, WRITE on the project that receives the export."""
+    rw.b.iam.add_project_binding(P2, "roles/editor", VIEWER.member)  # VIEWER: reads p1, writes p2
+    body = {"projectId": P2, "exportUri": "gs://out/x.bam"}
+    op = rw.b.read_group_sets.export(VIEWER, rw.read_group_set, body)
+    assert op["done"] and "error" not in op, op
+    with pytest.raises(ApiError) as info:  # EDITOR reads and writes p1 only
+        rw.b.read_group_sets.export(
+            EDITOR, rw.read_group_set, {"projectId": P2, "exportUri": "gs://out/y.bam"}
+        )
+    assert info.value.code == 403
+    with pytest.raises(ApiError) as info:
+        rw.b.read_group_sets.export(
+            STRANGER, rw.read_group_set, {"projectId": P2, "exportUri": "gs://o/z.bam"}
+        )
+    assert info.value.code == 404
+
+
+def test_invisible_read_group_named_by_group_id_does_not_reveal_its_set(rw: ReadsWorld) -> None:
+    group = rw.b.read_group_sets.get(DEFAULT_OWNER, rw.read_group_set)["readGroups"][0]["id"]
+    with pytest.raises(ApiError) as hidden:
+        rw.b.reads.search(STRANGER, {"readGroupIds": [group]})
+    with pytest.raises(ApiError) as unknown:
+        rw.b.reads.search(STRANGER, {"readGroupIds": ["nope"]})
+    assert _same_up_to_id(hidden.value, unknown.value, group, "nope")
+    assert rw.read_group_set not in hidden.value.message
+
+
+@pytest.mark.parametrize(
+    ("call", "field"),
+    [
+        (lambda w, p, d: w.b.annotation_sets.create(p, {"datasetId": d, "referenceSetId": "r"}), "datasetId"),
+        (lambda w, p, d: w.b.annotation_sets.search(p, {"datasetIds": [d]}), "datasetIds"),
+        (lambda w, p, d: w.b.variant_sets.create(p, {"datasetId": d}), "datasetId"),
+        (lambda w, p, d: w.b.variant_sets.search(p, {"datasetIds": [d]}), "datasetIds"),
+    ],
+    ids=["annotationsets.create", "annotationsets.search", "variantsets.create", "variantsets.search"],
+)
+def test_invisible_dataset_named_in_a_body_reads_like_an_unknown_one(w: World, call, field: str) -> None:
+    with pytest.raises(ApiError) as hidden:
+        call(w, STRANGER, w.dataset)
+    with pytest.raises(ApiError) as unknown:
+        call(w, STRANGER, "999999")
+    assert _same_up_to_id(hidden.value, unknown.value, w.dataset, "999999")
+    assert f"({field})" in hidden.value.message
+
+
+def test_invisible_dataset_in_read_group_set_calls_reads_like_an_unknown_one(rw: ReadsWorld) -> None:
+    calls = [
+        lambda d: rw.b.read_group_sets.search(STRANGER, {"datasetIds": [d]}),
+        lambda d: rw.b.read_group_sets.import_(STRANGER, {"datasetId": d, "sourceUris": ["gs://bk/a.bam"]}),
+    ]
+    for call in calls:
+        with pytest.raises(ApiError) as hidden:
+            call(rw.dataset)
+        with pytest.raises(ApiError) as unknown:
+            call("999999")
+        assert _same_up_to_id(hidden.value, unknown.value, rw.dataset, "999999")

@@ -125,7 +125,7 @@ class Coverage(Component):
         page_token: str | None = None,
     ) -> dict[str, Any]:
         record = self.backend.read_group_sets.require(read_group_set_id)
-        self.backend.iam.authorize(principal, "genomics.readGroupSets.get", f"datasets/{record['datasetId']}")
+        self.backend.read_group_sets.authorize(principal, "genomics.readGroupSets.get", record)
         reads = self.backend.reads.of(read_group_set_id)
         index = reads.coverage
         start_v, end_v = _int64(start, "start"), _int64(end, "end")

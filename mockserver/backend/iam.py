@@ -22,14 +22,16 @@ Not leaking existence (the outcome a caller sees)
       policy) but not this one -> ``403 PERMISSION_DENIED`` naming the
       permission and the resource;
     * holds *nothing* on the dataset -> ``404 NOT_FOUND``, the very error an
-      unknown id gets. For a ``datasets/<id>`` resource that is
-      ``Dataset '<id>' not found (datasetId)`` (what
-      :meth:`Datasets.require_live` says). A component checking a dataset
-      the caller did not name (annotation get checks the annotation's
-      dataset) should pass its own unknown-id error as ``hidden=`` so the
-      answer for "exists but invisible" is byte-for-byte the one for "never
-      existed"; without it the 404 says "Requested entity was not found." and
-      never names the dataset.
+      unknown id gets. Where the caller named the dataset (its own methods,
+      ``datasetId`` of a child create, ``datasetIds`` of a search) the default
+      is exactly what :meth:`Datasets.require_live` says for that field
+      (:data:`NAMED_DATASET_FIELD`). A component checking a dataset the caller
+      did not name (annotation get checks the annotation's dataset) passes its
+      own unknown-id error as ``hidden=``, so "exists but invisible" reads
+      byte-for-byte like "never existed"; without it the 404 says "Requested
+      entity was not found." and never names the dataset.
+    * ``datasets.testIamPermissions`` never fails for lack of access: an
+      unknown, deleted or invisible dataset answers ``{}``.
     * project-level checks (``projects/<id>``: dataset create/list,
       operations, export targets) are always 403: the mock has no notion of a
       project existing, so there is nothing to leak.
@@ -52,6 +54,7 @@ from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 from mockserver.backend.roles import (
     ALL_PERMISSIONS,
     PUBLIC_READ,
+    RESOURCE_VERBS,
     TESTABLE_DATASET_PERMISSIONS,
     is_known_role,
     permissions_of,
@@ -75,6 +78,14 @@ EMPTY_POLICY_ETAG = "ACAB"
 #: Google limits a policy to "a few 10s of KB"
 MAX_POLICY_BYTES = 64 * 1024
 POLICY_VERSIONS = (0, 1, 3)
+
+#: permission -> the request field that names the dataset it is checked on, where the
+#: caller names the dataset itself (the hidden 404 then reads like an unknown id there)
+NAMED_DATASET_FIELD: dict[str, str] = {
+    **{f"genomics.datasets.{verb}": "datasetId" for verb in RESOURCE_VERBS["datasets"]},
+    **{f"genomics.{kind}.create": "datasetId" for kind in ("annotationSets", "variantSets", "readGroupSets")},
+    **{f"genomics.{kind}.list": "datasetIds" for kind in ("annotationSets", "variantSets", "readGroupSets")},
+}
 
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
 _DOMAIN = rf"{_LABEL}(?:\.{_LABEL})+"
@@ -299,21 +310,24 @@ class Iam:
 
     @classmethod
     def _hidden_error(cls, permission: str, resource: str) -> ApiError:
-        """The default 404 for an invisible dataset.
+        """The default 404 for an invisible dataset (when the component passed no ``hidden=``).
 
-        For a dataset's own operations it is exactly the unknown-dataset error.
-        A child resource's check (annotation get checks the annotation's
-        dataset) must not name a dataset the caller never named, so without a
-        ``hidden=`` from the component it says only that nothing was found.
+        Where the caller named the dataset itself (a dataset's own methods, a
+        child create naming ``datasetId``, a search naming ``datasetIds``) it
+        is exactly the unknown-dataset error for that field. A child's check
+        on a dataset the caller never named (annotation get checks the
+        annotation's dataset) must not name it, so it only says nothing was found.
         """
-        if permission.startswith("genomics.datasets."):
-            return cls._unknown_dataset(resource)
+        field = NAMED_DATASET_FIELD.get(permission)
+        if field is not None:
+            return cls._unknown_dataset(resource, field)
         return not_found("Requested entity was not found.")
 
     @staticmethod
-    def _unknown_dataset(resource: str) -> ApiError:
+    def _unknown_dataset(resource: str, field: str = "datasetId") -> ApiError:
+        """What :meth:`Datasets.require_live` says for an unknown id."""
         dataset_id = resource.partition("/")[2]
-        return not_found(f"Dataset {dataset_id!r} not found (datasetId)")
+        return not_found(f"Dataset {dataset_id!r} not found ({field})")
 
     # -- dataset IAM policies (datasets.getIamPolicy / setIamPolicy / testIamPermissions) --
 

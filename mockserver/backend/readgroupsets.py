@@ -74,6 +74,17 @@ class ReadGroupSets(Component):
             raise not_found(f"ReadGroupSet {set_id!r} not found ({field})")
         return record
 
+    def authorize(
+        self, principal: Principal, permission: str, record: dict[str, Any], *, field: str = "readGroupSetId"
+    ) -> None:
+        """Check on the set's dataset; a caller who may not see it gets this set's unknown-id 404."""
+        self.backend.iam.authorize(
+            principal,
+            permission,
+            f"datasets/{record['datasetId']}",
+            hidden=not_found(f"ReadGroupSet {record['id']!r} not found ({field})"),
+        )
+
     def read_group_location(self, read_group_id: Any) -> tuple[str, int]:
         location = self._read_groups.get(read_group_id) if isinstance(read_group_id, str) else None
         if location is None or not self.backend.datasets.is_live(self._records[location[0]]["datasetId"]):
@@ -85,7 +96,7 @@ class ReadGroupSets(Component):
     @synchronized
     def get(self, principal: Principal, set_id: str) -> dict[str, Any]:
         record = self.require(set_id)
-        self.backend.iam.authorize(principal, "genomics.readGroupSets.get", f"datasets/{record['datasetId']}")
+        self.authorize(principal, "genomics.readGroupSets.get", record)
         return public(record)
 
     @synchronized
@@ -93,9 +104,7 @@ class ReadGroupSets(Component):
         self, principal: Principal, set_id: str, body: dict[str, Any] | None, update_mask: str | None
     ) -> dict[str, Any]:
         record = self.require(set_id)
-        self.backend.iam.authorize(
-            principal, "genomics.readGroupSets.update", f"datasets/{record['datasetId']}"
-        )
+        self.authorize(principal, "genomics.readGroupSets.update", record)
         body = _body(body)
         fields = parse_update_mask(update_mask, MUTABLE_FIELDS, method="readgroupsets.patch")
         if "name" in fields and not isinstance(body.get("name", ""), str):
@@ -111,9 +120,7 @@ class ReadGroupSets(Component):
     @synchronized
     def delete(self, principal: Principal, set_id: str) -> dict[str, Any]:
         record = self.require(set_id)
-        self.backend.iam.authorize(
-            principal, "genomics.readGroupSets.delete", f"datasets/{record['datasetId']}"
-        )
+        self.authorize(principal, "genomics.readGroupSets.delete", record)
         del self._records[set_id]
         self._by_dataset[record["datasetId"]].discard(set_id)
         for group in record["readGroups"]:
@@ -195,9 +202,7 @@ class ReadGroupSets(Component):
     @synchronized
     def export(self, principal: Principal, set_id: str, body: dict[str, Any] | None) -> dict[str, Any]:
         record = self.require(set_id)
-        self.backend.iam.authorize(
-            principal, "genomics.readGroupSets.export", f"datasets/{record['datasetId']}"
-        )
+        self.authorize(principal, "genomics.readGroupSets.get", record)  # READ on the set
         body = _body(body)
         project_id = body.get("projectId")
         if not project_id or not isinstance(project_id, str):
@@ -206,7 +211,8 @@ class ReadGroupSets(Component):
         if not export_uri:
             raise invalid_argument("exportUri is required")
         path = self.backend.storage.path(export_uri, field="exportUri")
-        self.backend.iam.authorize(principal, "genomics.datasets.create", f"projects/{project_id}")
+        # WRITE on the project that receives the export and owns its operation
+        self.backend.iam.authorize(principal, "genomics.readGroupSets.export", f"projects/{project_id}")
         names = body.get("referenceNames") or []
         if not isinstance(names, list) or not all(isinstance(n, str) and n for n in names):
             raise invalid_argument("referenceNames must be a list of reference names")

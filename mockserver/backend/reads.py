@@ -27,7 +27,7 @@ from mockserver.backend.base import Component, compact, synchronized
 from mockserver.backend.coverage import CoverageBuilder, CoverageIndex
 from mockserver.backend.iam import Principal
 from mockserver.backend.paging import page_size
-from mockserver.errors import invalid_argument
+from mockserver.errors import invalid_argument, not_found
 
 SEARCH_DEFAULT_PAGE_SIZE = 256
 SEARCH_MAX_PAGE_SIZE = 2048
@@ -195,7 +195,12 @@ class Reads(Component):
         set_ids = sorted(set(set_ids))
         for set_id in set_ids:
             record = rgsets.require(set_id, field="readGroupSetIds")
-            self.backend.iam.authorize(principal, "genomics.reads.list", f"datasets/{record['datasetId']}")
+            if group_ids and not body.get("readGroupSetIds"):  # the caller named groups, not the set
+                hidden = not_found(f"ReadGroup {group_ids[0]!r} not found (readGroupIds)")
+                resource = f"datasets/{record['datasetId']}"
+                self.backend.iam.authorize(principal, "genomics.reads.list", resource, hidden=hidden)
+            else:
+                rgsets.authorize(principal, "genomics.reads.list", record, field="readGroupSetIds")
         reference = body.get("referenceName") or None
         start = _int64(body.get("start"), "start")
         end = _int64(body.get("end"), "end")
