@@ -60,12 +60,13 @@ def bad(backend: Backend, body: Any) -> ApiError:
 def search_all(backend: Backend, principal: Principal = OWNER, **body: Any) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     token = None
-    while True:
+    for _ in range(10_000):  # bounded: a cursor that never advances fails, not hangs
         page = backend.annotations.search(principal, {**body, **({"pageToken": token} if token else {})})
         out.extend(page.get("annotations", []))
         token = page.get("nextPageToken")
         if not token:
             return out
+    raise AssertionError("paging did not terminate")
 
 
 def ids(annotations: list[dict[str, Any]]) -> list[str]:

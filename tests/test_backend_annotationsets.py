@@ -43,12 +43,13 @@ def search(backend: Backend, principal: Principal = OWNER, **body: Any) -> dict[
 def search_all(backend: Backend, **body: Any) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     token = None
-    while True:
+    for _ in range(10_000):  # bounded: a cursor that never advances fails, not hangs
         page = search(backend, **body, **({"pageToken": token} if token else {}))
         out.extend(page.get("annotationSets", []))
         token = page.get("nextPageToken")
         if not token:
             return out
+    raise AssertionError("paging did not terminate")
 
 
 # -- create ---------------------------------------------------------------------------

@@ -37,12 +37,13 @@ def error(call, *args: Any, **kwargs: Any) -> ApiError:
 def list_all(backend: Backend, project: str, size: int | None = None) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     token = None
-    while True:
+    for _ in range(10_000):  # bounded: a cursor that never advances fails, not hangs
         page = backend.datasets.list(OWNER, project, size, token)
         out.extend(page.get("datasets", []))
         token = page.get("nextPageToken")
         if not token:
             return out
+    raise AssertionError("paging did not terminate")
 
 
 # -- create / get ---------------------------------------------------------------------

@@ -117,7 +117,7 @@ def test_search_pages_over_http(client, aset) -> None:
     )
     seen: list[dict[str, Any]] = []
     token = None
-    while True:
+    for _ in range(10_000):  # bounded: a cursor that never advances fails, not hangs
         body: dict[str, Any] = {"annotationSetIds": [aset["id"]], "pageSize": 4}
         if token:
             body["pageToken"] = token
@@ -126,6 +126,8 @@ def test_search_pages_over_http(client, aset) -> None:
         token = page.get("nextPageToken")
         if not token:
             break
+    else:
+        raise AssertionError("paging did not terminate")
     keys = [(a["referenceName"], int(a.get("start", "0")), a["id"]) for a in seen]
     assert len(keys) == 25 and keys == sorted(keys)
     r = client.post(
