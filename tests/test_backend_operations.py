@@ -133,13 +133,13 @@ def test_unknown_operation_is_not_found(be: Backend, call: str) -> None:
 
 def test_filter_parsing() -> None:
     assert parse_filter("projectId = p1") == {"projectId": "p1"}
-    text = 'projectId=p1 AND createTime >= 100 AND createTime <= 200 AND status = FAILURE AND labels.env = "x"'
+    text = 'projectId=p1 AND createTime >= 100 AND createTime <= 200 AND status = FAILURE AND labels.e = "x"'
     assert parse_filter(text) == {
         "projectId": "p1",
         "createTimeMin": 100,
         "createTimeMax": 200,
         "status": "FAILURE",
-        "labels": {"env": "x"},
+        "labels": {"e": "x"},
     }
 
 
