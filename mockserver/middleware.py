@@ -66,7 +66,7 @@ class GenomicsMiddleware:
         query = parse_qs(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
         options_token = set_options(options_from_query(query))
         control = self.control
-        logged = control is not None and not scope["path"].startswith("/_mock")
+        logged = control is not None and not scope["path"].startswith(("/_mock", "/ui"))
         status = 0
         if logged:
             inner_send = send
