@@ -669,6 +669,8 @@ def test_reads_allowed_caller_succeeds(rw: ReadsWorld, name: str, permission: st
 @pytest.mark.parametrize(("name", "permission", "scope", "call"), READ_OPERATIONS, ids=READ_IDS)
 def test_reads_denied_caller_fails(rw: ReadsWorld, name: str, permission: str, scope: str, call) -> None:
     principal, status = denied_caller(permission, scope)
+    if principal is STRANGER and name in ("operations.get", "operations.cancel"):
+        status = 404  # named by id in a project the caller cannot see at all: looks unknown
     with pytest.raises(ApiError) as info:
         call(rw, principal)
     assert info.value.code == status, info.value.message
@@ -682,7 +684,18 @@ def test_reads_other_project_caller_gets_404_or_403(
 ) -> None:
     with pytest.raises(ApiError) as info:
         call(rw, OUTSIDER)
-    assert info.value.code == (404 if scope == "dataset" else 403)
+    by_id = name in ("operations.get", "operations.cancel")  # another project's operation looks unknown
+    assert info.value.code == (404 if scope == "dataset" or by_id else 403)
+
+
+@pytest.mark.parametrize("method", ["get", "cancel"])
+def test_operation_of_an_invisible_project_reads_like_an_unknown_one(rw: ReadsWorld, method: str) -> None:
+    call = getattr(rw.b.operations, method)
+    with pytest.raises(ApiError) as hidden:
+        call(STRANGER, rw.operation)
+    with pytest.raises(ApiError) as unknown:
+        call(STRANGER, "operations/nope")
+    assert _same_up_to_id(hidden.value, unknown.value, rw.operation, "operations/nope")
 
 
 @pytest.mark.parametrize(
@@ -761,3 +774,17 @@ def test_invisible_dataset_in_read_group_set_calls_reads_like_an_unknown_one(rw:
         with pytest.raises(ApiError) as unknown:
             call("999999")
         assert _same_up_to_id(hidden.value, unknown.value, rw.dataset, "999999")
+
+
+def test_hidden_applies_to_project_checks_when_given(w: World) -> None:
+    """Operations are checked on their project; hidden= makes another project's operation look unknown."""
+    hidden = ApiError("NOT_FOUND", "Operation 'operations/x' not found (name)")
+    with pytest.raises(ApiError) as info:
+        w.b.iam.authorize(STRANGER, "genomics.operations.get", f"projects/{P1}", hidden=hidden)
+    assert info.value is hidden
+    with pytest.raises(ApiError) as info:  # some access to the project: a plain 403
+        w.b.iam.authorize(VIEWER, "genomics.operations.cancel", f"projects/{P1}", hidden=hidden)
+    assert info.value.code == 403
+    with pytest.raises(ApiError) as info:  # no hidden: 403
+        w.b.iam.authorize(STRANGER, "genomics.operations.get", f"projects/{P1}")
+    assert info.value.code == 403

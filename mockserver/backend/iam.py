@@ -32,9 +32,11 @@ Not leaking existence (the outcome a caller sees)
       entity was not found." and never names the dataset.
     * ``datasets.testIamPermissions`` never fails for lack of access: an
       unknown, deleted or invisible dataset answers ``{}``.
-    * project-level checks (``projects/<id>``: dataset create/list,
-      operations, export targets) are always 403: the mock has no notion of a
-      project existing, so there is nothing to leak.
+    * project-level checks (``projects/<id>``: dataset create/list, export
+      targets) are 403: the mock has no notion of a project existing, so
+      there is nothing to leak. A check on a project made for a resource the
+      caller named by id (an operation) passes ``hidden=`` too, so another
+      project's operation reads like an unknown one.
 """
 
 from __future__ import annotations
@@ -222,14 +224,18 @@ class Iam:
     ) -> None:
         """Return if ``principal`` holds ``permission`` on ``resource``, else raise 403 or 404.
 
-        404 (``hidden``, or the unknown-dataset error) when the caller holds
-        nothing at all on a ``datasets/<id>`` resource; see the module docstring.
+        404 when the caller holds nothing at all on the resource: ``hidden``
+        (any resource), else for ``datasets/<id>`` the unknown-dataset error;
+        see the module docstring. Without ``hidden`` a project check is 403.
         """
         with self.lock:
             if self.allowed(principal, permission, resource):
                 return
-            if resource.startswith("datasets/") and not self.can_see(principal, resource):
-                raise hidden if hidden is not None else self._hidden_error(permission, resource)
+            if not self.can_see(principal, resource):
+                if hidden is not None:
+                    raise hidden
+                if resource.startswith("datasets/"):
+                    raise self._hidden_error(permission, resource)
             raise permission_denied(
                 f"Permission '{permission}' denied on resource '{resource}' for {principal.member}"
             )

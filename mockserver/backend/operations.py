@@ -158,7 +158,9 @@ class Operations(Component):
         op_id = self._id(name)
         entry = self._require(op_id, name)
         project = entry.record["metadata"]["projectId"]
-        self.backend.iam.authorize(principal, "genomics.operations.get", f"projects/{project}")
+        self.backend.iam.authorize(
+            principal, "genomics.operations.get", f"projects/{project}", hidden=_missing(name)
+        )
         return public(self._view(entry))
 
     @synchronized
@@ -197,7 +199,9 @@ class Operations(Component):
         op_id = self._id(name)
         entry = self._require(op_id, name)
         project = entry.record["metadata"]["projectId"]
-        self.backend.iam.authorize(principal, "genomics.operations.cancel", f"projects/{project}")
+        self.backend.iam.authorize(
+            principal, "genomics.operations.cancel", f"projects/{project}", hidden=_missing(name)
+        )
         if not entry.record["done"]:
             self._event(entry, "Cancelled by request")
             self._finish(entry, error={"code": RPC_CODE["CANCELLED"], "message": "Operation cancelled"})
@@ -222,7 +226,7 @@ class Operations(Component):
     def _require(self, op_id: str, name: str) -> _Entry:
         entry = self._entries.get(op_id)
         if entry is None:
-            raise not_found(f"Operation {name!r} not found (name)")
+            raise _missing(name)
         return entry
 
     def _view(self, entry: _Entry) -> dict[str, Any]:
@@ -358,3 +362,8 @@ def _matches(record: dict[str, Any], query: dict[str, Any]) -> bool:
         if key not in labels or (value != "*" and labels[key] != value):
             return False
     return True
+
+
+def _missing(name: str) -> ApiError:
+    """The unknown-operation 404 (also what a caller with no access to its project gets)."""
+    return not_found(f"Operation {name!r} not found (name)")
