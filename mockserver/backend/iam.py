@@ -42,23 +42,29 @@ Not leaking existence (the outcome a caller sees)
 from __future__ import annotations
 
 import base64
-import binascii
 import functools
 import hashlib
 import itertools
 import json
-import re
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
+from mockserver.backend.policies import (
+    EMPTY_POLICY_ETAG,
+    PUBLIC_MEMBERS,
+    check_policy,
+    decode_etag,
+    group_email,
+    is_valid_member,
+    validate_bindings,
+)
 from mockserver.backend.roles import (
     ALL_PERMISSIONS,
     PUBLIC_READ,
     RESOURCE_VERBS,
     TESTABLE_DATASET_PERMISSIONS,
-    is_known_role,
     permissions_of,
 )
 from mockserver.errors import ApiError, aborted, invalid_argument, not_found, permission_denied
@@ -75,12 +81,6 @@ ALL_SCOPES = frozenset(
     {SCOPE_CLOUD_PLATFORM, SCOPE_GENOMICS, SCOPE_READONLY, SCOPE_STORAGE_RW, SCOPE_BIGQUERY}
 )
 
-#: the etag of a dataset that never had a policy (Google's value for an empty policy)
-EMPTY_POLICY_ETAG = "ACAB"
-#: Google limits a policy to "a few 10s of KB"
-MAX_POLICY_BYTES = 64 * 1024
-POLICY_VERSIONS = (0, 1, 3)
-
 #: permission -> the request field that names the dataset it is checked on, where the
 #: caller names the dataset itself (the hidden 404 then reads like an unknown id there)
 NAMED_DATASET_FIELD: dict[str, str] = {
@@ -88,13 +88,6 @@ NAMED_DATASET_FIELD: dict[str, str] = {
     **{f"genomics.{kind}.create": "datasetId" for kind in ("annotationSets", "variantSets", "readGroupSets")},
     **{f"genomics.{kind}.list": "datasetIds" for kind in ("annotationSets", "variantSets", "readGroupSets")},
 }
-
-_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
-_DOMAIN = rf"{_LABEL}(?:\.{_LABEL})+"
-_EMAIL_RE = re.compile(rf"^[A-Za-z0-9._%+\-']+@{_DOMAIN}$")
-_DOMAIN_RE = re.compile(rf"^{_DOMAIN}$")
-EMAIL_KINDS = ("user", "serviceAccount", "group")
-PUBLIC_MEMBERS = ("allUsers", "allAuthenticatedUsers")
 
 
 @dataclass(frozen=True)
@@ -116,68 +109,6 @@ class Principal:
 DEFAULT_OWNER = Principal("user:owner@genomics-mock.local", ALL_SCOPES, superuser=True)
 #: a caller identified by an API key only: matches ``allUsers`` and nothing else
 ANONYMOUS = Principal("anonymous", frozenset({SCOPE_CLOUD_PLATFORM}))
-
-
-def is_valid_member(member: object) -> bool:
-    if not isinstance(member, str):
-        return False
-    if member in PUBLIC_MEMBERS:
-        return True
-    kind, sep, value = member.partition(":")
-    if not sep:
-        return False
-    if kind in EMAIL_KINDS:
-        return bool(_EMAIL_RE.match(value))
-    if kind == "domain":
-        return bool(_DOMAIN_RE.match(value))
-    return False
-
-
-def validate_bindings(bindings: object, where: str) -> list[dict[str, Any]]:
-    """Checked, normalized bindings: one entry per role (first-seen order), members de-duplicated.
-
-    ``where`` prefixes field names in error messages (``policy.bindings``).
-    """
-    if bindings is None:
-        return []
-    if not isinstance(bindings, list):
-        raise invalid_argument(f"{where} must be a list of bindings")
-    merged: dict[str, list[str]] = {}
-    for i, binding in enumerate(bindings):
-        here = f"{where}[{i}]"
-        if not isinstance(binding, Mapping):
-            raise invalid_argument(f"{here} must be an object with role and members")
-        role = binding.get("role")
-        if not role:
-            raise invalid_argument(f"{here}.role is required")
-        if not is_known_role(role):
-            raise invalid_argument(f"{here}.role: unknown role {role!r}")
-        if binding.get("condition"):
-            raise invalid_argument(f"{here}.condition: conditional role bindings are not supported")
-        members = binding.get("members")
-        if not members:
-            raise invalid_argument(f"{here}.members must not be empty")
-        if not isinstance(members, list):
-            raise invalid_argument(f"{here}.members must be a list of member strings")
-        target = merged.setdefault(role, [])
-        for j, member in enumerate(members):
-            if not is_valid_member(member):
-                raise invalid_argument(
-                    f"{here}.members[{j}]: invalid member {member!r} (expected user:EMAIL, "
-                    "serviceAccount:EMAIL, group:EMAIL, domain:DOMAIN, allUsers or allAuthenticatedUsers)"
-                )
-            if member not in target:
-                target.append(member)
-    return [{"role": role, "members": members} for role, members in merged.items()]
-
-
-def _decode_etag(etag: object, where: str) -> bytes:
-    if not isinstance(etag, str):
-        raise invalid_argument(f"{where} must be a base64 string")
-    try:
-        return base64.b64decode(etag + "=" * (-len(etag) % 4), validate=True)
-    except (binascii.Error, ValueError):
-        raise invalid_argument(f"{where} is not valid base64: {etag!r}") from None
 
 
 P = ParamSpec("P")
@@ -354,19 +285,10 @@ class Iam:
         """Replace the whole policy. A given ``etag`` must be the current one (else 409 ABORTED)."""
         self._require_dataset(dataset_id)
         self.authorize(principal, "genomics.datasets.setIamPolicy", f"datasets/{dataset_id}")
-        if policy is None:
-            raise invalid_argument("policy is required")
-        if not isinstance(policy, Mapping):
-            raise invalid_argument("policy must be an object")
-        if len(json.dumps(policy, default=str)) > MAX_POLICY_BYTES:
-            raise invalid_argument(f"policy is larger than the {MAX_POLICY_BYTES // 1024} KB limit")
-        version = policy.get("version")
-        if version is not None and version not in POLICY_VERSIONS:
-            raise invalid_argument(f"policy.version must be one of {POLICY_VERSIONS}, got {version!r}")
-        bindings = validate_bindings(policy.get("bindings"), "policy.bindings")
+        bindings = check_policy(policy)
         etag = policy.get("etag")
         if etag not in (None, ""):
-            sent = _decode_etag(etag, "policy.etag")
+            sent = decode_etag(etag, "policy.etag")
             current = self._current_etag(dataset_id)
             if sent != base64.b64decode(current):
                 raise aborted(
@@ -458,19 +380,12 @@ class Iam:
     @_locked
     def add_group_member(self, group: str, member: str) -> None:
         """Put ``member`` (any member form, including another ``group:``) into ``group``."""
-        email = self._group_email(group, "group")
+        email = group_email(group, "group")
         if not is_valid_member(member) or member in PUBLIC_MEMBERS:
             raise invalid_argument(f"groups.{email}: invalid member {member!r}")
         members = self._groups.setdefault(email, [])
         if member not in members:
             members.append(member)
-
-    @staticmethod
-    def _group_email(group: object, where: str) -> str:
-        email = group[len("group:") :] if isinstance(group, str) and group.startswith("group:") else group
-        if not isinstance(email, str) or not _EMAIL_RE.match(email):
-            raise invalid_argument(f"{where}: invalid group {group!r} (expected an email)")
-        return email.lower()
 
     @_locked
     def load_config(self, config: Mapping[str, Any]) -> None:
@@ -498,7 +413,7 @@ class Iam:
             )
         new_groups: dict[str, list[str]] = {}
         for group, members in groups.items():
-            email = self._group_email(group, f"groups.{group}")
+            email = group_email(group, f"groups.{group}")
             if not isinstance(members, list):
                 raise invalid_argument(f"groups.{group} must be a list of members")
             for member in members:
@@ -514,7 +429,7 @@ class Iam:
             if etag is None:
                 etag = self._new_etag(str(dataset_id), bindings)
             else:
-                _decode_etag(etag, f"policies.{dataset_id}.etag")
+                decode_etag(etag, f"policies.{dataset_id}.etag")
             new_policies[str(dataset_id)] = {"bindings": bindings, "etag": etag}
         for project_id, bindings in new_projects.items():
             self._projects[project_id] = bindings
