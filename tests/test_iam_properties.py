@@ -222,6 +222,16 @@ def op_search(w: World, p: Principal, i: int, kind: str, extra: Any) -> None:
         assert {r["datasetId"] for r in result.get("annotationSets", [])} == set(chosen)
 
 
+def op_variant_set_search(w: World, p: Principal, i: int, kind: str, extra: Any) -> None:
+    ds = w.datasets[i % len(w.datasets)]
+    code, result = outcome(lambda: w.b.variant_sets.search(p, {"datasetIds": [ds]}))
+    assert code == w.model.expect_dataset(p, "genomics.variantSets.list", ds), result
+    if code == 200:
+        found = result.get("variantSets", [])
+        assert [r["datasetId"] for r in found] == [ds] * len(found) and found
+        assert w.model.holds(p, "genomics.variantSets.get", ds)
+
+
 def op_test_permissions(w: World, p: Principal, i: int, kind: str, extra: Any) -> None:
     ds = w.datasets[i % len(w.datasets)]
     result = w.b.iam.test_permissions(p, ds, DATASET_PERMISSIONS)
@@ -243,6 +253,7 @@ OPS = {
     "list": op_project,
     "create": op_project,
     "search": op_search,
+    "vsSearch": op_variant_set_search,
     "testIamPermissions": op_test_permissions,
     "referenceGet": op_reference,
 }
