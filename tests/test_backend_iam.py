@@ -791,3 +791,24 @@ def test_hidden_applies_to_project_checks_when_given(w: World) -> None:
     with pytest.raises(ApiError) as info:  # no hidden: 403
         w.b.iam.authorize(STRANGER, "genomics.operations.get", f"projects/{P1}")
     assert info.value.code == 403
+
+
+def test_every_iam_write_takes_effect_on_the_next_check(w: World) -> None:
+    """Checks are memoized; each kind of write must invalidate them."""
+    carol = Principal("user:carol@example.com")
+    assert not _can_read(w, carol)
+    w.b.iam.add_project_binding(P1, "roles/viewer", carol.member)
+    assert _can_read(w, carol)
+    w.b.iam.set_project_bindings(P1, [])
+    assert not _can_read(w, carol)
+    w.b.iam.load_config(
+        {"projects": {P1: {"bindings": [{"role": "roles/viewer", "members": ["group:g@x.org"]}]}}}
+    )
+    assert not _can_read(w, carol)
+    w.b.iam.load_config({"groups": {"g@x.org": [carol.member]}})
+    assert _can_read(w, carol)
+    state = w.b.iam.snapshot()
+    w.b.iam.reset()
+    assert not _can_read(w, carol)
+    w.b.iam.restore(state)
+    assert _can_read(w, carol)

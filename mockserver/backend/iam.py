@@ -72,6 +72,10 @@ from mockserver.errors import ApiError, aborted, invalid_argument, not_found, pe
 if TYPE_CHECKING:
     from mockserver.backend import Backend
 
+_EVERYTHING = frozenset(ALL_PERMISSIONS)
+#: memoized (member, resource) answers kept before the memo starts over
+CACHE_LIMIT = 100_000
+
 SCOPE_CLOUD_PLATFORM = "https://www.googleapis.com/auth/cloud-platform"
 SCOPE_GENOMICS = "https://www.googleapis.com/auth/genomics"
 SCOPE_READONLY = "https://www.googleapis.com/auth/genomics.readonly"
@@ -142,6 +146,8 @@ class Iam:
         self._groups: dict[str, list[str]] = {}
         #: datasetId -> {bindings, etag}
         self._policies: dict[str, dict[str, Any]] = {}
+        #: (member, resource, project) -> granted permissions; cleared on every IAM write
+        self._cache: dict[tuple[str, str, str | None], frozenset[str]] = {}
 
     # -- the check every component calls ----------------------------------------------
 
@@ -184,9 +190,23 @@ class Iam:
 
     @_locked
     def granted(self, principal: Principal, resource: str) -> frozenset[str]:
-        """Every permission ``principal``'s bindings give it on ``resource``."""
+        """Every permission ``principal``'s bindings give it on ``resource``.
+
+        Memoized per (member, resource, the dataset's project) until the next
+        IAM write: a check costs a dict lookup however many bindings exist.
+        """
         if principal.superuser:
-            return frozenset(ALL_PERMISSIONS)
+            return _EVERYTHING
+        kind, _, ident = resource.partition("/")
+        key = (principal.member, resource, self._project_of(ident) if kind == "datasets" else None)
+        cached = self._cache.get(key)
+        if cached is None:
+            if len(self._cache) >= CACHE_LIMIT:
+                self._cache.clear()
+            cached = self._cache[key] = self._compute_granted(principal, resource)
+        return cached
+
+    def _compute_granted(self, principal: Principal, resource: str) -> frozenset[str]:
         groups = self._groups_of(principal)
         result: set[str] = set()
         for binding in self._bindings_for(resource):
@@ -296,6 +316,7 @@ class Iam:
                     f"{etag!r} is not the current etag; read the policy again and retry"
                 )
         self._policies[dataset_id] = {"bindings": bindings, "etag": self._new_etag(dataset_id, bindings)}
+        self._cache.clear()
         return self._render(dataset_id)
 
     @_locked
@@ -353,6 +374,7 @@ class Iam:
         if not project_id or not isinstance(project_id, str):
             raise invalid_argument("projectId is required")
         bindings = validate_bindings([{"role": role, "members": [member]}], "bindings")
+        self._cache.clear()
         current = self._projects.setdefault(project_id, [])
         for binding in current:
             if binding["role"] == role:
@@ -367,6 +389,7 @@ class Iam:
         if not project_id or not isinstance(project_id, str):
             raise invalid_argument("projectId is required")
         checked = validate_bindings(bindings, f"projects.{project_id}.bindings")
+        self._cache.clear()
         if checked:
             self._projects[project_id] = checked
         else:
@@ -383,6 +406,7 @@ class Iam:
         email = group_email(group, "group")
         if not is_valid_member(member) or member in PUBLIC_MEMBERS:
             raise invalid_argument(f"groups.{email}: invalid member {member!r}")
+        self._cache.clear()
         members = self._groups.setdefault(email, [])
         if member not in members:
             members.append(member)
@@ -437,6 +461,7 @@ class Iam:
             current = self._groups.setdefault(email, [])
             current.extend(m for m in members if m not in current)
         self._policies.update(new_policies)
+        self._cache.clear()
 
     @_locked
     def snapshot(self) -> dict[str, Any]:
