@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import hypothesis
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 
 from contracts.client import ApiClient, Recorder, expect
 
@@ -49,6 +49,9 @@ class Target:
     seed: int | None = None
     #: the server refuses requests without credentials (enables the ignored_auth check)
     strict_auth: bool = False
+    #: overrides for the toolkit's own tests: fewer examples, no shrinking
+    max_examples: int | None = None
+    shrink: bool = True
 
 
 @dataclass
@@ -82,8 +85,10 @@ class Context:
     # -- Hypothesis ---------------------------------------------------------------------
 
     def settings(self, examples: int | None = None, **extra: Any) -> settings:
+        phases = list(Phase) if self.target.shrink else [Phase.explicit, Phase.reuse, Phase.generate]
         return settings(
-            max_examples=examples or EXAMPLES[self.target.profile],
+            max_examples=self.target.max_examples or examples or EXAMPLES[self.target.profile],
+            phases=phases,
             deadline=None,
             derandomize=self.target.seed is None,  # no seed: deterministic runs
             database=None,

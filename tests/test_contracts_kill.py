@@ -1,0 +1,160 @@
+"""The contract suites must bite: each deliberately broken mock is caught by the right suite.
+
+Each mutant breaks one rule of the mock by monkeypatching its backend (the
+suites themselves still see only HTTP); the suite responsible for that rule
+must fail, and on the unbroken mock every suite passes (see
+tests/test_contracts_pass.py). Kill count = mutants caught / mutants tried,
+printed at the end of this module's run.
+
+Runs with fewer Hypothesis examples and no shrinking (``Target.max_examples``,
+``Target.shrink``): a mutant needs one counterexample, not the minimal one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from contracts.core import Target
+from contracts.local import local_mock
+from contracts.runner import Report, run_suites
+from mockserver.app import create_app
+from mockserver.auth import TokenRegistry
+from mockserver.backend import annotations, annotationsets, datasets, paging
+from mockserver.backend.annotationsets import AnnotationSets
+from mockserver.backend.iam import Iam
+
+Mutant = Callable[[pytest.MonkeyPatch], None]
+KILLS: dict[str, bool] = {}
+
+
+def drop_last_item(mp: pytest.MonkeyPatch) -> None:
+    """Every page but the last loses its last item (the token still points past it)."""
+    original = paging.Paginator.page
+
+    def page(self: Any, *args: Any, **kwargs: Any) -> Any:
+        items, token = original(self, *args, **kwargs)
+        return (items[:-1], token) if token and items else (items, token)
+
+    mp.setattr(paging.Paginator, "page", page)
+
+
+def order_depends_on_page_size(mp: pytest.MonkeyPatch) -> None:
+    """Even page sizes return each page reversed."""
+    original = paging.Paginator.page
+
+    def page(self: Any, method: str, query: Any, *, size: int, **kwargs: Any) -> Any:
+        items, token = original(self, method, query, size=size, **kwargs)
+        return (list(reversed(items)) if size % 2 == 0 else items), token
+
+    mp.setattr(paging.Paginator, "page", page)
+
+
+def token_not_bound(mp: pytest.MonkeyPatch) -> None:
+    """Page tokens no longer carry the filters of their query."""
+    mp.setattr(paging, "_canonical", lambda query: {})
+
+
+def missing_write_check(mp: pytest.MonkeyPatch) -> None:
+    """annotationsets.update forgets its permission check."""
+    original = Iam.authorize
+
+    def authorize(self: Any, principal: Any, permission: str, resource: str, **kwargs: Any) -> None:
+        if permission == "genomics.annotationSets.update":
+            return None
+        return original(self, principal, permission, resource, **kwargs)
+
+    mp.setattr(Iam, "authorize", authorize)
+
+
+def leaky_search(mp: pytest.MonkeyPatch) -> None:
+    """annotationsets.search authorizes only the first dataset it names."""
+    original = AnnotationSets.search
+
+    def search(self: Any, principal: Any, body: Any) -> Any:
+        real = self._authorize
+        calls = []
+
+        def first_only(*args: Any, **kwargs: Any) -> None:
+            calls.append(args)
+            if len(calls) == 1:
+                real(*args, **kwargs)
+
+        self._authorize = first_only
+        try:
+            return original(self, principal, body)
+        finally:
+            del self._authorize
+
+    mp.setattr(AnnotationSets, "search", search)
+
+
+def missing_required_field(mp: pytest.MonkeyPatch) -> None:
+    """annotationsets.create no longer requires referenceSetId."""
+    original = AnnotationSets.create
+
+    def create(self: Any, principal: Any, body: Any) -> Any:
+        if isinstance(body, dict) and not body.get("referenceSetId"):
+            body = {**body, "referenceSetId": "defaulted"}
+        return original(self, principal, body)
+
+    mp.setattr(AnnotationSets, "create", create)
+
+
+def ignored_update_mask(mp: pytest.MonkeyPatch) -> None:
+    """Every update applies all mutable fields, whatever updateMask says."""
+
+    def parse(mask: Any, mutable: Any, *, method: str = "update") -> list[str]:
+        return list(mutable)
+
+    for module in (datasets, annotationsets, annotations):
+        mp.setattr(module, "parse_update_mask", parse)
+
+
+MUTANTS: dict[str, tuple[Mutant, str]] = {
+    "page drops its last item": (drop_last_item, "pagination"),
+    "order depends on page size": (order_depends_on_page_size, "pagination"),
+    "token not bound to its query": (token_not_bound, "pagination"),
+    "missing permission check on one write": (missing_write_check, "permissions"),
+    "search leaks an unreadable set": (leaky_search, "permissions"),
+    "missing required-field check": (missing_required_field, "fields"),
+    "ignored updateMask": (ignored_update_mask, "fields"),
+}
+
+
+def run_against(suites: list[str], **target: Any) -> Report:
+    app = create_app(auth="strict", tokens=TokenRegistry())
+    with local_mock(app, seed=0) as t:
+        tuned = Target(**{**t.__dict__, "max_examples": 6, "shrink": False, **target})
+        return run_suites(tuned, suites)
+
+
+@pytest.mark.parametrize("name", list(MUTANTS))
+def test_mutant_is_caught(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    mutate, suite = MUTANTS[name]
+    mutate(monkeypatch)
+    report = run_against([suite])
+    caught = suite in report.suites_failed()
+    KILLS[name] = caught
+    assert caught, f"the {suite} suite did not catch the mutant {name!r}"
+    assert not any(
+        r.message.startswith(("TypeError", "AttributeError", "KeyError")) for r in report.failed
+    ), "the suite failed by crashing, not by catching the broken rule: " + "; ".join(
+        r.message[:200] for r in report.failed
+    )
+
+
+def test_ignored_update_mask_also_breaks_the_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    ignored_update_mask(monkeypatch)
+    assert "model" in run_against(["model"]).suites_failed()
+
+
+def test_kill_count() -> None:
+    """Printed for the report: mutants caught / tried (run after the parametrized tests)."""
+    if len(KILLS) != len(MUTANTS):
+        pytest.skip("run the whole module to count kills")
+    caught = sum(KILLS.values())
+    print(f"\nkill count: {caught}/{len(MUTANTS)} broken servers caught")
+    assert caught == len(MUTANTS)
