@@ -100,7 +100,7 @@ class GenomicsMock:
     def reset(self) -> None:
         """Back to the session's start state (empty, or the seed): microseconds for a local server."""
         self.tokens.clear()
-        if self.control is not None:
+        if self.control is not None and self.backend is not None:
             self.control.reset()
             self.backend.operations.mode = self._operations_mode
         else:

@@ -189,7 +189,8 @@ class _Loader:
         _only(entry, where, {"key", "id", "assemblyId", "sourceUri", "description", "references"})
         try:
             created = self.backend.references.create_reference_set(
-                entry.get("references"), assembly_id=entry.get("assemblyId"),
+                entry.get("references"),  # type: ignore[arg-type]  # checked by the backend
+                assembly_id=entry.get("assemblyId"),
                 source_uri=entry.get("sourceUri"), description=entry.get("description"),
                 reference_set_id=entry.get("id"),
             )

@@ -174,7 +174,7 @@ _MISSING = object()
 
 def _fields(obj: Any) -> dict[str, Any]:
     """An object's state; runtime machinery (futures, events, jobs) is left out."""
-    names = _field_names(type(obj))
+    names = _field_names(type(obj))  # type: ignore[arg-type]
     out = {}
     for name in names if names is not None else list(vars(obj)):
         value = getattr(obj, name, _MISSING)
