@@ -126,7 +126,7 @@ class Annotations(Component):
 
     def _knows_references(self, set_record: dict[str, Any]) -> bool:
         """Whether annotations of this set are checked against a known reference set."""
-        return self.backend.references.is_known_reference_set(set_record.get("referenceSetId"))
+        return self.backend.references.is_known_reference_set(set_record["referenceSetId"])
 
     def _build(self, set_id: str, fields: AnnotationFields) -> AnnotationRecord:
         return AnnotationRecord(
