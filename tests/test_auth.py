@@ -42,6 +42,7 @@ TOKEN_FILE = {
         "full-url-token": {"principal": ALICE, "scopes": [SCOPE_GENOMICS]},
         "root-token": {"principal": "user:root@example.com", "superuser": True},
         "short-token": ALICE,
+        "stranger-token": "user:stranger@elsewhere.org",
     },
     "apiKeys": {"public-key": {}, "alice-key": {"principal": ALICE}},
 }
@@ -293,6 +294,17 @@ def test_http_dataset_iam_methods(http: TestClient, strict_app) -> None:
     assert tested.json() == {"permissions": ["genomics.datasets.get"]}
     wildcard = http.post(f"{base}:testIamPermissions", json={"permissions": ["genomics.*"]}, headers=EDITOR)
     assert wildcard.status_code == 400
+
+
+def test_http_invisible_dataset_answers_exactly_like_an_unknown_one(http: TestClient) -> None:
+    dataset_id = http.post("/v1/datasets", json={"projectId": "p1"}, headers=EDITOR).json()["id"]
+    stranger = {"Authorization": "Bearer stranger-token"}
+    hidden = http.get(f"/v1/datasets/{dataset_id}", headers=stranger)
+    unknown = http.get("/v1/datasets/123456789", headers=stranger)
+    assert hidden.status_code == unknown.status_code == 404
+    assert hidden.json() == json.loads(unknown.text.replace("123456789", dataset_id))
+    listed = http.get("/v1/datasets", params={"projectId": "p1"}, headers=stranger)
+    assert listed.status_code == 403
 
 
 def test_real_google_client_viewer_token_gets_403_editor_token_succeeds(strict_app) -> None:
