@@ -178,7 +178,10 @@ class Coverage(Component):
         )
         buckets = [
             {
-                "range": compact({"referenceName": n, "start": str(a) if a else None, "end": str(b)}),
+                # built directly (no compact()): this runs up to 2048 times per page
+                "range": {"referenceName": n, "start": str(a), "end": str(b)}
+                if a
+                else {"referenceName": n, "end": str(b)},
                 "meanCoverage": total / (b - a),
             }
             for n, a, b, total in items
@@ -212,20 +215,24 @@ class Coverage(Component):
         k = lo // width
         if after is not None:
             k = max(k, after // width + 1)
-        nonzero = ref.nonzero
-        while True:
-            first_block = max(k * per, lo >> BLOCK_SHIFT)
-            i = bisect_left(nonzero, first_block)
-            if i == len(nonzero):
-                return
+        nonzero, prefix, length = ref.nonzero, ref.prefix, ref.length
+        i = bisect_left(nonzero, max(k * per, lo >> BLOCK_SHIFT))
+        count = len(nonzero)
+        while i < count:
             k = max(k, nonzero[i] // per)
-            a, b = max(k * width, lo), min((k + 1) * width, hi)
-            if a >= hi:
-                return
-            total = self._sum(reads, name, ref, a, b)
+            a, b = k * width, (k + 1) * width
+            if a < lo or b > hi:  # a bucket cut by the requested range
+                a, b = max(a, lo), min(b, hi)
+                if a >= b:
+                    return
+                total = self._sum(reads, name, ref, a, b)
+            else:  # a whole bucket: two prefix-sum lookups
+                total = prefix[min((k + 1) * per, len(prefix) - 1)] - prefix[k * per]
+                b = min(b, length)
             if total:
                 yield (name, a, b, total)
             k += 1
+            i = bisect_left(nonzero, k * per, i)
 
     def _sum(self, reads: SetReads, name: str, ref: RefCoverage, a: int, b: int) -> int:
         """Depth summed over [a, b): whole blocks from the prefix sums, cut blocks from the reads."""
