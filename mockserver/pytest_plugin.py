@@ -20,6 +20,7 @@ Heavy imports happen inside the fixtures, so merely having the plugin installed 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -237,7 +238,8 @@ def genomics_mock_session(pytestconfig: pytest.Config) -> Iterator[GenomicsMock]
     if seed_path:
         from mockserver.seed import load_seed, read_seed_file
 
-        load_seed(app.backend, read_seed_file(seed_path), app.tokens)
+        base_dir = Path(seed_path).resolve().parent  # relative BAM paths are the seed file's
+        load_seed(app.backend, read_seed_file(seed_path), app.tokens, base_dir=base_dir)
         app.control.capture_baseline()
     server = LiveServer(app).start()
     try:

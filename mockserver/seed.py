@@ -130,9 +130,10 @@ def add_principal(
 
 
 class _Loader:
-    def __init__(self, backend: Backend, tokens: TokenRegistry | None) -> None:
+    def __init__(self, backend: Backend, tokens: TokenRegistry | None, base_dir: Path | None) -> None:
         self.backend = backend
         self.tokens = tokens
+        self.base_dir = base_dir
         self.keys: dict[str, str] = {}  # seed-local key -> server id (reference sets)
         self.counts: dict[str, int] = {}
 
@@ -263,6 +264,8 @@ class _Loader:
         uris = list(entry.get("sourceUris") or [])
         if entry.get("path"):
             source = Path(str(entry["path"]))
+            if not source.is_absolute() and self.base_dir is not None:
+                source = self.base_dir / source
             if not source.is_file():
                 raise SeedError(f"{where}.path: no such file {source}")
             target = self.backend.storage.root / SEED_BUCKET / source.name
@@ -309,9 +312,15 @@ def _only(entry: Mapping[str, Any], where: str, allowed: set[str]) -> None:
 
 
 def load_seed(
-    backend: Backend, data: Mapping[str, Any], tokens: TokenRegistry | None = None
+    backend: Backend,
+    data: Mapping[str, Any],
+    tokens: TokenRegistry | None = None,
+    *,
+    base_dir: str | Path | None = None,
 ) -> dict[str, int]:
     """Create everything ``data`` describes; returns counts by kind.
+
+    Relative BAM ``path`` entries are resolved against ``base_dir`` (the seed file's folder).
 
     Atomic: when any entry fails, the backend (and token registry) are put back as they were.
     """
@@ -322,7 +331,7 @@ def load_seed(
     with backend.lock:
         before = snapshot(backend, tokens)
         try:
-            return _Loader(backend, tokens).load(data)
+            return _Loader(backend, tokens, Path(base_dir) if base_dir else None).load(data)
         except SeedError:
             restore(backend, before, tokens)
             raise

@@ -75,6 +75,7 @@ def build(args: argparse.Namespace) -> tuple[Any, Any]:
         tokens = TokenRegistry.from_file(args.tokens) if args.tokens else TokenRegistry()
     except (OSError, TokenFileError) as exc:
         raise StartupError(f"tokens file {args.tokens}: {exc}", EXIT_INPUT) from None
+    token_file = tokens.snapshot()
     seed = None
     if args.seed:
         try:
@@ -93,9 +94,11 @@ def build(args: argparse.Namespace) -> tuple[Any, Any]:
             loaded = load(args.state, backend, tokens)
         except StateFileError as exc:
             raise StartupError(str(exc), EXIT_INPUT) from None
+        if loaded:
+            tokens.load(token_file)  # the --tokens file as given now wins over the saved copy
     if seed is not None and not loaded:
         try:
-            load_seed(backend, seed, tokens)
+            load_seed(backend, seed, tokens, base_dir=Path(args.seed).resolve().parent)
         except SeedError as exc:
             raise StartupError(f"seed file {args.seed}: {exc}", EXIT_INPUT) from None
 

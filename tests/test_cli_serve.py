@@ -53,7 +53,9 @@ def _names(server: Server, project: str = "p1") -> list[str]:
 def test_sigterm_drains_and_saves_then_a_restart_has_the_data(tmp_path):
     state, seed = tmp_path / "state.json", tmp_path / "seed.yaml"
     seed.write_text("projects:\n  p1:\n    datasets:\n      - name: seeded\n")
-    server = Server("--state", str(state), "--seed", str(seed))
+    tokens = tmp_path / "tokens.yaml"
+    tokens.write_text("tokens:\n  old-token: {principal: 'user:old@example.com'}\n")
+    server = Server("--state", str(state), "--seed", str(seed), "--tokens", str(tokens))
     assert server.client.get("/_mock/health").json()["status"] == "ok"
     created = server.client.post("/v1/datasets", json={"projectId": "p1", "name": "written"})
     assert created.status_code == 200
@@ -61,12 +63,18 @@ def test_sigterm_drains_and_saves_then_a_restart_has_the_data(tmp_path):
     assert code == 0, err
     assert f"state saved to {state}" in out
     # the state wins over the seed (not loaded twice); --no-admin turns /_mock/ off but not health
-    restarted = Server("--state", str(state), "--seed", str(seed), "--no-admin")
+    tokens.write_text("tokens:\n  new-token: {principal: 'user:new@example.com'}\n")
+    restarted = Server("--state", str(state), "--seed", str(seed), "--no-admin", "--tokens", str(tokens))
     try:
         assert sorted(_names(restarted)) == ["seeded", "written"]
         assert restarted.client.get(f"/v1/datasets/{created.json()['id']}").status_code == 200
         assert restarted.client.post("/_mock/reset").status_code == 404
         assert restarted.client.get("/_mock/health").status_code == 200
+        for token in ("old-token", "new-token"):  # saved tokens, plus the token file as it is now
+            seen = restarted.client.get(
+                "/v1/datasets", params={"projectId": "p1"}, headers={"Authorization": f"Bearer {token}"}
+            )
+            assert seen.status_code == 403, (token, seen.text)  # known caller, no role: not 401
     finally:
         code, _out, err = restarted.stop(signal.SIGINT)
     assert code == 0, err

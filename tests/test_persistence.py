@@ -212,9 +212,8 @@ def test_periodic_saver_saves_changes_and_once_more_on_stop(tmp_path):
 
 
 def test_seed_creates_everything_through_the_public_methods(tmp_path):
-    bam = samfiles.write(
-        tmp_path / "in" / "toy.bam", samfiles.toy_records(), read_groups=samfiles.READ_GROUPS
-    )
+    samfiles.write(tmp_path / "in" / "toy.bam", samfiles.toy_records(), read_groups=samfiles.READ_GROUPS)
+    bam = "in/toy.bam"  # relative to the seed file's folder
     seed = parse_seed(
         f"""
 principals:
@@ -242,7 +241,7 @@ projects:
     backend = _fresh(tmp_path / "storage")
     (tmp_path / "storage").mkdir()
     tokens = TokenRegistry()
-    counts = load_seed(backend, seed, tokens)
+    counts = load_seed(backend, seed, tokens, base_dir=tmp_path)
     read_group_sets = counts.pop("readGroupSets")
     assert read_group_sets >= 2  # one per sample in the BAM
     assert counts == {
