@@ -204,10 +204,18 @@ def _client_class() -> type:
         def __init__(self, mock: GenomicsMock, **kwargs: Any) -> None:
             super().__init__(base_url=mock.url, timeout=30, **kwargs)
             self.mock = mock
+            self._children: list[GenomicsClient] = []
 
         def as_user(self, name: str) -> GenomicsClient:
             token = self.mock.tokens.get(name) or self.mock.add_principal(name)
-            return GenomicsClient(self.mock, headers={"Authorization": f"Bearer {token}"})
+            child = GenomicsClient(self.mock, headers={"Authorization": f"Bearer {token}"})
+            self._children.append(child)
+            return child
+
+        def close(self) -> None:
+            for child in self._children:
+                child.close()
+            super().close()
 
     return GenomicsClient
 
