@@ -16,6 +16,11 @@ from typing import Any
 
 import httpx
 
+#: the fixed callers and the environment variables that hold their tokens
+ROLE_TOKEN_ENV = {
+    role: f"GENOMICS_{role.upper()}_TOKEN" for role in ("writer", "reader", "outsider", "readonly")
+}
+
 
 @dataclass
 class Exchange:
@@ -30,17 +35,18 @@ class Exchange:
     response: Any
 
     def curl(self) -> str:
-        parts = ["curl", "-sS", "-X", self.method, self.url]
+        """The request as a shell command; the fixed callers' tokens appear as environment variables
+        (the ones ``genomics-mock conformance`` reads), so logs never hold a real credential."""
+        parts = [shlex.quote(p) for p in ("curl", "-sS", "-X", self.method, self.url)]
         for name, value in self.headers.items():
-            parts += ["-H", f"{name}: {value}"]
+            if name.lower() == "authorization" and self.who in ROLE_TOKEN_ENV:
+                parts.append(f'-H "Authorization: Bearer ${ROLE_TOKEN_ENV[self.who]}"')
+            else:
+                parts += ["-H", shlex.quote(f"{name}: {value}")]
         if self.body is not None:
-            parts += [
-                "-H",
-                "Content-Type: application/json",
-                "-d",
-                json.dumps(self.body, separators=(",", ":")),
-            ]
-        return " ".join(shlex.quote(p) for p in parts)
+            payload = json.dumps(self.body, separators=(",", ":"))
+            parts += ["-H", shlex.quote("Content-Type: application/json"), "-d", shlex.quote(payload)]
+        return " ".join(parts)
 
 
 @dataclass

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import sys
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -266,7 +267,7 @@ def main(args: argparse.Namespace) -> int:
     from contracts.local import local_mock
 
     warnings.filterwarnings("ignore", message=".*starlette.testclient")
-    console = Console(stderr=False)
+    console = Console() if sys.stdout.isatty() else Console(width=120)
     seed = args.seed if args.seed is not None else random.randrange(2**31)
     started = time.monotonic()
     if args.base_url:
