@@ -217,6 +217,9 @@ def _client_class() -> type:
                 child.close()
             super().close()
 
+        def __exit__(self, *exc: Any) -> None:
+            self.close()
+
     return GenomicsClient
 
 
@@ -273,14 +276,14 @@ def genomics_client(genomics_mock: GenomicsMock) -> Iterator[Any]:
 
 
 @pytest.fixture
-def genomics_service(genomics_mock: GenomicsMock) -> Any:
+def genomics_service(genomics_mock: GenomicsMock) -> Iterator[Any]:
     """``googleapiclient`` ``genomics`` v1 service built from the mock's own discovery document."""
     try:
         from google.auth.credentials import AnonymousCredentials
         from googleapiclient.discovery import build
     except ImportError:
         pytest.skip("genomics_service needs google-api-python-client: pip install google-api-python-client")
-    return build(
+    service = build(
         "genomics",
         "v1",
         discoveryServiceUrl=f"{genomics_mock.url}/$discovery/rest?version={{apiVersion}}",
@@ -288,3 +291,5 @@ def genomics_service(genomics_mock: GenomicsMock) -> Any:
         static_discovery=False,
         cache_discovery=False,
     )
+    yield service
+    service.close()
