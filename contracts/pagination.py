@@ -374,3 +374,45 @@ def insert_behind_cursor(ctx: Context) -> None:
         del created
 
     run()
+
+
+@SUITE.check
+def variant_and_call_sets_pages(ctx: Context) -> None:
+    """variantsets.search and callsets.search: same sequence for every page size, no gap."""
+    ctx.covers(
+        "genomics.variantsets.search",
+        "genomics.variantsets.create",
+        "genomics.callsets.search",
+        "genomics.callsets.create",
+    )
+    dataset_id = ctx.new_dataset("pagination-variants")
+    first = expect(
+        ctx.writer.post("/v1/variantsets", {"datasetId": dataset_id}), 200, rule="variantsets.create"
+    )
+    variant_sets = {first["id"]}
+    call_sets: set[str] = set()
+
+    @ctx.given(st.integers(0, 4), st.integers(0, 6), page_sizes())
+    def run(new_variant_sets: int, new_call_sets: int, sizes: list[int]) -> None:
+        for _ in range(new_variant_sets):
+            made = ctx.writer.post("/v1/variantsets", {"datasetId": dataset_id})
+            variant_sets.add(expect(made, 200, rule="variantsets.create")["id"])
+        for i in range(new_call_sets):
+            body = {"variantSetIds": [first["id"]], "name": f"sample-{len(call_sets)}-{i}"}
+            call_sets.add(expect(ctx.writer.post("/v1/callsets", body), 200, rule="callsets.create")["id"])
+
+        def fetch_variant_sets(size: int, token: str | None) -> Any:
+            body = {"datasetIds": [dataset_id], "pageSize": size, "pageToken": token}
+            return expect(ctx.writer.post("/v1/variantsets/search", body), 200, rule="variantsets.search")
+
+        def fetch_call_sets(size: int, token: str | None) -> Any:
+            body = {"variantSetIds": [first["id"]], "pageSize": size, "pageToken": token}
+            return expect(ctx.writer.post("/v1/callsets/search", body), 200, rule="callsets.search")
+
+        items = check_pages(ctx, fetch_variant_sets, "variantSets", sizes, "variantsets.search")
+        check_same_set([v["id"] for v in items], variant_sets, "variantsets.search")
+        items = check_pages(ctx, fetch_call_sets, "callSets", sizes, "callsets.search")
+        check_same_set([c["id"] for c in items], call_sets, "callsets.search")
+        ctx.checked(2)
+
+    run()
