@@ -61,8 +61,23 @@ def read_document(path: str | Path) -> dict[str, Any] | None:
         ) from None
 
 
+def remove_stale_temp_files(path: str | Path) -> list[Path]:
+    """Delete temp files a killed save left next to the state file (they are never the state)."""
+    path = Path(path)
+    removed = []
+    for stale in path.parent.glob(f".{path.name}.*.tmp"):
+        try:
+            stale.unlink()
+            removed.append(stale)
+        except OSError:
+            continue
+    return removed
+
+
 def load(path: str | Path, backend: Backend, tokens: TokenRegistry | None = None) -> bool:
     """Load the state file into ``backend``; False when there is no file yet."""
+    for stale in remove_stale_temp_files(path):
+        log.info("genomics-mock: removed %s, left by an interrupted save", stale)
     document = read_document(path)
     if document is None:
         return False

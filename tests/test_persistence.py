@@ -191,6 +191,15 @@ def test_missing_state_file_means_a_fresh_start(tmp_path):
     assert persistence.load(tmp_path / "new.json", _fresh()) is False
 
 
+def test_load_removes_temp_files_of_an_interrupted_save(tmp_path):
+    path = tmp_path / "state.json"
+    persistence.save(path, _fresh())
+    (tmp_path / ".state.json.abc123.tmp").write_text('{"half": ')  # what kill -9 mid-save leaves
+    (tmp_path / "other.tmp").write_text("not ours")
+    assert persistence.load(path, _fresh()) is True
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["other.tmp", "state.json"]
+
+
 def test_periodic_saver_saves_changes_and_once_more_on_stop(tmp_path):
     path = tmp_path / "state.json"
     backend = _fresh()
