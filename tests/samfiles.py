@@ -61,8 +61,9 @@ def write(
     sam: bool = False,
     seed: int = 7,
     md5: dict[str, str] | None = None,
+    sort: bool = True,
 ) -> Path:
-    """Write ``records`` coordinate-sorted (unmapped last) as BAM (or SAM)."""
+    """Write ``records`` coordinate-sorted (unmapped last) as BAM or SAM; ``sort=False`` keeps their order."""
     rng = random.Random(seed)
     header: dict[str, Any] = {
         "HD": {"VN": "1.6", "SO": "coordinate"},
@@ -75,10 +76,12 @@ def write(
         header["RG"] = [dict(rg) for rg in read_groups]
     if programs:
         header["PG"] = [dict(pg) for pg in programs]
+    if not sort:
+        header["HD"]["SO"] = "unsorted"
     order = {name: i for i, (name, _l) in enumerate(references)}
-    recs = sorted(
-        records, key=lambda r: (order[r.ref] if r.ref and not r.flag & 4 else len(order), r.pos, r.name)
-    )
+    recs = list(records)
+    if sort:
+        recs.sort(key=lambda r: (order[r.ref] if r.ref and not r.flag & 4 else len(order), r.pos, r.name))
     path.parent.mkdir(parents=True, exist_ok=True)
     with pysam.AlignmentFile(str(path), "w" if sam else "wb", header=header) as out:
         for rec in recs:

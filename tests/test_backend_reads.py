@@ -193,3 +193,24 @@ def test_overlap_property(recs: list[samfiles.Rec], window: tuple[int, int], siz
         (r.pos, r.name) for r in recs if r.ref == "ref" and r.pos < start + length and r.pos + span(r) > start
     )
     assert got == [name for _pos, name in expected]
+
+
+def test_unsorted_input_is_stored_in_order(be: Backend, ds: str) -> None:
+    recs = samfiles.toy_records()
+    shuffled = recs[::-1]
+    samfiles.write(be.storage.root / "bk" / "s.bam", recs, read_groups=samfiles.READ_GROUPS)
+    samfiles.write(be.storage.root / "bk" / "u.bam", shuffled, read_groups=samfiles.READ_GROUPS, sort=False)
+    sets = [
+        samfiles.run_import(be, ds, f"gs://bk/{f}.bam", partitionStrategy="MERGE_ALL")["response"][
+            "readGroupSetIds"
+        ]
+        for f in ("s", "u")
+    ]
+
+    def view(set_ids: list[str]) -> list[tuple]:
+        return [(r["fragmentName"], key(r)) for r in search(be, readGroupSetIds=set_ids, pageSize=100)]
+
+    assert sorted(view(sets[0])) == sorted(view(sets[1]))  # same reads
+    assert [k for _n, k in view(sets[1])] == sorted(k for _n, k in view(sets[1]))  # in order
+    # ties keep file order: r003 comes before r002 at ref:8 in the reversed file
+    assert [n for n, k in view(sets[1]) if k == ("ref", 8)] == ["r003", "r002"]
