@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from mockserver.backend import DEFAULT_OWNER, Backend, Principal
 from mockserver.backend.clock import FakeClock
-from mockserver.backend.references import placeholder_md5
+from mockserver.backend.references import placeholder_md5, sequence_md5
 from mockserver.errors import ApiError
 
 OWNER = DEFAULT_OWNER
@@ -67,6 +67,10 @@ def test_reference_md5_is_of_the_upper_cased_whitespace_free_sequence(
     assert refs["2"]["md5checksum"] == md5("GGCC")
     assert backend.references.bases(refs["1"]["id"]) == "ACGTACGT"
     assert backend.references.bases(refs["MT"]["id"]) is None
+
+
+def test_sequence_md5_ignores_case_and_whitespace() -> None:
+    assert sequence_md5("ac gt\n\tNn") == md5("ACGTNN")
 
 
 def test_reference_without_bases_or_md5_gets_a_stable_placeholder(

@@ -174,6 +174,7 @@ def test_delete_is_irreversible_and_takes_call_sets(backend: Backend, dataset: d
     assert error(backend.variant_sets.get, OWNER, vs["id"]).code == 404
     assert error(backend.variant_sets.delete, OWNER, vs["id"]).code == 404
     assert error(backend.call_sets.get, OWNER, gone["id"]).code == 404
+    assert gone["id"] not in backend.call_sets._records  # dropped for good, not merely hidden
     assert backend.call_sets.get(OWNER, kept["id"]) == kept
     # not restored by a dataset delete/undelete cycle either
     backend.datasets.delete(OWNER, dataset["id"])

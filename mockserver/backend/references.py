@@ -188,19 +188,19 @@ class References(Component):
 
         A set covers a header reference when it holds a reference of that name
         and length, with the same checksum when both sides know a real one.
-        Among covering sets the one with exactly the header's names wins, then
-        the smallest, then the lowest id. An empty header matches nothing.
+        Among covering sets the smallest wins (so a set with exactly the
+        header's names beats its supersets), then the lowest id. An empty
+        header matches nothing.
         """
         if not header_refs:
             return None
-        wanted = {name for name, _length, _md5 in header_refs}
-        best: tuple[bool, int, str] | None = None
+        best: tuple[int, str] | None = None
         for set_id in self._set_ids:
             names = self._names[set_id]
             if all(self._covers(names.get(name), length, md5) for name, length, md5 in header_refs):
-                rank = (set(names) != wanted, len(names), set_id)
+                rank = (len(names), set_id)
                 best = rank if best is None or rank < best else best
-        return best[2] if best else None
+        return best[1] if best else None
 
     @synchronized
     def require_reference_set(self, reference_set_id: str, field: str = "referenceSetId") -> dict[str, Any]:
@@ -405,7 +405,7 @@ class References(Component):
     def _store_reference(self, record: dict[str, Any], bases: str | None, placeholder: bool) -> str:
         """Store a prepared reference (or reuse the identical shared one); returns its id."""
         key = (record["name"], int(record["length"]), record["md5checksum"])
-        if not placeholder and record["id"] is None and key in self._shared:
+        if record["id"] is None and key in self._shared:  # placeholders never enter _shared
             ref_id = self._shared[key]
             if bases is not None:
                 self._bases.setdefault(ref_id, bases)
