@@ -18,6 +18,7 @@ a million stored reads at a few hundred bytes each.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -75,7 +76,19 @@ class StoredRead:
 
 
 def open_alignment_file(path: Path, uri: str) -> pysam.AlignmentFile:
-    """Open SAM/BAM/CRAM or fail with a 400 naming the URI."""
+    """Open SAM/BAM/CRAM or fail with a 400 naming the URI.
+
+    A CRAM whose reference is not embedded makes htslib look the sequence up
+    by MD5 on ``REF_PATH`` — by default a download from EBI. The mock never
+    touches the network: unless the operator set ``REF_PATH``, it points at a
+    directory that does not exist, so such a CRAM fails the import instead.
+    """
+    try:
+        with open(path, "rb") as raw:
+            if raw.read(4) == b"CRAM":
+                os.environ.setdefault("REF_PATH", "/nonexistent/genomics-mock-no-ref-download")
+    except OSError:
+        pass
     try:
         return pysam.AlignmentFile(str(path), "r", check_sq=False)
     except (OSError, ValueError) as exc:
