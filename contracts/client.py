@@ -55,6 +55,8 @@ class Recorder:
 
     exchanges: list[Exchange] = field(default_factory=list)
     total: int = 0
+    #: every dataset any caller created (kept across examples, for clean-up)
+    created_datasets: list[str] = field(default_factory=list)
 
     def clear(self) -> None:
         self.exchanges.clear()

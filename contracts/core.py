@@ -70,7 +70,6 @@ class Context:
         self.stats = Stats()
         self.writer = ApiClient(target.base_url, self.recorder, token=target.writer_token, name="writer")
         self.project = target.project or f"contracts-{secrets.token_hex(4)}"
-        self._datasets: list[str] = []
         self._admin: bool | None = None
 
     # -- callers ------------------------------------------------------------------------
@@ -93,7 +92,7 @@ class Context:
             derandomize=self.target.seed is None,  # no seed: deterministic runs
             database=None,
             suppress_health_check=list(HealthCheck),
-            print_blob=True,
+            print_blob=False,
             **extra,
         )
 
@@ -130,7 +129,6 @@ class Context:
             200,
             rule="datasets.create with a valid body",
         )
-        self._datasets.append(body["id"])
         return body["id"]
 
     def new_annotation_set(self, dataset_id: str, type_: str = "GENERIC", **fields: Any) -> dict[str, Any]:
@@ -154,12 +152,13 @@ class Context:
         return self._admin
 
     def cleanup(self) -> None:
-        for dataset_id in self._datasets:
+        """Delete every dataset created during the check (by any caller); their contents go with them."""
+        for dataset_id in self.recorder.created_datasets:
             try:
                 self.writer.delete(f"/v1/datasets/{dataset_id}")
             except Exception:  # noqa: BLE001 - best effort
                 pass
-        self._datasets.clear()
+        self.recorder.created_datasets.clear()
 
 
 @dataclass

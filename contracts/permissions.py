@@ -261,6 +261,8 @@ def fixed_callers(ctx: Context) -> None:
         callers.append(("readonly", READ | WRITE, True))
     if not callers and not t.strict_auth:
         raise SkipCheck("no --reader-token/--outsider-token/--readonly-token given and the target is open")
+    if t.project is None and (t.reader_token or t.readonly_token):
+        raise SkipCheck("--project is needed: the reader/readonly tokens hold their roles on a known project")
     fx = Fixture.make(ctx)
     for role, perms, readonly in callers:
         caller = ctx.caller(role)
