@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from typing import Any
 
 import pytest
@@ -13,6 +14,7 @@ from mockserver.backend import DEFAULT_OWNER, Backend, Principal
 from mockserver.backend.clock import FakeClock
 from mockserver.backend.references import placeholder_md5, sequence_md5
 from mockserver.errors import ApiError
+from mockserver.snapshot import restore, snapshot
 
 OWNER = DEFAULT_OWNER
 ANYONE = Principal("user:nobody@example.com")
@@ -424,3 +426,18 @@ def test_reference_data_is_readable_by_any_authenticated_caller(
 ) -> None:
     assert backend.references.get_reference_set(ANYONE, grch["id"]) == grch
     assert len(backend.references.search_references(ANYONE, {})["references"]) == 3
+
+
+def test_reference_state_survives_a_snapshot_round_trip(backend: Backend, grch: dict[str, Any]) -> None:
+    """The indexes (tuple-keyed sharing table, placeholder set, accession lists) restore intact."""
+    shared = backend.references.create_reference_set([{"name": "2", "length": 4, "bases": "GGCC"}])
+    restored = Backend(clock=FakeClock())
+    restore(restored, json.loads(json.dumps(snapshot(backend))))
+    refs = restored.references
+    assert refs.get_reference_set(OWNER, grch["id"]) == grch
+    assert refs.search_references(OWNER, {"accessions": ["CM"]}) == backend.references.search_references(
+        OWNER, {"accessions": ["CM"]}
+    )
+    assert refs.find_reference_set_for([("MT", 16569, md5("x"))]) == grch["id"]  # still a placeholder
+    again = refs.create_reference_set([{"name": "2", "length": 4, "md5checksum": md5("GGCC")}])
+    assert again["referenceIds"] == shared["referenceIds"]  # still shared after restore
