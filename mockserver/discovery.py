@@ -19,6 +19,22 @@ STANDARD_PARAMS = (
 )  # fmt: skip
 
 
+#: Methods the real API addresses by a whole resource name (``{+resource}``/``{+name}``)
+#: while our OpenAPI document, following the discovery ``flatPath``, names one id.
+#: Client code written for the real API calls ``getIamPolicy(resource="datasets/1")``
+#: and ``operations().get(name="operations/7")``, so the discovery document we serve
+#: speaks that way too. operationId -> (client parameter, flat prefix it stands for,
+#: pattern the name must match).
+RESOURCE_NAME_METHODS = {
+    "genomics.datasets.getIamPolicy": ("resource", "datasets/{datasetId}", "^datasets/[^/]+$"),
+    "genomics.datasets.setIamPolicy": ("resource", "datasets/{datasetId}", "^datasets/[^/]+$"),
+    "genomics.datasets.testIamPermissions": ("resource", "datasets/{datasetId}", "^datasets/[^/]+$"),
+    "genomics.operations.get": ("name", "operations/{operationsId}", "^operations/.+$"),
+    "genomics.operations.cancel": ("name", "operations/{operationsId}", "^operations/.+$"),
+    "genomics.operations.list": ("name", "operations", "^operations$"),
+}
+
+
 class DiscoveryBuilder:
     """Converts once (cached); :meth:`document` only stamps the root URL."""
 
@@ -94,6 +110,8 @@ class DiscoveryBuilder:
             "parameterOrder": [n for n, p in own.items() if p.get("location") == "path"],
             "scopes": list(op.get("x-scopes") or []),
         }
+        if op["operationId"] in RESOURCE_NAME_METHODS:
+            self._use_resource_name(entry, *RESOURCE_NAME_METHODS[op["operationId"]])
         body = self._body_ref(op.get("requestBody"), op["operationId"] + ".request")
         if body:
             entry["request"] = {"$ref": body}
@@ -101,6 +119,19 @@ class DiscoveryBuilder:
         if response:
             entry["response"] = {"$ref": response}
         holder[parts[-1]] = entry
+
+    @staticmethod
+    def _use_resource_name(entry: dict[str, Any], name: str, flat_prefix: str, pattern: str) -> None:
+        """Rewrite ``v1/datasets/{datasetId}:verb`` as ``v1/{+resource}:verb`` (see RESOURCE_NAME_METHODS)."""
+        entry["path"] = entry["flatPath"].replace(flat_prefix, "{+" + name + "}", 1)
+        replaced = [n for n, p in entry["parameters"].items() if p.get("location") == "path"]
+        for old in replaced:
+            del entry["parameters"][old]
+        entry["parameters"] = {
+            name: {"type": "string", "location": "path", "required": True, "pattern": pattern},
+            **entry["parameters"],
+        }
+        entry["parameterOrder"] = [name]
 
     def _body_ref(self, holder: dict | None, synthetic: str) -> str | None:
         if not holder:

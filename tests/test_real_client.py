@@ -97,3 +97,109 @@ def test_errors_reach_the_client_as_google_errors(genomics):
         genomics.datasets().get(datasetId="missing-id").execute()
     assert info.value.status_code == 404
     assert "missing-id" in info.value.reason
+
+
+# -- issue 4's resources and the resource-name methods, through the real client -------------
+
+
+@pytest.fixture
+def backend(clock, tmp_path):
+    """The shared backend fixture, with its object storage under tmp_path."""
+    from mockserver.backend import Backend
+
+    return Backend(clock=clock, id_seed=1234, storage_root=tmp_path)
+
+
+@pytest.fixture
+def storage(backend):
+    return backend.storage.root  # gs://bucket/x.bam is <root>/bucket/x.bam
+
+
+def _wait(genomics, operation: dict) -> dict:
+    import time
+
+    deadline = time.monotonic() + 30
+    while not operation.get("done"):
+        assert time.monotonic() < deadline, operation
+        time.sleep(0.05)
+        operation = genomics.operations().get(name=operation["name"]).execute()
+    return operation
+
+
+def test_call_sets_end_to_end(genomics):
+    dataset = genomics.datasets().create(body={"projectId": "proj"}).execute()
+    vset = genomics.variantsets().create(body={"datasetId": dataset["id"], "name": "cohort"}).execute()
+    made = [
+        genomics.callsets().create(body={"variantSetIds": [vset["id"]], "name": f"sample-{i}"}).execute()
+        for i in range(3)
+    ]
+    assert all(cs["created"].isdigit() for cs in made)  # int64 milliseconds as a string
+    got = genomics.callsets().get(callSetId=made[0]["id"]).execute()
+    assert got == made[0]
+    patched = genomics.callsets().patch(callSetId=made[0]["id"], updateMask="name", body={"name": "renamed"}).execute()
+    assert patched["name"] == "renamed"
+    found = genomics.callsets().search(body={"variantSetIds": [vset["id"]], "name": "sample"}).execute()
+    assert sorted(cs["name"] for cs in found["callSets"]) == ["sample-1", "sample-2"]
+    genomics.callsets().delete(callSetId=made[1]["id"]).execute()
+    with pytest.raises(HttpError) as info:
+        genomics.callsets().get(callSetId=made[1]["id"]).execute()
+    assert info.value.status_code == 404
+
+
+def test_read_group_sets_coverage_and_export_end_to_end(genomics, storage):
+    import pysam
+
+    import samfiles
+
+    samfiles.write_toy(storage / "bucket" / "toy.bam")
+    dataset = genomics.datasets().create(body={"projectId": "proj"}).execute()
+    operation = genomics.readgroupsets().import_(
+        body={"datasetId": dataset["id"], "sourceUris": ["gs://bucket/toy.bam"]}
+    ).execute()
+    assert operation["name"].startswith("operations/")
+    operation = _wait(genomics, operation)
+    assert "error" not in operation, operation
+    set_ids = operation["response"]["readGroupSetIds"]
+    assert set_ids
+
+    listed = genomics.operations().list(name="operations", filter="projectId = proj").execute()
+    assert operation["name"] in [op["name"] for op in listed["operations"]]
+
+    found = genomics.readgroupsets().search(body={"datasetIds": [dataset["id"]]}).execute()
+    assert sorted(rgs["id"] for rgs in found["readGroupSets"]) == sorted(set_ids)
+    first = genomics.readgroupsets().get(readGroupSetId=set_ids[0]).execute()
+    renamed = genomics.readgroupsets().patch(
+        readGroupSetId=first["id"], updateMask="name", body={"name": "renamed"}
+    ).execute()
+    assert renamed["name"] == "renamed"
+
+    coverage = genomics.readgroupsets().coveragebuckets().list(
+        readGroupSetId=first["id"], referenceName="ref", targetBucketWidth="2048"
+    ).execute()
+    assert coverage["bucketWidth"] == "2048"
+    assert all(b["meanCoverage"] > 0 for b in coverage["coverageBuckets"])
+
+    export = genomics.readgroupsets().export(
+        readGroupSetId=first["id"], body={"projectId": "proj", "exportUri": "gs://bucket/out.bam"}
+    ).execute()
+    export = _wait(genomics, export)
+    assert "error" not in export, export
+    with pysam.AlignmentFile(str(storage / "bucket" / "out.bam"), "rb") as bam:
+        assert bam.header.to_dict()["HD"]["SO"] == "coordinate"
+        assert sum(1 for _ in bam.fetch(until_eof=True)) > 0
+
+
+def test_iam_methods_take_the_resource_name(genomics):
+    dataset = genomics.datasets().create(body={"projectId": "proj"}).execute()
+    resource = f"datasets/{dataset['id']}"
+    policy = genomics.datasets().getIamPolicy(resource=resource, body={}).execute()
+    new = genomics.datasets().setIamPolicy(
+        resource=resource,
+        body={"policy": {"bindings": [{"role": "roles/viewer", "members": ["user:bob@example.com"]}],
+                         "etag": policy.get("etag")}},
+    ).execute()
+    assert new["bindings"][0]["members"] == ["user:bob@example.com"]
+    held = genomics.datasets().testIamPermissions(
+        resource=resource, body={"permissions": ["genomics.datasets.get"]}
+    ).execute()
+    assert held == {"permissions": ["genomics.datasets.get"]}
