@@ -28,7 +28,9 @@ def test_dataset_lifecycle(genomics, clock):
     dataset_id = created["id"]
     assert genomics.datasets().get(datasetId=dataset_id).execute() == created
 
-    patched = genomics.datasets().patch(datasetId=dataset_id, updateMask="name", body={"name": "second"}).execute()
+    patched = (
+        genomics.datasets().patch(datasetId=dataset_id, updateMask="name", body={"name": "second"}).execute()
+    )
     assert patched["name"] == "second"
 
     listed = genomics.datasets().list(projectId="proj").execute()
@@ -62,9 +64,13 @@ def test_list_pages_with_the_client_helper(genomics):
 
 def test_annotations_create_and_search(genomics):
     dataset = genomics.datasets().create(body={"projectId": "proj"}).execute()
-    aset = genomics.annotationsets().create(
-        body={"datasetId": dataset["id"], "referenceSetId": "grch38", "type": "GENE", "name": "genes"}
-    ).execute()
+    aset = (
+        genomics.annotationsets()
+        .create(
+            body={"datasetId": dataset["id"], "referenceSetId": "grch38", "type": "GENE", "name": "genes"}
+        )
+        .execute()
+    )
     for start in (300, 100, 200):
         genomics.annotations().create(
             body={
@@ -75,19 +81,27 @@ def test_annotations_create_and_search(genomics):
                 "type": "GENE",
             }
         ).execute()
-    found = genomics.annotations().search(
-        body={"annotationSetIds": [aset["id"]], "referenceName": "chr1", "start": "150", "end": "400"}
-    ).execute()
+    found = (
+        genomics.annotations()
+        .search(
+            body={"annotationSetIds": [aset["id"]], "referenceName": "chr1", "start": "150", "end": "400"}
+        )
+        .execute()
+    )
     assert [a["start"] for a in found["annotations"]] == ["200", "300"]
 
-    batch = genomics.annotations().batchCreate(
-        body={
-            "annotations": [
-                {"annotationSetId": aset["id"], "referenceName": "chr2", "start": "1", "end": "2"},
-                {"annotationSetId": aset["id"], "referenceName": "chr2", "start": "9", "end": "2"},
-            ]
-        }
-    ).execute()
+    batch = (
+        genomics.annotations()
+        .batchCreate(
+            body={
+                "annotations": [
+                    {"annotationSetId": aset["id"], "referenceName": "chr2", "start": "1", "end": "2"},
+                    {"annotationSetId": aset["id"], "referenceName": "chr2", "start": "9", "end": "2"},
+                ]
+            }
+        )
+        .execute()
+    )
     assert "annotation" in batch["entries"][0]
     assert batch["entries"][1]["status"]["code"] == 3  # INVALID_ARGUMENT, the others still created
 
@@ -136,7 +150,11 @@ def test_call_sets_end_to_end(genomics):
     assert all(cs["created"].isdigit() for cs in made)  # int64 milliseconds as a string
     got = genomics.callsets().get(callSetId=made[0]["id"]).execute()
     assert got == made[0]
-    patched = genomics.callsets().patch(callSetId=made[0]["id"], updateMask="name", body={"name": "renamed"}).execute()
+    patched = (
+        genomics.callsets()
+        .patch(callSetId=made[0]["id"], updateMask="name", body={"name": "renamed"})
+        .execute()
+    )
     assert patched["name"] == "renamed"
     found = genomics.callsets().search(body={"variantSetIds": [vset["id"]], "name": "sample"}).execute()
     assert sorted(cs["name"] for cs in found["callSets"]) == ["sample-1", "sample-2"]
@@ -148,14 +166,15 @@ def test_call_sets_end_to_end(genomics):
 
 def test_read_group_sets_coverage_and_export_end_to_end(genomics, storage):
     import pysam
-
     import samfiles
 
     samfiles.write_toy(storage / "bucket" / "toy.bam")
     dataset = genomics.datasets().create(body={"projectId": "proj"}).execute()
-    operation = genomics.readgroupsets().import_(
-        body={"datasetId": dataset["id"], "sourceUris": ["gs://bucket/toy.bam"]}
-    ).execute()
+    operation = (
+        genomics.readgroupsets()
+        .import_(body={"datasetId": dataset["id"], "sourceUris": ["gs://bucket/toy.bam"]})
+        .execute()
+    )
     assert operation["name"].startswith("operations/")
     operation = _wait(genomics, operation)
     assert "error" not in operation, operation
@@ -168,20 +187,27 @@ def test_read_group_sets_coverage_and_export_end_to_end(genomics, storage):
     found = genomics.readgroupsets().search(body={"datasetIds": [dataset["id"]]}).execute()
     assert sorted(rgs["id"] for rgs in found["readGroupSets"]) == sorted(set_ids)
     first = genomics.readgroupsets().get(readGroupSetId=set_ids[0]).execute()
-    renamed = genomics.readgroupsets().patch(
-        readGroupSetId=first["id"], updateMask="name", body={"name": "renamed"}
-    ).execute()
+    renamed = (
+        genomics.readgroupsets()
+        .patch(readGroupSetId=first["id"], updateMask="name", body={"name": "renamed"})
+        .execute()
+    )
     assert renamed["name"] == "renamed"
 
-    coverage = genomics.readgroupsets().coveragebuckets().list(
-        readGroupSetId=first["id"], referenceName="ref", targetBucketWidth="2048"
-    ).execute()
+    coverage = (
+        genomics.readgroupsets()
+        .coveragebuckets()
+        .list(readGroupSetId=first["id"], referenceName="ref", targetBucketWidth="2048")
+        .execute()
+    )
     assert coverage["bucketWidth"] == "2048"
     assert all(b["meanCoverage"] > 0 for b in coverage["coverageBuckets"])
 
-    export = genomics.readgroupsets().export(
-        readGroupSetId=first["id"], body={"projectId": "proj", "exportUri": "gs://bucket/out.bam"}
-    ).execute()
+    export = (
+        genomics.readgroupsets()
+        .export(readGroupSetId=first["id"], body={"projectId": "proj", "exportUri": "gs://bucket/out.bam"})
+        .execute()
+    )
     export = _wait(genomics, export)
     assert "error" not in export, export
     with pysam.AlignmentFile(str(storage / "bucket" / "out.bam"), "rb") as bam:
@@ -193,13 +219,23 @@ def test_iam_methods_take_the_resource_name(genomics):
     dataset = genomics.datasets().create(body={"projectId": "proj"}).execute()
     resource = f"datasets/{dataset['id']}"
     policy = genomics.datasets().getIamPolicy(resource=resource, body={}).execute()
-    new = genomics.datasets().setIamPolicy(
-        resource=resource,
-        body={"policy": {"bindings": [{"role": "roles/viewer", "members": ["user:bob@example.com"]}],
-                         "etag": policy.get("etag")}},
-    ).execute()
+    new = (
+        genomics.datasets()
+        .setIamPolicy(
+            resource=resource,
+            body={
+                "policy": {
+                    "bindings": [{"role": "roles/viewer", "members": ["user:bob@example.com"]}],
+                    "etag": policy.get("etag"),
+                }
+            },
+        )
+        .execute()
+    )
     assert new["bindings"][0]["members"] == ["user:bob@example.com"]
-    held = genomics.datasets().testIamPermissions(
-        resource=resource, body={"permissions": ["genomics.datasets.get"]}
-    ).execute()
+    held = (
+        genomics.datasets()
+        .testIamPermissions(resource=resource, body={"permissions": ["genomics.datasets.get"]})
+        .execute()
+    )
     assert held == {"permissions": ["genomics.datasets.get"]}
