@@ -182,14 +182,19 @@ def annotations_search_order(ctx: Context) -> None:
 
 @SUITE.check
 def datasets_list_pages(ctx: Context) -> None:
-    """datasets.list: same sequence for every page size, exactly the project's datasets."""
-    ctx.covers("genomics.datasets.list", "genomics.datasets.create")
+    """datasets.list: same sequence for every page size, every live dataset, no deleted one."""
+    ctx.covers("genomics.datasets.list", "genomics.datasets.create", "genomics.datasets.delete")
+    live: list[str] = []
+    deleted: set[str] = set()
 
-    created: set[str] = set()
-
-    @ctx.given(st.integers(0, 6), page_sizes())
-    def run(n: int, sizes: list[int]) -> None:
-        created.update(ctx.new_dataset(f"d{i}") for i in range(n))
+    @ctx.given(st.integers(0, 6), st.integers(0, 4), page_sizes())
+    def run(n: int, remove: int, sizes: list[int]) -> None:
+        # deletions keep the project small however many examples run
+        for dataset_id in live[:remove]:
+            expect(ctx.writer.delete(f"/v1/datasets/{dataset_id}"), 200, rule="datasets.delete")
+            deleted.add(dataset_id)
+        del live[:remove]
+        live.extend(ctx.new_dataset(f"d{i}") for i in range(n))
 
         def fetch(size: int, token: str | None) -> Any:
             return expect(
@@ -198,28 +203,46 @@ def datasets_list_pages(ctx: Context) -> None:
                 rule="datasets.list",
             )
 
-        items = check_pages(ctx, fetch, "datasets", sizes, "datasets.list")
-        missing = created - {d["id"] for d in items}
+        listed = {d["id"] for d in check_pages(ctx, fetch, "datasets", sizes, "datasets.list")}
+        missing = set(live) - listed
         if missing:
-            raise ContractViolation(
-                f"datasets.list: datasets of the project missing from the pages: {missing}"
-            )
-        ctx.checked()
+            raise ContractViolation(f"datasets.list: live datasets missing from the pages: {sorted(missing)}")
+        shown = deleted & listed
+        if shown:
+            raise ContractViolation(f"datasets.list: deleted datasets still listed: {sorted(shown)}")
+        ctx.checked(2)
 
     run()
+
+
+def shrink_to_limit(ctx: Context, created: dict[str, set[str]], remove: int, path: str) -> None:
+    """Delete ``remove`` items (the smallest ids first) so contents stay small over many examples."""
+    for _ in range(remove):
+        owner = max(created, key=lambda k: len(created[k]))
+        if not created[owner]:
+            return
+        item = min(created[owner])
+        expect(ctx.writer.delete(f"{path}/{item}"), 200, rule=f"DELETE {path}/{{id}}")
+        created[owner].discard(item)
 
 
 @SUITE.check
 def annotationsets_search_pages(ctx: Context) -> None:
     """annotationsets.search over several datasets: same sequence for every page size, no gap."""
-    ctx.covers("genomics.annotationsets.search", "genomics.annotationsets.create")
+    ctx.covers(
+        "genomics.annotationsets.search", "genomics.annotationsets.create", "genomics.annotationsets.delete"
+    )
     datasets = [ctx.new_dataset("pagination-a"), ctx.new_dataset("pagination-b")]
     created: dict[str, set[str]] = {d: set() for d in datasets}
 
     @ctx.given(
-        st.lists(st.sampled_from([0, 1]), max_size=8), page_sizes(), st.sampled_from([[0], [1], [0, 1]])
+        st.lists(st.sampled_from([0, 1]), max_size=8),
+        st.integers(0, 6),
+        page_sizes(),
+        st.sampled_from([[0], [1], [0, 1]]),
     )
-    def run(where: list[int], sizes: list[int], which: list[int]) -> None:
+    def run(where: list[int], remove: int, sizes: list[int], which: list[int]) -> None:
+        shrink_to_limit(ctx, created, remove, "/v1/annotationsets")
         for i in where:
             created[datasets[i]].add(ctx.new_annotation_set(datasets[i])["id"])
         ids = [datasets[i] for i in which]
@@ -392,8 +415,13 @@ def variant_and_call_sets_pages(ctx: Context) -> None:
     variant_sets = {first["id"]}
     call_sets: set[str] = set()
 
-    @ctx.given(st.integers(0, 4), st.integers(0, 6), page_sizes())
-    def run(new_variant_sets: int, new_call_sets: int, sizes: list[int]) -> None:
+    @ctx.given(st.integers(0, 4), st.integers(0, 6), st.integers(0, 5), page_sizes())
+    def run(new_variant_sets: int, new_call_sets: int, remove: int, sizes: list[int]) -> None:
+        kept = {"variantSets": variant_sets - {first["id"]}}
+        shrink_to_limit(ctx, kept, remove // 2, "/v1/variantsets")
+        variant_sets.intersection_update(kept["variantSets"] | {first["id"]})
+        calls = {"callSets": call_sets}
+        shrink_to_limit(ctx, calls, remove, "/v1/callsets")
         for _ in range(new_variant_sets):
             made = ctx.writer.post("/v1/variantsets", {"datasetId": dataset_id})
             variant_sets.add(expect(made, 200, rule="variantsets.create")["id"])
