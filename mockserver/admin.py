@@ -181,6 +181,17 @@ def build_admin_app(control: MockControl) -> Callable[[Scope, Receive, Send], An
         control.changed()
         return JSONResponse(result)
 
+    async def operations_mode(request: Request) -> Response:
+        from mockserver.backend.operations import MODES
+
+        if request.method == "POST":
+            body = _object_body(await _json_body(request), "operations")
+            mode = body.get("mode")
+            if set(body) != {"mode"} or mode not in MODES:
+                raise invalid_argument(f"give {{\"mode\": one of {', '.join(MODES)}}}, got {body!r}")
+            backend.operations.mode = mode
+        return JSONResponse({"mode": backend.operations.mode})
+
     async def requests_log(request: Request) -> Response:
         if request.method == "DELETE":
             control.requests.clear()
@@ -233,6 +244,7 @@ def build_admin_app(control: MockControl) -> Callable[[Scope, Receive, Send], An
         Route("/seed", seed, methods=["POST"]),
         Route("/state", state, methods=["GET", "PUT"]),
         Route("/clock", clock, methods=["GET", "POST"]),
+        Route("/operations", operations_mode, methods=["GET", "POST"]),
         Route("/operations/{op_id:str}:complete", complete_operation, methods=["POST"]),
         Route("/requests", requests_log, methods=["GET", "DELETE"]),
         Route("/faults", faults, methods=["GET", "POST", "DELETE"]),

@@ -187,6 +187,10 @@ class GenomicsMock:
         """The request log (method, path, operationId, principal, status) since the last reset."""
         return _check(self._http.get("/_mock/requests"))["requests"]
 
+    def set_operations_mode(self, mode: str) -> None:
+        """``background`` (default), ``immediate`` or ``manual`` (then ``complete_operation``)."""
+        _check(self._http.post("/_mock/operations", json={"mode": mode}))
+
     def complete_operation(self, name: str) -> dict[str, Any]:
         op_id = name.rpartition("/")[2]
         return _check(self._http.post(f"/_mock/operations/{op_id}:complete"))

@@ -85,6 +85,7 @@ def build(args: argparse.Namespace) -> tuple[Any, Any]:
     if args.storage_root and not Path(args.storage_root).is_dir():
         raise StartupError(f"--storage-root {args.storage_root} is not a directory", EXIT_INPUT)
     backend = Backend(storage_root=args.storage_root)
+    backend.operations.mode = args.operations
     loaded = False
     if args.state:
         state_dir = Path(args.state).resolve().parent
@@ -185,6 +186,10 @@ def add_arguments(serve: argparse.ArgumentParser, env: dict[str, str]) -> None:
                        help="[GENOMICS_MOCK_TOKENS] YAML/JSON bearer tokens and API keys")
     serve.add_argument("--storage-root", default=default("STORAGE_ROOT"), metavar="DIR",
                        help="[GENOMICS_MOCK_STORAGE_ROOT] directory standing in for gs:// buckets")
+    serve.add_argument("--operations", choices=["background", "immediate", "manual"],
+                       default=default("OPERATIONS", "background"),
+                       help="[GENOMICS_MOCK_OPERATIONS] how import/export operations run; manual: "
+                       "until POST /_mock/operations/{id}:complete")
     serve.add_argument("--log-level", default=default("LOG_LEVEL", "warning"),
                        choices=["critical", "error", "warning", "info", "debug"])
     serve.add_argument("--access-log", action="store_true",

@@ -139,7 +139,11 @@ def test_a_system_clock_becomes_fake_when_moved():
 
 def test_complete_a_manual_operation(mock, admin_app):
     operations = admin_app.backend.operations
-    operations.mode = "manual"
+    assert mock.get("/_mock/operations").json() == {"mode": "background"}
+    assert mock.post("/_mock/operations", json={"mode": "manual"}).json() == {"mode": "manual"}
+    bad = mock.post("/_mock/operations", json={"mode": "lazy"})
+    assert bad.status_code == 400 and "manual" in bad.json()["error"]["message"]
+    assert operations.mode == "manual"
     op = operations.start("p1", {}, Job(lambda: None, lambda _p: {"@type": "done"}))
     assert not op.get("done")
     op_id = op["name"].split("/")[1]
