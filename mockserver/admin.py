@@ -77,6 +77,7 @@ class MockControl:
     baseline: dict[str, Any] | None = None
     _base_tokens: dict[str, Any] | None = None
     _base_clock: datetime | None = None
+    _base_mode: str = "background"
 
     def __post_init__(self) -> None:
         self.capture_baseline(empty=True)
@@ -87,13 +88,14 @@ class MockControl:
         self._base_tokens = self.tokens.snapshot() if self.tokens is not None else None
         clock = self.backend.clock
         self._base_clock = clock.now() if isinstance(clock, FakeClock) else None
+        self._base_mode = self.backend.operations.mode
 
     def changed(self) -> None:
         for listener in self.listeners:
             listener()
 
     def reset(self) -> None:
-        """Back to the start-up state: data, tokens, fake clock; faults and request log cleared."""
+        """Back to the start-up state: data, tokens, fake clock, operations mode; faults and log cleared."""
         with self.backend.lock:
             if self.baseline is not None:
                 restore(self.backend, self.baseline, self.tokens)
@@ -104,6 +106,7 @@ class MockControl:
                     self.tokens.load(self._base_tokens)
             if self._base_clock is not None and isinstance(self.backend.clock, FakeClock):
                 self.backend.clock.set(self._base_clock)
+            self.backend.operations.mode = self._base_mode
         self.faults.clear()
         self.requests.clear()
         self.changed()

@@ -144,6 +144,9 @@ def test_complete_a_manual_operation(mock, admin_app):
     bad = mock.post("/_mock/operations", json={"mode": "lazy"})
     assert bad.status_code == 400 and "manual" in bad.json()["error"]["message"]
     assert operations.mode == "manual"
+    mock.post("/_mock/reset")
+    assert operations.mode == "background"  # reset restores the start-up mode
+    operations.mode = "manual"
     op = operations.start("p1", {}, Job(lambda: None, lambda _p: {"@type": "done"}))
     assert not op.get("done")
     op_id = op["name"].split("/")[1]
