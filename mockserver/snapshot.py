@@ -334,6 +334,7 @@ def snapshot(backend: Backend, tokens: TokenRegistry | None = None) -> dict[str,
         return {
             "format": FORMAT,
             "version": VERSION,
+            "generator": f"genomics-mock {_package_version()}",
             "savedAt": rfc3339(datetime.now(UTC)),
             "clock": rfc3339(clock) if clock else None,
             "ids": sorted(backend.ids._issued),
@@ -344,6 +345,16 @@ def snapshot(backend: Backend, tokens: TokenRegistry | None = None) -> dict[str,
             "tokens": tokens.snapshot() if tokens is not None else None,
             "components": components,
         }
+
+
+@functools.cache
+def _package_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("genomics-mock")
+    except PackageNotFoundError:
+        return "unknown"
 
 
 def check_document(document: Any) -> None:
@@ -372,6 +383,12 @@ def restore(backend: Backend, document: Any, tokens: TokenRegistry | None = None
         for name, state in states.items():
             if not isinstance(state, dict):
                 raise SnapshotError(f"components.{name} must be an object")
+            expected = set(_component_state(name, names[name]))
+            if set(state) != expected:
+                raise SnapshotError(
+                    f"components.{name} holds {sorted(state)}, this server keeps {sorted(expected)}: "
+                    "the state was written by another genomics-mock version"
+                )
         from mockserver.backend.iam import Iam
 
         Iam().load_config(document.get("iam") or {})  # validate before touching anything

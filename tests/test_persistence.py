@@ -136,6 +136,10 @@ def test_read_group_sets_variant_sets_and_operations_round_trip(tmp_path):
             {"format": "genomics-mock-state", "version": 1, "components": {"datasets": {"x": {"$ref": 9}}}},
             "dangling reference",
         ),
+        (
+            {"format": "genomics-mock-state", "version": 1, "components": {"datasets": {"_rows": {}}}},
+            "written by another genomics-mock version",
+        ),
     ],
 )
 def test_foreign_or_unsafe_documents_are_refused_and_change_nothing(document, reason):
