@@ -157,7 +157,10 @@ def build_admin_app(control: MockControl) -> Callable[[Scope, Receive, Send], An
 
     async def state(request: Request) -> Response:
         if request.method == "GET":
-            return JSONResponse(snapshot(backend, control.tokens))
+            try:
+                return JSONResponse(snapshot(backend, control.tokens))
+            except SnapshotError as exc:
+                raise ApiError("INTERNAL", f"cannot export the state: {exc}") from None
         body = await _json_body(request)
         try:
             restore(backend, body, control.tokens)
