@@ -265,3 +265,18 @@ def test_garbage_tokens(annotated: tuple[Backend, list[str], str], garbage: str)
         return
     err = error(backend.annotations.search, OWNER, {"annotationSetIds": sets, "pageToken": garbage})
     assert err.code == 400 and "invalid page token" in err.message
+
+
+def test_tokens_differing_only_in_spare_base64_bits_are_400(
+    annotated: tuple[Backend, list[str], str],
+) -> None:
+    # the last character of unpadded base64 carries unused bits: a different character there can
+    # decode to the very same bytes, yet it is not the token the server issued
+    backend, sets, token = annotated
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    body, _, mac = token.partition(".")
+    variants = {f"{body[:-1]}{c}.{mac}" for c in alphabet} | {f"{body}.{mac[:-1]}{c}" for c in alphabet}
+    variants.discard(token)
+    for tampered in sorted(variants):
+        err = error(backend.annotations.search, OWNER, {"annotationSetIds": sets, "pageToken": tampered})
+        assert err.code == 400 and "invalid page token" in err.message, tampered

@@ -58,8 +58,11 @@ class PageTokens:
     def decode(self, token: str, method: str, query: Mapping[str, Any]) -> Cursor:
         try:
             body, _, mac = token.partition(".")
-            payload = _unb64(body)
-            ok = hmac.compare_digest(_unb64(mac), self._mac(method, query, payload))
+            payload, mac_bytes = _unb64(body), _unb64(mac)
+            # only the exact string we issued: base64 decoding ignores stray characters and the
+            # spare low bits of the last one, so a tampered string could decode to valid bytes
+            canonical = f"{_b64(payload)}.{_b64(mac_bytes)}" == token
+            ok = canonical and hmac.compare_digest(mac_bytes, self._mac(method, query, payload))
             cursor = json.loads(payload) if ok else None
         except (ValueError, binascii.Error, UnicodeDecodeError):
             cursor = None
