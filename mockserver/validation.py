@@ -35,6 +35,31 @@ def _where(exc: ValidationError) -> str:
     return ".".join(str(part) for part in exc.absolute_path)
 
 
+def _short(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def describe(exc: ValidationError) -> str:
+    """A one-line reason that never echoes a large instance back (a 4,097-item batch
+    would otherwise come back whole in jsonschema's message)."""
+    bound = exc.validator_value
+    match exc.validator:
+        case "maxItems":
+            return f"has more than {bound} items"
+        case "minItems":
+            return f"has fewer than {bound} items"
+        case "maxLength":
+            return f"is longer than {bound} characters"
+        case "type":
+            return f"{_short(exc.instance)} is not of type {bound!r}"
+        case "enum":
+            return f"{_short(exc.instance)} is not one of {bound}"
+        case "pattern":
+            return f"{_short(exc.instance)} does not match {bound!r}"
+    return exc.message if len(exc.message) <= 300 else exc.message[:297] + "..."
+
+
 class GoogleParameterValidator(ParameterValidator):
     def validate_request(self, request: Any) -> None:
         """Connexion's checks, with the query parsed once instead of once per declared
@@ -61,7 +86,9 @@ class GoogleParameterValidator(ParameterValidator):
                 raise BadRequestProblem(detail=error)
 
     @staticmethod
-    def validate_parameter(parameter_type: str, value: Any, param: dict, param_name: str | None = None) -> Any:
+    def validate_parameter(
+        parameter_type: str, value: Any, param: dict, param_name: str | None = None
+    ) -> Any:
         name = param.get("name", param_name)
         if is_nullable(param) and is_null(value):
             return None
@@ -72,7 +99,7 @@ class GoogleParameterValidator(ParameterValidator):
             except ValidationError as exc:
                 where = _where(exc)
                 suffix = f" (item {where})" if where else ""
-                return f"Invalid value for {parameter_type} parameter '{name}'{suffix}: {exc.message}"
+                return f"Invalid value for {parameter_type} parameter '{name}'{suffix}: {describe(exc)}"
         elif param.get("required"):
             return f"Missing required {parameter_type} parameter '{name}'"
         return None
@@ -113,7 +140,9 @@ class GoogleJSONBodyValidator(JSONRequestBodyValidator):
 
     def _validate(self, body: Any) -> dict | None:
         if not self._nullable and body is None:
-            raise BadRequestProblem(detail="Invalid JSON payload received: the request body must not be empty")
+            raise BadRequestProblem(
+                detail="Invalid JSON payload received: the request body must not be empty"
+            )
         try:
             return self._validator.validate(body)
         except ValidationError as exc:
@@ -122,7 +151,7 @@ class GoogleJSONBodyValidator(JSONRequestBodyValidator):
             if exc.validator == "additionalProperties":
                 message = f"Invalid JSON payload received{field}: {exc.message} (unknown field)"
             else:
-                message = f"Invalid JSON payload received{field}: {exc.message}"
+                message = f"Invalid JSON payload received{field}: {describe(exc)}"
             raise BadRequestProblem(detail=message) from None
 
 

@@ -136,3 +136,12 @@ def test_unimplemented_operation_is_501(client, monkeypatch):
     with pytest.raises(Exception) as info:
         asyncio.run(handler())
     assert info.value.code == 501  # type: ignore[attr-defined]
+
+
+def test_limit_errors_do_not_echo_the_request(client):
+    dataset = client.post("/v1/datasets", json={"projectId": "p"}).json()
+    aset = client.post("/v1/annotationsets", json={"datasetId": dataset["id"], "referenceSetId": "rs"}).json()
+    item = {"annotationSetId": aset["id"], "referenceName": "chr1", "start": "1", "end": "2"}
+    r = client.post("/v1/annotations:batchCreate", json={"annotations": [item] * 4097})
+    error = assert_google_error(r, 400, "INVALID_ARGUMENT", "annotations", "4096")
+    assert len(error["message"]) < 300
