@@ -134,12 +134,26 @@ class _Encoder:
         if isinstance(value, (set, frozenset)):
             tag = "$frozenset" if isinstance(value, frozenset) else "$set"
             return {tag: [self.encode(v) for v in _stable(value)]}
-        cls = type(value)
+        cls: Any = type(value)
         if not cls.__module__.startswith(ALLOWED_MODULE_PREFIX):
             raise SnapshotError(f"cannot snapshot a {cls.__module__}.{cls.__qualname__}")
+        if _is_slots_record(cls):  # compact form for the many small records (annotations)
+            encode, names = self.encode, _field_names(cls) or ()
+            return {"$slots": _class_name(cls), "v": [encode(getattr(value, n, None)) for n in names]}
         return {"$object": f"{cls.__module__}:{cls.__qualname__}", "fields": {
             name: self.encode(field) for name, field in _fields(value).items()
         }}
+
+
+@functools.cache
+def _class_name(cls: Any) -> str:
+    return f"{cls.__module__}:{cls.__qualname__}"
+
+
+@functools.cache
+def _is_slots_record(cls: Any) -> bool:
+    """A plain ``__slots__`` class (not a dataclass) whose every field is plain data."""
+    return not dataclasses.is_dataclass(cls) and "__slots__" in vars(cls) and "__dict__" not in vars(cls)
 
 
 def _tagged(body: dict[str, Any]) -> bool:
@@ -161,7 +175,7 @@ def _function_name(func: Callable[..., Any]) -> str:
 
 
 @functools.cache
-def _field_names(cls: type) -> tuple[str, ...] | None:
+def _field_names(cls: Any) -> tuple[str, ...] | None:
     if dataclasses.is_dataclass(cls):
         return tuple(f.name for f in dataclasses.fields(cls))
     if hasattr(cls, "__slots__"):
@@ -174,7 +188,8 @@ _MISSING = object()
 
 def _fields(obj: Any) -> dict[str, Any]:
     """An object's state; runtime machinery (futures, events, jobs) is left out."""
-    names = _field_names(type(obj))  # type: ignore[arg-type]
+    kind: Any = type(obj)
+    names = _field_names(kind)
     out = {}
     for name in names if names is not None else list(vars(obj)):
         value = getattr(obj, name, _MISSING)
@@ -271,6 +286,16 @@ class _Decoder:
             return {self.decode(v) for v in value["$set"]}
         if "$frozenset" in value:
             return frozenset(self.decode(v) for v in value["$frozenset"])
+        if "$slots" in value:
+            cls = _lookup(value["$slots"])
+            names = _field_names(cls) if isinstance(cls, type) else None
+            values = value.get("v")
+            if not names or not isinstance(values, list) or len(values) != len(names):
+                raise SnapshotError(f"{value['$slots']!r} record does not match this version's fields")
+            obj = cls.__new__(cls)
+            for name, field in zip(names, values, strict=True):
+                object.__setattr__(obj, name, self.decode(field))
+            return obj
         if "$object" in value:
             cls = _lookup(value["$object"])
             obj = cls.__new__(cls)
