@@ -65,6 +65,7 @@ class SnapshotError(ValueError):
 
 ATOM_TYPES = frozenset({type(None), bool, int, float, str})
 LEAF_TYPES = ATOM_TYPES | {datetime, bytes, array}
+PLAIN_TYPES = frozenset({type(None), bool, int, str})  # written as they are (floats may be NaN)
 
 
 def _is_atom(value: Any) -> bool:
@@ -139,7 +140,10 @@ class _Encoder:
             raise SnapshotError(f"cannot snapshot a {cls.__module__}.{cls.__qualname__}")
         if _is_slots_record(cls):  # compact form for the many small records (annotations)
             encode, names = self.encode, _field_names(cls) or ()
-            return {"$slots": _class_name(cls), "v": [encode(getattr(value, n, None)) for n in names]}
+            fields = [getattr(value, n, None) for n in names]
+            return {"$slots": _class_name(cls), "v": [
+                f if type(f) in PLAIN_TYPES else encode(f) for f in fields
+            ]}
         return {"$object": f"{cls.__module__}:{cls.__qualname__}", "fields": {
             name: self.encode(field) for name, field in _fields(value).items()
         }}
