@@ -191,9 +191,11 @@ def add_arguments(serve: argparse.ArgumentParser, env: dict[str, str]) -> None:
                        help="[GENOMICS_MOCK_OPERATIONS] how import/export operations run; manual: "
                        "until POST /_mock/operations/{id}:complete")
     serve.add_argument("--log-level", default=default("LOG_LEVEL", "warning"),
-                       choices=["critical", "error", "warning", "info", "debug"])
+                       choices=["critical", "error", "warning", "info", "debug"],
+                       help="[GENOMICS_MOCK_LOG_LEVEL] warning")
     serve.add_argument("--access-log", action="store_true",
-                       default=default("ACCESS_LOG", "") not in ("", "0", "false"), help="log every request")
+                       default=default("ACCESS_LOG", "") not in ("", "0", "false"),
+                       help="[GENOMICS_MOCK_ACCESS_LOG] log every request")
     serve.add_argument("--no-admin", action="store_true",
                        default=default("NO_ADMIN", "") not in ("", "0", "false"),
                        help="[GENOMICS_MOCK_NO_ADMIN] turn off the /_mock/ admin API (health stays)")
