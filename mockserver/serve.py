@@ -142,6 +142,8 @@ def run(args: argparse.Namespace) -> int:
         timeout_graceful_shutdown=10,
     )
     server = uvicorn.Server(config)
+    if args.access_log:  # uvicorn logs requests at INFO: show them whatever --log-level says
+        logging.getLogger("uvicorn.access").setLevel(logging.INFO)
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
     if saver is not None:
         saver.start()
