@@ -23,7 +23,7 @@ from contracts.core import Context, Suite
 SUITE = Suite("schema", "Schemathesis: responses match spec/openapi.yaml, bad input is rejected")
 
 #: (examples per operation in fuzzing, stateful steps, coverage phase on?)
-SCHEMA_RUNS = {"quick": (4, 10, False), "deep": (60, 40, True)}
+SCHEMA_RUNS = {"quick": (4, 10, True), "deep": (60, 40, True)}
 
 
 def spec_path() -> Path:
