@@ -266,7 +266,7 @@ def limits(ctx: Context) -> None:
         rule=f"annotations.batchCreate with {BATCH_MAX} entries (the valid neighbour)",
     )
     ctx.checked(2)
-    page_limits = [
+    page_limits: list[tuple[str, str, dict[str, Any], int]] = [
         ("GET", "/v1/datasets", {"projectId": ctx.project}, 1024),
         ("POST", "/v1/annotationsets/search", {"datasetIds": [dataset_id]}, 1024),
         ("POST", "/v1/annotations/search", {"annotationSetIds": [generic]}, 2048),

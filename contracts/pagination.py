@@ -57,7 +57,7 @@ def check_pages(ctx: Context, fetch: Fetch, key: str, sizes: list[int], what: st
     first: list[dict[str, Any]] = []
     for size in sizes:
         items = collect(fetch, key, size, what)
-        ids = [item.get("id") for item in items]
+        ids = [str(item.get("id")) for item in items]
         if len(set(ids)) != len(ids):
             dup = next(i for i in ids if ids.count(i) > 1)
             raise ContractViolation(f"{what}: id {dup!r} appears twice across pages at pageSize={size}")
@@ -295,12 +295,12 @@ def page_tokens_bound(ctx: Context) -> None:
             token = expect(ctx.writer.post("/v1/annotations/search", base), 200)["nextPageToken"]
             other = {"annotationSetIds": [set_a, set_b], "pageSize": 2}
 
-            def again(tok: str, change: bool) -> Any:
+            def again1(tok: str, change: bool) -> Any:
                 return ctx.writer.post(
                     "/v1/annotations/search", {**(other if change else base), "pageToken": tok}
                 )
 
-            return token, again
+            return token, again1
         if kind == "annotations-range":
             base = {
                 "annotationSetIds": [set_a],
@@ -311,29 +311,29 @@ def page_tokens_bound(ctx: Context) -> None:
             }
             token = expect(ctx.writer.post("/v1/annotations/search", base), 200)["nextPageToken"]
 
-            def again(tok: str, change: bool) -> Any:
+            def again2(tok: str, change: bool) -> Any:
                 body = {**base, "start": "1"} if change else base
                 return ctx.writer.post("/v1/annotations/search", {**body, "pageToken": tok})
 
-            return token, again
+            return token, again2
         if kind == "annotationsets":
             base = {"datasetIds": [dataset_id], "pageSize": 1}
             token = expect(ctx.writer.post("/v1/annotationsets/search", base), 200)["nextPageToken"]
 
-            def again(tok: str, change: bool) -> Any:
+            def again3(tok: str, change: bool) -> Any:
                 body = {**base, "datasetIds": [dataset_id, other_dataset]} if change else base
                 return ctx.writer.post("/v1/annotationsets/search", {**body, "pageToken": tok})
 
-            return token, again
+            return token, again3
         token = expect(ctx.writer.get("/v1/datasets", projectId=ctx.project, pageSize=1), 200)[
             "nextPageToken"
         ]
 
-        def again(tok: str, change: bool) -> Any:
+        def again4(tok: str, change: bool) -> Any:
             project = f"{ctx.project}-elsewhere" if change else ctx.project
             return ctx.writer.get("/v1/datasets", projectId=project, pageSize=1, pageToken=tok)
 
-        return token, again
+        return token, again4
 
     # the whole table, not a sample: 4 queries x (4 tamperings + 1 reuse with other filters)
     for kind in ("annotations", "annotations-range", "annotationsets", "datasets"):

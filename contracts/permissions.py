@@ -296,7 +296,7 @@ def grant(ctx: Context, dataset: str, role: str, member: str) -> None:
     """Add ``member`` to ``role`` in the dataset's IAM policy (read-modify-write with the etag)."""
     policy = expect(ctx.writer.post(f"/v1/datasets/{dataset}:getIamPolicy", {}), 200, rule="getIamPolicy")
     bindings = [b for b in policy.get("bindings", []) if b.get("role") != role]
-    members = next((b["members"] for b in policy.get("bindings", []) if b.get("role") == role), [])
+    members: list[str] = next((b["members"] for b in policy.get("bindings", []) if b.get("role") == role), [])
     bindings.append({"role": role, "members": [*members, member]})
     new = {"bindings": bindings, **({"etag": policy["etag"]} if "etag" in policy else {})}
     expect(ctx.writer.post(f"/v1/datasets/{dataset}:setIamPolicy", {"policy": new}), 200, rule="setIamPolicy")

@@ -115,9 +115,9 @@ def schemathesis_run(ctx: Context) -> None:
     if failures:
         lines = [f"{len(failures)} Schemathesis failure(s) (seed {seed}):"]
         repro: list[str] = []
-        for (label, check), (message, steps) in sorted(failures.items()):
-            lines.append(f"- {label}: {check}: {message[:300]}")
-            repro.append(f"# {label}: {check}\n{steps}")
+        for (label, check_name), (message, steps) in sorted(failures.items()):
+            lines.append(f"- {label}: {check_name}: {message[:300]}")
+            repro.append(f"# {label}: {check_name}\n{steps}")
         error = ContractViolation("\n".join(lines))
         error.reproduction = "\n".join(repro)  # type: ignore[attr-defined]
         raise error
