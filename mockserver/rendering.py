@@ -9,8 +9,9 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
+
+import orjson
 
 from mockserver.errors import invalid_argument
 
@@ -22,7 +23,9 @@ def parse_fields(text: str) -> Selection:
     parser = _FieldsParser(text)
     selection = parser.selection()
     if parser.pos != len(text):
-        raise invalid_argument(f"fields: unexpected {text[parser.pos]!r} at position {parser.pos} in {text!r}")
+        raise invalid_argument(
+            f"fields: unexpected {text[parser.pos]!r} at position {parser.pos} in {text!r}"
+        )
     return selection
 
 
@@ -96,8 +99,13 @@ def select(data: Any, selection: Selection) -> Any:
 
 
 def render_json(data: Any, *, pretty: bool = True, fields: str | None = None) -> bytes:
+    """UTF-8 JSON; pretty output is indented by two spaces, as Google's front end writes it.
+
+    orjson writes both forms ~10x faster than the standard library's pure-Python
+    indenting encoder, which dominated the cost of a search response.
+    """
     if fields:
         data = select(data, parse_fields(fields))
     if pretty:
-        return (json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode()
-    return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
+        return orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE)
+    return orjson.dumps(data)
