@@ -2,7 +2,7 @@
 
 Runs Schemathesis' engine with the document shipped in this project (never
 the target's own /openapi.json: the contract is ours) and the target's base
-URL, through the examples, coverage (deep profile), fuzzing and stateful
+URL, through the examples, coverage, fuzzing and stateful
 (links from the create operations) phases, with the checks that apply:
 server errors, status code / content type / headers / body conformance,
 negative data rejected, positive data accepted (404, 400 and 409 are
@@ -81,7 +81,7 @@ def operation_id(operation: Any) -> str:
 
 @SUITE.check
 def schemathesis_run(ctx: Context) -> None:
-    """Every operation: examples, fuzzing, stateful links (and coverage when deep), all applicable checks."""
+    """Every operation: examples, coverage, fuzzing, stateful links; all applicable checks."""
     import schemathesis
     from schemathesis.config import SchemathesisConfig
     from schemathesis.engine import Status, events, from_schema
