@@ -24,7 +24,9 @@ from mockserver.app import create_app
 from mockserver.auth import TokenRegistry
 from mockserver.backend import annotations, annotationsets, datasets, paging
 from mockserver.backend.annotationsets import AnnotationSets
+from mockserver.backend.datasets import Datasets
 from mockserver.backend.iam import Iam
+from mockserver.backend.variantsets import VariantSets
 
 Mutant = Callable[[pytest.MonkeyPatch], None]
 KILLS: dict[str, bool] = {}
@@ -113,6 +115,28 @@ def ignored_update_mask(mp: pytest.MonkeyPatch) -> None:
         mp.setattr(module, "parse_update_mask", parse)
 
 
+def server_error(mp: pytest.MonkeyPatch) -> None:
+    """variantsets.search crashes (500) on bodies naming datasetIds."""
+    original = VariantSets.search
+
+    def search(self: Any, principal: Any, body: Any, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(body, dict) and "datasetIds" in body:
+            raise RuntimeError("deliberate crash")
+        return original(self, principal, body, *args, **kwargs)
+
+    mp.setattr(VariantSets, "search", search)
+
+
+def wrong_response_type(mp: pytest.MonkeyPatch) -> None:
+    """datasets.create answers createTime as a JSON number instead of an RFC 3339 string."""
+    original = Datasets.create
+
+    def create(self: Any, principal: Any, body: Any) -> Any:
+        return {**original(self, principal, body), "createTime": 1234567890}
+
+    mp.setattr(Datasets, "create", create)
+
+
 MUTANTS: dict[str, tuple[Mutant, str]] = {
     "page drops its last item": (drop_last_item, "pagination"),
     "order depends on page size": (order_depends_on_page_size, "pagination"),
@@ -121,6 +145,9 @@ MUTANTS: dict[str, tuple[Mutant, str]] = {
     "search leaks an unreadable set": (leaky_search, "permissions"),
     "missing required-field check": (missing_required_field, "fields"),
     "ignored updateMask": (ignored_update_mask, "fields"),
+    # beyond the issue's list: the schema suite bites too
+    "server error on one operation": (server_error, "schema"),
+    "int64/timestamp field of the wrong JSON type": (wrong_response_type, "schema"),
 }
 
 
