@@ -23,9 +23,9 @@ from contracts.client import ApiClient, Recorder, expect
 
 PROFILES = ("quick", "deep")
 #: Hypothesis examples per property, by profile
-EXAMPLES = {"quick": 12, "deep": 150}
+EXAMPLES = {"quick": 20, "deep": 150}
 #: model-based run: (examples, steps per example)
-MODEL_RUNS = {"quick": (6, 20), "deep": (100, 50)}
+MODEL_RUNS = {"quick": (10, 20), "deep": (100, 50)}
 
 
 class SkipCheck(Exception):
