@@ -7,7 +7,6 @@ is known at once and no port race exists; start-up takes ~10 ms
 
 from __future__ import annotations
 
-import asyncio
 import socket
 import threading
 import time
@@ -43,7 +42,9 @@ class LiveServer:
         return self
 
     def _run(self) -> None:
-        asyncio.run(self._server.serve(sockets=[self._socket]))
+        # Server.run sets up uvicorn's event loop (uvloop when installed); a plain
+        # asyncio.run(serve()) served ~10x fewer requests per second here.
+        self._server.run(sockets=[self._socket])
 
     def stop(self) -> None:
         self._server.should_exit = True
