@@ -52,9 +52,20 @@ def serve_mock(port: int, annotations: int, info_file: str) -> None:
         start = (i * 7919) % 1_000_000
         backend.annotations.create(
             DEFAULT_OWNER,
-            {"annotationSetId": aset["id"], "referenceName": f"chr{i % 3 + 1}", "start": start, "end": start + 100},
+            {
+                "annotationSetId": aset["id"],
+                "referenceName": f"chr{i % 3 + 1}",
+                "start": start,
+                "end": start + 100,
+            },
         )
-    search = {"annotationSetIds": [aset["id"]], "referenceName": "chr1", "start": "0", "end": "1000000", "pageSize": 10}
+    search = {
+        "annotationSetIds": [aset["id"]],
+        "referenceName": "chr1",
+        "start": "0",
+        "end": "1000000",
+        "pageSize": 10,
+    }
     Path(info_file).write_text(json.dumps({"dataset": dataset["id"], "search": search}))
     uvicorn.run(create_app(backend), host="127.0.0.1", port=port, log_level="error", access_log=False)
 
@@ -132,7 +143,9 @@ def run_wrk(url: str, seconds: float, connections: int, body: str | None) -> dic
     return {"rps": rps, "p50": pct("50"), "p99": pct("99")}
 
 
-async def _asyncio_load(host: str, port: int, raw: bytes, seconds: float, connections: int) -> dict[str, float]:
+async def _asyncio_load(
+    host: str, port: int, raw: bytes, seconds: float, connections: int
+) -> dict[str, float]:
     latencies: list[float] = []
     deadline = time.perf_counter() + seconds
 
@@ -178,7 +191,9 @@ def run_asyncio(url: str, seconds: float, connections: int, body: str | None) ->
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--seconds", type=float, default=5)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--annotations", type=int, default=2000)
@@ -202,7 +217,10 @@ def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="genomics-mock-bench-"))
     info_file, bodies_file = workdir / "info.json", workdir / "bodies.json"
     mock_port, bare_port = free_port(), free_port()
-    mock = start(["--annotations", str(args.annotations), "--serve", "mock", str(mock_port), str(info_file)], mock_port)
+    mock = start(
+        ["--annotations", str(args.annotations), "--serve", "mock", str(mock_port), str(info_file)],
+        mock_port,
+    )
     procs = [mock]
     try:
         info = json.loads(info_file.read_text())
@@ -211,7 +229,9 @@ def main() -> None:
         base = f"http://127.0.0.1:{mock_port}"
         get_bytes = urllib.request.urlopen(base + get_path).read().decode()
         request = urllib.request.Request(
-            base + "/v1/annotations/search", data=search_body.encode(), headers={"Content-Type": "application/json"}
+            base + "/v1/annotations/search",
+            data=search_body.encode(),
+            headers={"Content-Type": "application/json"},
         )
         search_bytes = urllib.request.urlopen(request).read().decode()
         bodies_file.write_text(json.dumps({"get": get_bytes, "search": search_bytes}))

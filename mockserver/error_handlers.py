@@ -60,7 +60,9 @@ async def on_http_exception(request: ConnexionRequest, exc: Exception) -> Connex
 
 
 async def on_unicode_error(_request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
-    return error_response(ApiError("INVALID_ARGUMENT", f"Invalid JSON payload received: body is not UTF-8 ({exc})"))
+    return error_response(
+        ApiError("INVALID_ARGUMENT", f"Invalid JSON payload received: body is not UTF-8 ({exc})")
+    )
 
 
 async def on_unexpected(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:

@@ -87,7 +87,9 @@ class GenomicsMiddleware:
             if logged:
                 _log_request(control, scope, status)
 
-    async def _dispatch(self, scope: Scope, receive: Receive, send: Send, query: dict[str, list[str]]) -> None:
+    async def _dispatch(
+        self, scope: Scope, receive: Receive, send: Send, query: dict[str, list[str]]
+    ) -> None:
         path: str = scope["path"]
         for prefix, app in self.extra_routes.items():
             if path == prefix or path.startswith(prefix.rstrip("/") + "/"):
@@ -184,7 +186,10 @@ async def send_json(send: Send, status: int, data: Any, headers: dict[str, str] 
 
     options = current_options()
     body = render_json(data, pretty=options.pretty)
-    raw_headers = [(b"content-type", b"application/json; charset=UTF-8"), (b"content-length", str(len(body)).encode())]
+    raw_headers = [
+        (b"content-type", b"application/json; charset=UTF-8"),
+        (b"content-length", str(len(body)).encode()),
+    ]
     raw_headers += [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
     await send({"type": "http.response.start", "status": status, "headers": raw_headers})
     await send({"type": "http.response.body", "body": body})

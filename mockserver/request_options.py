@@ -12,7 +12,10 @@ class RequestOptions:
     fields: str | None = None
 
 
-_options: ContextVar[RequestOptions] = ContextVar("genomics_mock_request_options", default=RequestOptions())
+#: what a request without prettyPrint/fields gets (frozen, so one shared instance is safe)
+DEFAULT_OPTIONS = RequestOptions()
+
+_options: ContextVar[RequestOptions] = ContextVar("genomics_mock_request_options", default=DEFAULT_OPTIONS)
 
 
 def current_options() -> RequestOptions:

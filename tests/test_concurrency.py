@@ -20,7 +20,9 @@ def test_no_lost_writes_between_http_and_direct_calls(live_server, backend):
             ]
 
     def direct(_: int) -> list[str]:
-        return [backend.datasets.create(DEFAULT_OWNER, {"projectId": "busy"})["id"] for _ in range(per_worker)]
+        return [
+            backend.datasets.create(DEFAULT_OWNER, {"projectId": "busy"})["id"] for _ in range(per_worker)
+        ]
 
     with ThreadPoolExecutor(max_workers=6) as pool:
         futures = [pool.submit(over_http, i) for i in range(3)] + [pool.submit(direct, i) for i in range(3)]

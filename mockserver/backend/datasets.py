@@ -140,7 +140,8 @@ class Datasets(Component):
             raise failed_precondition(f"Dataset {dataset_id!r} is not deleted")
         if self.clock.now() - deleted_at > UNDELETE_WINDOW:
             raise not_found(
-                f"Dataset {dataset_id!r} not found: it was deleted more than 7 days ago and cannot be restored"
+                f"Dataset {dataset_id!r} not found: it was deleted more than 7 days ago "
+                "and cannot be restored"
             )
         del self._deleted_at[dataset_id]
         self._by_project[record["projectId"]].add(dataset_id)

@@ -15,7 +15,11 @@ async def get(datasetId: str) -> dict[str, Any]:  # noqa: N803 - names come from
     return backend().datasets.get(principal(), datasetId)
 
 
-async def list_(projectId: str | None = None, pageSize: int | None = None, pageToken: str | None = None) -> dict[str, Any]:  # noqa: N803
+async def list_(
+    projectId: str | None = None,  # noqa: N803
+    pageSize: int | None = None,  # noqa: N803
+    pageToken: str | None = None,  # noqa: N803
+) -> dict[str, Any]:
     return backend().datasets.list(principal(), projectId, pageSize, pageToken)
 
 
