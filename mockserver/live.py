@@ -23,8 +23,8 @@ class LiveServer:
         self._socket.bind((host, port))
         self.host, self.port = self._socket.getsockname()[:2]
         options = {"log_level": "warning", "access_log": False, "lifespan": "off", **uvicorn_options}
+        # uvicorn installs signal handlers only on the main thread, so this one leaves them alone
         self._server = uvicorn.Server(uvicorn.Config(app, **options))
-        self._server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
         self._thread: threading.Thread | None = None
 
     @property
