@@ -41,10 +41,11 @@ from mockserver.backend.annotation_validation import (
     validate_annotation,
     validate_payload,
 )
-from mockserver.backend.annotationsets import request_page_size, string_list
+from mockserver.backend.annotationsets import string_list
 from mockserver.backend.base import Component, compact, public, synchronized
 from mockserver.backend.fieldmask import parse_update_mask
 from mockserver.backend.iam import Principal
+from mockserver.backend.paging import body_page_size
 from mockserver.errors import ApiError, invalid_argument, not_found
 
 SEARCH_DEFAULT_PAGE_SIZE = 256
@@ -313,7 +314,9 @@ class Annotations(Component):
             raise invalid_argument(f"start must be >= 0 (got {qs})")
         if qe is not None and qe <= qs:
             raise invalid_argument(f"end must be greater than start (got start={qs}, end={qe})")
-        size = request_page_size(body, default=SEARCH_DEFAULT_PAGE_SIZE, maximum=SEARCH_MAX_PAGE_SIZE)
+        size = body_page_size(
+            body.get("pageSize"), default=SEARCH_DEFAULT_PAGE_SIZE, maximum=SEARCH_MAX_PAGE_SIZE
+        )
         by_reference = reference_name is not None or reference_id is not None
         query_key = f"n:{reference_name}" if reference_name is not None else f"i:{reference_id}"
 

@@ -35,7 +35,7 @@ from mockserver.backend.annotation_validation import (
 from mockserver.backend.base import Component, compact, public, synchronized
 from mockserver.backend.fieldmask import parse_update_mask
 from mockserver.backend.iam import Principal
-from mockserver.backend.paging import page_size
+from mockserver.backend.paging import body_page_size
 from mockserver.errors import ApiError, invalid_argument, not_found
 
 SEARCH_DEFAULT_PAGE_SIZE = 128
@@ -46,14 +46,6 @@ MUTABLE_FIELDS = ("name", "sourceUri", "info")
 def _missing_dataset(dataset_id: str, field: str) -> ApiError:
     """Byte-for-byte what Datasets.require_live says for an unknown dataset."""
     return not_found(f"Dataset {dataset_id!r} not found ({field})")
-
-
-def request_page_size(body: dict[str, Any], *, default: int, maximum: int) -> int:
-    """``pageSize`` from a search body (an int32; unset or 0 means the default)."""
-    value = body.get("pageSize")
-    if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
-        raise invalid_argument(f"pageSize must be an integer (got {value!r})")
-    return page_size(value, default=default, maximum=maximum)
 
 
 def string_list(value: Any, field: str) -> list[str]:
@@ -175,7 +167,9 @@ class AnnotationSets(Component):
             self.backend.datasets.require_live(dataset_id, field="datasetIds")
         for dataset_id in dataset_ids:
             self._authorize(principal, "list", dataset_id, _missing_dataset(dataset_id, "datasetIds"))
-        size = request_page_size(body, default=SEARCH_DEFAULT_PAGE_SIZE, maximum=SEARCH_MAX_PAGE_SIZE)
+        size = body_page_size(
+            body.get("pageSize"), default=SEARCH_DEFAULT_PAGE_SIZE, maximum=SEARCH_MAX_PAGE_SIZE
+        )
         needle = name.casefold() if name else None
         wanted = set(types)
 

@@ -29,7 +29,9 @@ from mockserver.backend.base import Component, compact, public, synchronized
 from mockserver.backend.clock import epoch_millis
 from mockserver.backend.fieldmask import apply_mask, parse_update_mask
 from mockserver.backend.iam import Principal
-from mockserver.backend.variantsets import capped_page_size, optional_str, request_body, validate_info
+from mockserver.backend.paging import body_page_size
+from mockserver.backend.request_fields import optional_str, request_body
+from mockserver.backend.variantsets import validate_info
 from mockserver.errors import ApiError, invalid_argument, not_found
 
 SEARCH_DEFAULT_PAGE_SIZE = 1024
@@ -140,7 +142,7 @@ class CallSets(Component):
             variant_set = variant_sets.require_live(vs_id, field="variantSetIds")
             variant_sets.authorize(principal, "genomics.callSets.list", variant_set, field="variantSetIds")
         name = optional_str(body.get("name"), "name")
-        size = capped_page_size(body.get("pageSize"), default=SEARCH_DEFAULT_PAGE_SIZE, cap=SEARCH_PAGE_CAP)
+        size = body_page_size(body.get("pageSize"), default=SEARCH_DEFAULT_PAGE_SIZE, cap=SEARCH_PAGE_CAP)
         indexes = [self._by_variant_set.get(vs_id, SortedList()) for vs_id in variant_set_ids]
 
         def stream(cursor: list[Any] | None):

@@ -33,6 +33,7 @@ from mockserver.backend.bam import DEPTH_EXCLUDED_FLAGS, depth_runs, line_start_
 from mockserver.backend.base import Component, compact, synchronized
 from mockserver.backend.iam import Principal
 from mockserver.backend.paging import page_size
+from mockserver.backend.request_fields import optional_int64
 from mockserver.errors import invalid_argument
 
 if TYPE_CHECKING:
@@ -128,8 +129,8 @@ class Coverage(Component):
         self.backend.read_group_sets.authorize(principal, "genomics.readGroupSets.get", record)
         reads = self.backend.reads.of(read_group_set_id)
         index = reads.coverage
-        start_v, end_v = _int64(start, "start"), _int64(end, "end")
-        target = _int64(target_bucket_width, "targetBucketWidth")
+        start_v, end_v = optional_int64(start, "start"), optional_int64(end, "end")
+        target = optional_int64(target_bucket_width, "targetBucketWidth")
         if target is not None and target < 0:
             raise invalid_argument("targetBucketWidth must not be negative")
         if not reference_name and (start_v or end_v):
@@ -266,17 +267,3 @@ def _scan(reads: SetReads, name: str, a: int, b: int) -> int:
             if lo < hi:
                 total += hi - lo
     return total
-
-
-def _int64(value: Any, field: str) -> int | None:
-    if value is None or value == "":
-        return None
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        raise invalid_argument(f"{field} must be an int64 (got {value!r})") from None
-
-
-def scan_depth_sum(reads: SetReads, name: str, a: int, b: int) -> int:
-    """Public for benchmarks and tests: the same sum computed only from the reads."""
-    return _scan(reads, name, a, b)

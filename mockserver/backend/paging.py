@@ -97,6 +97,17 @@ def page_size(value: int | None, *, default: int, maximum: int | None, field: st
     return value
 
 
+def body_page_size(
+    value: Any, *, default: int, maximum: int | None = None, cap: int | None = None, field: str = "pageSize"
+) -> int:
+    """``pageSize`` as a search sends it in the JSON body: an integer (anything else is a 400),
+    then :func:`page_size`; ``cap`` silently limits methods without a documented maximum."""
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+        raise invalid_argument(f"{field} must be an integer (got {value!r})")
+    size = page_size(value, default=default, maximum=maximum, field=field)
+    return size if cap is None else min(size, cap)
+
+
 class Paginator:
     """Cuts an ordered stream into pages with tokens (see module docstring)."""
 

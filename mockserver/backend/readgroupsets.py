@@ -42,6 +42,7 @@ from mockserver.backend.iam import Principal
 from mockserver.backend.operations import Job
 from mockserver.backend.paging import page_size
 from mockserver.backend.reads import UNMAPPED, SetBuilder, SetReads
+from mockserver.backend.request_fields import request_body
 from mockserver.errors import ApiError, failed_precondition, invalid_argument, not_found
 
 IMPORT_REQUEST_TYPE = "type.googleapis.com/google.genomics.v1.ImportReadGroupSetsRequest"
@@ -105,7 +106,7 @@ class ReadGroupSets(Component):
     ) -> dict[str, Any]:
         record = self.require(set_id)
         self.authorize(principal, "genomics.readGroupSets.update", record)
-        body = _body(body)
+        body = request_body(body)
         fields = parse_update_mask(update_mask, MUTABLE_FIELDS, method="readgroupsets.patch")
         if "name" in fields and not isinstance(body.get("name", ""), str):
             raise invalid_argument("name must be a string")
@@ -130,7 +131,7 @@ class ReadGroupSets(Component):
 
     @synchronized
     def search(self, principal: Principal, body: dict[str, Any] | None) -> dict[str, Any]:
-        body = _body(body)
+        body = request_body(body)
         dataset_ids = body.get("datasetIds")
         if not dataset_ids or not isinstance(dataset_ids, list):
             raise invalid_argument("datasetIds is required (at least one dataset id)")
@@ -168,7 +169,7 @@ class ReadGroupSets(Component):
 
     @synchronized
     def import_(self, principal: Principal, body: dict[str, Any] | None) -> dict[str, Any]:
-        body = _body(body)
+        body = request_body(body)
         dataset_id = body.get("datasetId")
         if not dataset_id or not isinstance(dataset_id, str):
             raise invalid_argument("datasetId is required")
@@ -203,7 +204,7 @@ class ReadGroupSets(Component):
     def export(self, principal: Principal, set_id: str, body: dict[str, Any] | None) -> dict[str, Any]:
         record = self.require(set_id)
         self.authorize(principal, "genomics.readGroupSets.get", record)  # READ on the set
-        body = _body(body)
+        body = request_body(body)
         project_id = body.get("projectId")
         if not project_id or not isinstance(project_id, str):
             raise invalid_argument("projectId is required")
@@ -533,11 +534,3 @@ def _stem(uri: str) -> str:
         if name.lower().endswith(suffix):
             return name[: -len(suffix)]
     return name
-
-
-def _body(body: Any) -> dict[str, Any]:
-    if body is None:
-        return {}
-    if not isinstance(body, dict):
-        raise invalid_argument("the request body must be a JSON object")
-    return body

@@ -27,6 +27,7 @@ from mockserver.backend.base import Component, compact, synchronized
 from mockserver.backend.coverage import CoverageBuilder, CoverageIndex
 from mockserver.backend.iam import Principal
 from mockserver.backend.paging import page_size
+from mockserver.backend.request_fields import optional_int64, request_body
 from mockserver.errors import invalid_argument, not_found
 
 SEARCH_DEFAULT_PAGE_SIZE = 256
@@ -205,10 +206,7 @@ class Reads(Component):
 
     @synchronized
     def search(self, principal: Principal, body: dict[str, Any] | None) -> dict[str, Any]:
-        if body is None:
-            body = {}
-        if not isinstance(body, dict):
-            raise invalid_argument("the request body must be a JSON object")
+        body = request_body(body)
         rgsets = self.backend.read_group_sets
         set_ids = body.get("readGroupSetIds") or []
         group_ids = body.get("readGroupIds") or []
@@ -238,8 +236,8 @@ class Reads(Component):
             else:
                 rgsets.authorize(principal, "genomics.reads.list", record, field="readGroupSetIds")
         reference = body.get("referenceName") or None
-        start = _int64(body.get("start"), "start")
-        end = _int64(body.get("end"), "end")
+        start = optional_int64(body.get("start"), "start")
+        end = optional_int64(body.get("end"), "end")
         if reference is None and (start is not None or end is not None):
             raise invalid_argument("start and end require referenceName")
         if reference == UNMAPPED and (start or end):
@@ -319,12 +317,3 @@ class Reads(Component):
                     item = (1, names[offset], 0, set_id, index)
                     if cursor is None or item > tuple(cursor):
                         yield item
-
-
-def _int64(value: Any, field: str) -> int | None:
-    if value is None or value == "":
-        return None
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        raise invalid_argument(f"{field} must be an int64 (got {value!r})") from None

@@ -46,7 +46,8 @@ from sortedcontainers import SortedList
 from mockserver.backend.base import Component, compact, public, synchronized
 from mockserver.backend.iam import Principal
 from mockserver.backend.ids import is_valid_id
-from mockserver.backend.paging import page_size
+from mockserver.backend.paging import body_page_size
+from mockserver.backend.request_fields import optional_str, request_body
 from mockserver.errors import invalid_argument, not_found
 
 SEARCH_DEFAULT_PAGE_SIZE = 1024
@@ -142,9 +143,9 @@ class References(Component):
                 "id": set_id,
                 "referenceIds": reference_ids,
                 "md5checksum": reference_set_md5(md5s),
-                "assemblyId": _optional_str(assembly_id, "assemblyId"),
-                "description": _optional_str(description, "description"),
-                "sourceUri": _optional_str(source_uri, "sourceUri"),
+                "assemblyId": optional_str(assembly_id, "assemblyId"),
+                "description": optional_str(description, "description"),
+                "sourceUri": optional_str(source_uri, "sourceUri"),
                 "sourceAccessions": _str_list(source_accessions, "sourceAccessions"),
                 "ncbiTaxonId": _optional_int(ncbi_taxon_id, "ncbiTaxonId"),
             }
@@ -276,11 +277,13 @@ class References(Component):
 
     @synchronized
     def search_reference_sets(self, principal: Principal, body: dict[str, Any] | None) -> dict[str, Any]:
-        body = _body(body)
+        body = request_body(body)
         md5s = _str_list(body.get("md5checksums"), "md5checksums")
         accessions = _str_list(body.get("accessions"), "accessions")
-        assembly = _optional_str(body.get("assemblyId"), "assemblyId")
-        size = _search_page_size(body)
+        assembly = optional_str(body.get("assemblyId"), "assemblyId")
+        size = body_page_size(
+            body.get("pageSize"), default=SEARCH_DEFAULT_PAGE_SIZE, maximum=SEARCH_MAX_PAGE_SIZE
+        )
         self.backend.iam.authorize(principal, "genomics.referenceSets.list", ANY_REFERENCE_SET)
         candidates = _intersect(
             _by_md5(self._set_by_md5, md5s) if md5s else None,
@@ -305,11 +308,13 @@ class References(Component):
 
     @synchronized
     def search_references(self, principal: Principal, body: dict[str, Any] | None) -> dict[str, Any]:
-        body = _body(body)
+        body = request_body(body)
         md5s = _str_list(body.get("md5checksums"), "md5checksums")
         accessions = _str_list(body.get("accessions"), "accessions")
-        set_id = _optional_str(body.get("referenceSetId"), "referenceSetId")
-        size = _search_page_size(body)
+        set_id = optional_str(body.get("referenceSetId"), "referenceSetId")
+        size = body_page_size(
+            body.get("pageSize"), default=SEARCH_DEFAULT_PAGE_SIZE, maximum=SEARCH_MAX_PAGE_SIZE
+        )
         if set_id:
             self._require_set(set_id, "referenceSetId")
         self.backend.iam.authorize(principal, "genomics.references.list", ANY_REFERENCE)
@@ -396,7 +401,7 @@ class References(Component):
             "name": name,
             "length": str(length),
             "md5checksum": md5,
-            "sourceUri": _optional_str(spec.get("sourceUri"), f"{where}.sourceUri"),
+            "sourceUri": optional_str(spec.get("sourceUri"), f"{where}.sourceUri"),
             "sourceAccessions": _str_list(spec.get("sourceAccessions"), f"{where}.sourceAccessions"),
             "ncbiTaxonId": _optional_int(spec.get("ncbiTaxonId"), f"{where}.ncbiTaxonId"),
         }
@@ -428,27 +433,6 @@ class References(Component):
 
 
 # -- request helpers ------------------------------------------------------------------
-
-
-def _body(body: Any) -> dict[str, Any]:
-    if body is None:
-        return {}
-    if not isinstance(body, dict):
-        raise invalid_argument("the request body must be a JSON object")
-    return body
-
-
-def _search_page_size(body: dict[str, Any]) -> int:
-    value = body.get("pageSize")
-    if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
-        raise invalid_argument("pageSize must be an integer")
-    return page_size(value, default=SEARCH_DEFAULT_PAGE_SIZE, maximum=SEARCH_MAX_PAGE_SIZE)
-
-
-def _optional_str(value: Any, field: str) -> str | None:
-    if value is None or isinstance(value, str):
-        return value
-    raise invalid_argument(f"{field} must be a string")
 
 
 def _optional_int(value: Any, field: str) -> int | None:

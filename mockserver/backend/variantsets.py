@@ -28,7 +28,8 @@ from sortedcontainers import SortedList
 from mockserver.backend.base import Component, compact, public, synchronized
 from mockserver.backend.fieldmask import apply_mask, parse_update_mask
 from mockserver.backend.iam import Principal
-from mockserver.backend.paging import page_size
+from mockserver.backend.paging import body_page_size
+from mockserver.backend.request_fields import optional_str, request_body
 from mockserver.errors import ApiError, invalid_argument, not_found
 
 SEARCH_DEFAULT_PAGE_SIZE = 1024
@@ -141,7 +142,7 @@ class VariantSets(Component):
         dataset_id = dataset_ids[0]
         self.backend.datasets.require_live(dataset_id, field="datasetIds")
         self.backend.iam.authorize(principal, "genomics.variantSets.list", f"datasets/{dataset_id}")
-        size = capped_page_size(body.get("pageSize"), default=SEARCH_DEFAULT_PAGE_SIZE, cap=SEARCH_PAGE_CAP)
+        size = body_page_size(body.get("pageSize"), default=SEARCH_DEFAULT_PAGE_SIZE, cap=SEARCH_PAGE_CAP)
         index = self._by_dataset.get(dataset_id, SortedList())
 
         def stream(cursor: list[Any] | None):
@@ -165,20 +166,6 @@ class VariantSets(Component):
 
 def variant_set_not_found(variant_set_id: Any, field: str = "variantSetId") -> ApiError:
     return not_found(f"Variant set {variant_set_id!r} not found ({field})")
-
-
-def request_body(body: Any) -> dict[str, Any]:
-    if body is None:
-        return {}
-    if not isinstance(body, dict):
-        raise invalid_argument("the request body must be a JSON object")
-    return body
-
-
-def optional_str(value: Any, field: str) -> str | None:
-    if value is None or isinstance(value, str):
-        return value
-    raise invalid_argument(f"{field} must be a string")
 
 
 def validate_info(value: Any, field: str = "info") -> dict[str, list[Any]]:
@@ -213,10 +200,3 @@ def validate_metadata(value: Any) -> list[dict[str, Any]]:
             raise invalid_argument(f"{where}: value and info are mutually exclusive")
         cleaned.append(compact(entry))
     return cleaned
-
-
-def capped_page_size(value: Any, *, default: int, cap: int) -> int:
-    """For searches without a documented maximum: any positive size, silently capped at ``cap``."""
-    if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
-        raise invalid_argument("pageSize must be an integer")
-    return min(page_size(value, default=default, maximum=None), cap)

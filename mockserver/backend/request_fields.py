@@ -1,0 +1,38 @@
+"""Type checks on request bodies and fields that several components share.
+
+Each check returns the value in the form the component stores, or raises
+``400 INVALID_ARGUMENT`` naming the field; none knows about any resource.
+(The annotation components have stricter rules of their own in
+:mod:`annotation_validation`.)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mockserver.errors import invalid_argument
+
+
+def request_body(body: Any) -> dict[str, Any]:
+    """The JSON object of a request; a missing body is an empty one."""
+    if body is None:
+        return {}
+    if not isinstance(body, dict):
+        raise invalid_argument("the request body must be a JSON object")
+    return body
+
+
+def optional_str(value: Any, field: str) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    raise invalid_argument(f"{field} must be a string")
+
+
+def optional_int64(value: Any, field: str) -> int | None:
+    """An int64 as a decimal string or JSON number (``int()`` rules); unset or ``""`` is None."""
+    if value is None or value == "":
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise invalid_argument(f"{field} must be an int64 (got {value!r})") from None
