@@ -467,7 +467,3 @@ def _after_restore(name: str, component: Any) -> None:
                 "message": "The server restarted before this operation finished",
             }
         entry.done_event.set()
-
-
-def parse_time(text: str) -> datetime:
-    return parse_rfc3339(text)

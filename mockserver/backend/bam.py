@@ -194,10 +194,6 @@ def line_fields(line: bytes) -> list[str]:
     return line.decode().split("\t")
 
 
-def fragment_name(line: bytes) -> str:
-    return line[: line.index(b"\t")].decode()
-
-
 def line_start_cigar(line: bytes) -> tuple[int, str, int]:
     """(0-based start, CIGAR, flag) of a stored line."""
     parts = line.split(b"\t", 6)
