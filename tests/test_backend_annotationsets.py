@@ -305,6 +305,22 @@ def test_permissions(backend: Backend, dataset: dict[str, Any]) -> None:
     assert backend.annotation_sets.delete(EDITOR, created["id"]) == {}
 
 
+def test_invisible_dataset_reads_like_an_unknown_one_in_the_field_that_named_it(
+    backend: Backend, dataset: dict[str, Any]
+) -> None:
+    def create(dataset_id: str) -> dict[str, Any]:
+        return backend.annotation_sets.create(STRANGER, {"datasetId": dataset_id, "referenceSetId": "r"})
+
+    for field, call in (
+        ("datasetId", create),
+        ("datasetIds", lambda ds: search(backend, STRANGER, datasetIds=[ds])),
+    ):
+        hidden, unknown = error(call, dataset["id"]), error(call, "missing-id")
+        assert hidden.code == unknown.code == 404
+        assert hidden.message == unknown.message.replace("missing-id", dataset["id"])
+        assert field in hidden.message
+
+
 def test_update_checks_only_masked_fields_and_is_atomic(backend: Backend, dataset: dict[str, Any]) -> None:
     created = make(backend, dataset["id"], name="old")
     body = {"name": "new", "info": {"k": "not-a-list"}}

@@ -43,11 +43,6 @@ SEARCH_MAX_PAGE_SIZE = 1024
 MUTABLE_FIELDS = ("name", "sourceUri", "info")
 
 
-def _missing_dataset(dataset_id: str, field: str) -> ApiError:
-    """Byte-for-byte what Datasets.require_live says for an unknown dataset."""
-    return not_found(f"Dataset {dataset_id!r} not found ({field})")
-
-
 def string_list(value: Any, field: str) -> list[str]:
     if value is None:
         return []
@@ -77,8 +72,10 @@ class AnnotationSets(Component):
         return not_found(f"Annotation set {set_id!r} not found ({field})")
 
     def _authorize(
-        self, principal: Principal, action: str, dataset_id: str, hidden: ApiError
+        self, principal: Principal, action: str, dataset_id: str, hidden: ApiError | None = None
     ) -> None:
+        """Check on the dataset. Without ``hidden``, IAM's 404 for a caller holding nothing there
+        is the unknown-dataset error for the field that named it (``datasetId``/``datasetIds``)."""
         self.backend.iam.authorize(
             principal, f"genomics.annotationSets.{action}", f"datasets/{dataset_id}", hidden=hidden
         )
@@ -95,7 +92,7 @@ class AnnotationSets(Component):
         if not reference_set_id:
             raise invalid_argument("referenceSetId is required")
         self.backend.datasets.require_live(dataset_id)
-        self._authorize(principal, "create", dataset_id, _missing_dataset(dataset_id, "datasetId"))
+        self._authorize(principal, "create", dataset_id)
         record = compact(
             {
                 "id": self.backend.ids.new(),
@@ -166,7 +163,7 @@ class AnnotationSets(Component):
         for dataset_id in dataset_ids:
             self.backend.datasets.require_live(dataset_id, field="datasetIds")
         for dataset_id in dataset_ids:
-            self._authorize(principal, "list", dataset_id, _missing_dataset(dataset_id, "datasetIds"))
+            self._authorize(principal, "list", dataset_id)
         size = body_page_size(
             body.get("pageSize"), default=SEARCH_DEFAULT_PAGE_SIZE, maximum=SEARCH_MAX_PAGE_SIZE
         )
