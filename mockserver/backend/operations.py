@@ -155,12 +155,7 @@ class Operations(Component):
 
     @synchronized
     def get(self, principal: Principal, name: str) -> dict[str, Any]:
-        op_id = self._id(name)
-        entry = self._require(op_id, name)
-        project = entry.record["metadata"]["projectId"]
-        self.backend.iam.authorize(
-            principal, "genomics.operations.get", f"projects/{project}", hidden=_missing(name)
-        )
+        entry = self._authorized(principal, "genomics.operations.get", name)
         return public(self._view(entry))
 
     @synchronized
@@ -196,12 +191,7 @@ class Operations(Component):
 
     @synchronized
     def cancel(self, principal: Principal, name: str) -> dict[str, Any]:
-        op_id = self._id(name)
-        entry = self._require(op_id, name)
-        project = entry.record["metadata"]["projectId"]
-        self.backend.iam.authorize(
-            principal, "genomics.operations.cancel", f"projects/{project}", hidden=_missing(name)
-        )
+        entry = self._authorized(principal, "genomics.operations.cancel", name)
         if not entry.record["done"]:
             self._event(entry, "Cancelled by request")
             self._finish(entry, error={"code": RPC_CODE["CANCELLED"], "message": "Operation cancelled"})
@@ -222,6 +212,14 @@ class Operations(Component):
         if not isinstance(op_id, str) or not op_id or "/" in op_id:
             raise invalid_argument(f"name: {name!r} is not an operation name (operations/<id>)")
         return op_id
+
+    def _authorized(self, principal: Principal, permission: str, name: str) -> _Entry:
+        """The named operation once ``permission`` holds on its project; another project's
+        operation the caller cannot see reads like an unknown one."""
+        entry = self._require(self._id(name), name)
+        project = entry.record["metadata"]["projectId"]
+        self.backend.iam.authorize(principal, permission, f"projects/{project}", hidden=_missing(name))
+        return entry
 
     def _require(self, op_id: str, name: str) -> _Entry:
         entry = self._entries.get(op_id)
