@@ -19,7 +19,6 @@ undeleted; nothing is removed from the indexes meanwhile.
 from __future__ import annotations
 
 import copy
-import heapq
 from typing import Any
 
 from sortedcontainers import SortedList
@@ -35,7 +34,7 @@ from mockserver.backend.annotation_validation import (
 from mockserver.backend.base import Component, compact, public, synchronized
 from mockserver.backend.fieldmask import parse_update_mask
 from mockserver.backend.iam import Principal
-from mockserver.backend.paging import body_page_size
+from mockserver.backend.paging import body_page_size, merged_after
 from mockserver.errors import ApiError, invalid_argument, not_found
 
 SEARCH_DEFAULT_PAGE_SIZE = 128
@@ -178,12 +177,8 @@ class AnnotationSets(Component):
             return not wanted or record.get("type", UNSPECIFIED) in wanted
 
         def stream(cursor: list[Any] | None):
-            after = cursor[0] if cursor else None
-            ids = [
-                self._by_dataset.get(d, SortedList()).irange(minimum=after, inclusive=(False, False))
-                for d in dataset_ids
-            ]
-            for set_id in heapq.merge(*ids):
+            indexes = [self._by_dataset.get(d, SortedList()) for d in dataset_ids]
+            for set_id in merged_after(indexes, cursor[0] if cursor else None):
                 record = self._records[set_id]
                 if matches(record):
                     yield record

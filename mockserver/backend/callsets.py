@@ -20,7 +20,6 @@ Decisions where the documentation is silent (tested):
 
 from __future__ import annotations
 
-import heapq
 from typing import Any
 
 from sortedcontainers import SortedList
@@ -29,7 +28,7 @@ from mockserver.backend.base import Component, compact, public, synchronized
 from mockserver.backend.clock import epoch_millis
 from mockserver.backend.fieldmask import apply_mask, parse_update_mask
 from mockserver.backend.iam import Principal
-from mockserver.backend.paging import body_page_size
+from mockserver.backend.paging import body_page_size, merged_after
 from mockserver.backend.request_fields import optional_str, request_body
 from mockserver.backend.variantsets import validate_info
 from mockserver.errors import ApiError, invalid_argument, not_found
@@ -146,9 +145,7 @@ class CallSets(Component):
         indexes = [self._by_variant_set.get(vs_id, SortedList()) for vs_id in variant_set_ids]
 
         def stream(cursor: list[Any] | None):
-            start = cursor[0] if cursor else None
-            ordered = heapq.merge(*(ix.irange(minimum=start, inclusive=(False, False)) for ix in indexes))
-            for call_set_id in ordered:
+            for call_set_id in merged_after(indexes, cursor[0] if cursor else None):
                 record = self._records[call_set_id]
                 if not name or name in record.get("name", ""):
                     yield record

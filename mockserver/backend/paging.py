@@ -18,11 +18,12 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import heapq
 import hmac
 import itertools
 import json
 import secrets
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, TypeVar
 
 from mockserver.errors import invalid_argument
@@ -106,6 +107,12 @@ def body_page_size(
         raise invalid_argument(f"{field} must be an integer (got {value!r})")
     size = page_size(value, default=default, maximum=maximum, field=field)
     return size if cap is None else min(size, cap)
+
+
+def merged_after(indexes: Iterable[Any], after: Any) -> Iterator[Any]:
+    """The keys of several sorted indexes (sorted lists of disjoint ids) in one order,
+    strictly after ``after`` (from the start when None): a seek per index, then a merge."""
+    return heapq.merge(*(index.irange(minimum=after, inclusive=(False, False)) for index in indexes))
 
 
 class Paginator:

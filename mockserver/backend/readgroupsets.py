@@ -40,7 +40,7 @@ from mockserver.backend.base import Component, compact, public, synchronized
 from mockserver.backend.fieldmask import apply_mask, parse_update_mask
 from mockserver.backend.iam import Principal
 from mockserver.backend.operations import Job
-from mockserver.backend.paging import page_size
+from mockserver.backend.paging import merged_after, page_size
 from mockserver.backend.reads import UNMAPPED, SetBuilder, SetReads
 from mockserver.backend.request_fields import request_body
 from mockserver.errors import ApiError, failed_precondition, invalid_argument, not_found
@@ -145,12 +145,10 @@ class ReadGroupSets(Component):
         size = page_size(body.get("pageSize"), default=SEARCH_DEFAULT_PAGE_SIZE, maximum=SEARCH_MAX_PAGE_SIZE)
         needle = name.lower()
 
+        indexes = [self._by_dataset.get(dataset_id, SortedList()) for dataset_id in dataset_ids]
+
         def stream(cursor: list[Any] | None):
-            after = cursor[0] if cursor else None
-            merged = SortedList()
-            for dataset_id in dataset_ids:
-                merged.update(self._by_dataset.get(dataset_id, ()))
-            for set_id in merged.irange(minimum=after, inclusive=(False, False)):
+            for set_id in merged_after(indexes, cursor[0] if cursor else None):
                 record = self._records[set_id]
                 if needle in record.get("name", "").lower():
                     yield record
