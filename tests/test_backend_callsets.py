@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from iam_spy import record_authorize
 
 from mockserver.backend import DEFAULT_OWNER, Backend, Principal
 from mockserver.backend.clock import FakeClock
@@ -299,14 +300,7 @@ def test_paging_concatenation_equals_unpaged_order(
 def test_each_method_checks_its_permission_on_the_variant_sets_dataset(
     backend: Backend, dataset: dict[str, Any], variant_set: dict[str, Any]
 ) -> None:
-    calls: list[tuple[str, str]] = []
-    real = backend.iam.authorize
-
-    def spy(principal: Principal, permission: str, resource: str, **kwargs: Any) -> None:
-        calls.append((permission, resource))
-        real(principal, permission, resource, **kwargs)
-
-    backend.iam.authorize = spy  # type: ignore[method-assign]
+    calls = record_authorize(backend)
     cs = make(backend, variant_set["id"])
     backend.call_sets.get(OWNER, cs["id"])
     backend.call_sets.patch(OWNER, cs["id"], {"name": "n"}, "name")

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from iam_spy import record_authorize
 
 from mockserver.backend import DEFAULT_OWNER, Backend, Principal
 from mockserver.backend.clock import FakeClock
@@ -400,14 +401,7 @@ def test_reference_search_paging_concatenation_equals_unpaged(
 
 
 def test_permissions_and_resources(backend: Backend, grch: dict[str, Any]) -> None:
-    calls: list[tuple[str, str]] = []
-    real = backend.iam.authorize
-
-    def spy(principal: Principal, permission: str, resource: str, **kwargs: Any) -> None:
-        calls.append((permission, resource))
-        real(principal, permission, resource, **kwargs)
-
-    backend.iam.authorize = spy  # type: ignore[method-assign]
+    calls = record_authorize(backend)
     ref_id = grch["referenceIds"][0]
     backend.references.get_reference_set(OWNER, grch["id"])
     backend.references.get_reference(OWNER, ref_id)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from iam_spy import record_authorize
 
 from mockserver.backend import DEFAULT_OWNER, Backend, Principal
 from mockserver.backend.clock import FakeClock
@@ -265,22 +266,8 @@ def test_search_default_page_size_is_1024_and_larger_sizes_are_capped(
 # -- permissions ----------------------------------------------------------------------
 
 
-class Spy:
-    """Records every authorize call the backend makes (then lets the real IAM decide)."""
-
-    def __init__(self, backend: Backend) -> None:
-        self.calls: list[tuple[str, str]] = []
-        real = backend.iam.authorize
-
-        def authorize(principal: Principal, permission: str, resource: str, **kwargs: Any) -> None:
-            self.calls.append((permission, resource))
-            real(principal, permission, resource, **kwargs)
-
-        backend.iam.authorize = authorize  # type: ignore[method-assign]
-
-
 def test_each_method_checks_its_permission_on_the_dataset(backend: Backend, dataset: dict[str, Any]) -> None:
-    spy = Spy(backend)
+    calls = record_authorize(backend)
     resource = f"datasets/{dataset['id']}"
     vs = make(backend, dataset["id"])
     backend.variant_sets.get(OWNER, vs["id"])
@@ -288,7 +275,7 @@ def test_each_method_checks_its_permission_on_the_dataset(backend: Backend, data
     backend.variant_sets.search(OWNER, {"datasetIds": [dataset["id"]]})
     backend.variant_sets.delete(OWNER, vs["id"])
     verbs = ["create", "get", "update", "list", "delete"]
-    assert spy.calls == [(f"genomics.variantSets.{verb}", resource) for verb in verbs]
+    assert calls == [(f"genomics.variantSets.{verb}", resource) for verb in verbs]
 
 
 def test_viewer_reads_but_cannot_write(backend: Backend, dataset: dict[str, Any]) -> None:
