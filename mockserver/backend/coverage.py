@@ -110,7 +110,7 @@ class Coverage(Component):
     """``readgroupsets.coveragebuckets.list``."""
 
     def reset(self) -> None:
-        pass
+        """No state of its own: buckets come from the coverage index stored with the reads."""
 
     @synchronized
     def list_buckets(

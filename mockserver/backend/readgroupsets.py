@@ -22,9 +22,9 @@ made from the header's names, lengths and ``M5`` checksums.
 
 Export writes ``@SQ`` lines for the set's references (sorted by name, the order
 reads are stored in), ``@RG`` lines from its read groups, its programs and one
-``@PG`` line for the mock. ``WRITE`` on the target project is checked as
-``genomics.datasets.create`` on ``projects/<projectId>`` (the permission that
-lets a caller make things in a project).
+``@PG`` line for the mock. Export needs READ on the set
+(``genomics.readGroupSets.get`` on its dataset) and WRITE on the target project
+(``genomics.readGroupSets.export`` on ``projects/<projectId>``).
 """
 
 from __future__ import annotations

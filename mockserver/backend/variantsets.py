@@ -161,7 +161,7 @@ class VariantSets(Component):
         return compact({"variantSets": [public(r) for r in items], "nextPageToken": token})
 
 
-# -- request helpers shared with call sets ---------------------------------------------
+# -- errors and field rules (call sets use validate_info too) ----------------------------
 
 
 def variant_set_not_found(variant_set_id: Any, field: str = "variantSetId") -> ApiError:
