@@ -43,6 +43,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from mockserver.backend.annotations import BATCH_MAX
 from mockserver.backend.iam import DEFAULT_OWNER
 from mockserver.backend.roles import ROLES
 from mockserver.errors import ApiError
@@ -236,8 +237,8 @@ class _Loader:
         self._count("annotationSets")
         annotations = [dict(_object(a, f"{where}.annotations[{j}]"), annotationSetId=created["id"])
                        for j, a in enumerate(_list(entry, "annotations", where))]
-        for start in range(0, len(annotations), 4096):
-            chunk = annotations[start:start + 4096]
+        for start in range(0, len(annotations), BATCH_MAX):  # batchCreate's limit per call
+            chunk = annotations[start:start + BATCH_MAX]
             result = self.call(f"{where}.annotations", self.backend.annotations.batch_create,
                                {"annotations": chunk})
             for j, item in enumerate(result.get("entries", [])):
