@@ -168,11 +168,14 @@ def parse_rule(rule: Any, rule_id: str) -> FaultRule:
     if action == "latency":
         fixed = _int(rule, "fixedMs", 0, MAX_LATENCY_MS)
         low, high = _int(rule, "minMs", 0, MAX_LATENCY_MS), _int(rule, "maxMs", 0, MAX_LATENCY_MS)
-        if fixed is not None and (low is not None or high is not None):
-            raise FaultRuleError("latency takes fixedMs or minMs/maxMs, not both")
-        if fixed is None and (low is None or high is None):
+        if fixed is not None:
+            if low is not None or high is not None:
+                raise FaultRuleError("latency takes fixedMs or minMs/maxMs, not both")
+            out.min_ms = out.max_ms = fixed
+        elif low is None or high is None:
             raise FaultRuleError("latency needs fixedMs, or both minMs and maxMs")
-        out.min_ms, out.max_ms = (fixed, fixed) if fixed is not None else (low, high)  # type: ignore[assignment]
+        else:
+            out.min_ms, out.max_ms = low, high
         if out.min_ms > out.max_ms:
             raise FaultRuleError(f"minMs ({out.min_ms}) must not exceed maxMs ({out.max_ms})")
     elif action == "error":

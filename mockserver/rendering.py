@@ -79,8 +79,8 @@ def _merge(target: Selection, path: list[str], sub: Selection | None) -> None:
             return
         _merge(nested, rest, sub)
         target[head] = nested
-    elif head in target and target[head] is not None and sub is not None:
-        target[head].update(sub)  # type: ignore[union-attr]
+    elif sub is not None and (selected := target.get(head)) is not None:
+        selected.update(sub)
     else:
         target[head] = None if (sub is None or target.get(head, {}) is None) else sub
 

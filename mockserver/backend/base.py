@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 if TYPE_CHECKING:
     from mockserver.backend import Backend
+    from mockserver.backend.clock import Clock
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -25,7 +26,7 @@ def synchronized(method: Callable[P, R]) -> Callable[P, R]:
     @functools.wraps(method)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         self = args[0]
-        with self.backend.lock:  # type: ignore[attr-defined]
+        with self.backend.lock:  # type: ignore[attr-defined]  # args[0] is the component (self)
             return method(*args, **kwargs)
 
     return wrapper
@@ -42,7 +43,7 @@ class Component:
         raise NotImplementedError
 
     @property
-    def clock(self):  # noqa: ANN201 - Clock protocol
+    def clock(self) -> Clock:
         return self.backend.clock
 
 
