@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from mockserver.backend.base import compact
 from mockserver.errors import invalid_argument
 
 ANNOTATION_TYPES = ("ANNOTATION_TYPE_UNSPECIFIED", "GENERIC", "VARIANT", "GENE", "TRANSCRIPT")
@@ -117,10 +118,6 @@ def check_object(value: Any, field: str) -> dict[str, Any] | None:
     return value
 
 
-def compact_json(record: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in record.items() if v not in (None, "", 0, False, [], {})}
-
-
 # -- annotation sets ------------------------------------------------------------------
 
 
@@ -162,7 +159,7 @@ def validate_annotation(
         "reverseStrand": check_bool(body, "reverseStrand", f"{prefix}.reverseStrand"),
     }
     extra.update(validate_payload(body, effective, start, end, prefix))
-    extra = compact_json(extra)
+    extra = compact(extra)
     return AnnotationFields(reference_name, reference_id, start, end, extra or None)
 
 
@@ -234,7 +231,7 @@ def validate_transcript(transcript: dict[str, Any], start: int, end: int, field:
         if frame is not None and (isinstance(frame, bool) or frame not in (0, 1, 2)):
             raise invalid_argument(f"{where}.frame must be 0, 1 or 2")
         exon_out = {"start": int64_text(exon_start), "end": int64_text(exon_end), "frame": frame}
-        exons.append(compact_json(exon_out))
+        exons.append(compact(exon_out))
     out: dict[str, Any] = {
         "geneId": check_string(transcript, "geneId", f"{field}.geneId"),
         "exons": exons,
@@ -246,8 +243,8 @@ def validate_transcript(transcript: dict[str, Any], start: int, end: int, field:
         assert cs_start is not None and cs_end is not None
         if cs_end < cs_start:
             raise invalid_argument(f"{field}.codingSequence.end must be >= {field}.codingSequence.start")
-        out["codingSequence"] = compact_json({"start": int64_text(cs_start), "end": int64_text(cs_end)})
-    return compact_json(out)
+        out["codingSequence"] = compact({"start": int64_text(cs_start), "end": int64_text(cs_end)})
+    return compact(out)
 
 
 def validate_variant(variant: dict[str, Any], field: str) -> dict[str, Any]:
@@ -262,4 +259,4 @@ def validate_variant(variant: dict[str, Any], field: str) -> dict[str, Any]:
     for key in ("transcriptIds", "conditions"):
         if variant.get(key) is not None and not isinstance(variant[key], list):
             raise invalid_argument(f"{field}.{key} must be a list")
-    return compact_json(out)
+    return compact(out)
