@@ -20,6 +20,7 @@ Selection = dict[str, "Selection | None"]  # None = the whole field
 
 def parse_fields(text: str) -> Selection:
     """Parse a ``fields`` selector into a nested dict (400 when malformed)."""
+    text = "".join(text.split())  # field names hold no white space; ignore it around them
     parser = _FieldsParser(text)
     selection = parser.selection()
     if parser.pos != len(text):
@@ -72,17 +73,21 @@ class _FieldsParser:
 
 
 def _merge(target: Selection, path: list[str], sub: Selection | None) -> None:
+    """Add ``a/b/c(sub)`` to ``target``; a field selected whole absorbs any sub-selection."""
     head, rest = path[0], path[1:]
     if rest:
-        nested = target.get(head, {})
-        if nested is None:  # already selected whole
-            return
-        _merge(nested, rest, sub)
-        target[head] = nested
-    elif sub is not None and (selected := target.get(head)) is not None:
-        selected.update(sub)
-    else:
-        target[head] = None if (sub is None or target.get(head, {}) is None) else sub
+        sub = {rest[-1]: sub}
+        for name in reversed(rest[:-1]):
+            sub = {name: sub}
+    if head not in target:
+        target[head] = sub
+        return
+    existing = target[head]
+    if existing is None or sub is None:
+        target[head] = None
+        return
+    for name, inner in sub.items():
+        _merge(existing, [name], inner)
 
 
 def select(data: Any, selection: Selection) -> Any:

@@ -1,0 +1,50 @@
+"""The fields= selector grammar and JSON output forms."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from mockserver.errors import ApiError
+from mockserver.rendering import parse_fields, render_json, select
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("id,name", {"id": None, "name": None}),
+        ("datasets(id,name),nextPageToken", {"datasets": {"id": None, "name": None}, "nextPageToken": None}),
+        ("a/b/c,a/d,e", {"a": {"b": {"c": None}, "d": None}, "e": None}),
+        ("x(y(z)),x(y(w))", {"x": {"y": {"z": None, "w": None}}}),  # merged all the way down
+        ("a,a(b)", {"a": None}),  # a field selected whole absorbs a sub-selection
+        ("a(b),a", {"a": None}),
+        (" a , b ( c ) ", {"a": None, "b": {"c": None}}),
+    ],
+)
+def test_parse_fields(text, expected):
+    assert parse_fields(text) == expected
+
+
+@pytest.mark.parametrize("text", ["", "a,", "a(b", "a)", "(a)", "a//b", "a(b))"])
+def test_malformed_fields_are_400(text):
+    with pytest.raises(ApiError) as info:
+        parse_fields(text)
+    assert info.value.code == 400 and "fields" in info.value.message
+
+
+def test_select_maps_through_lists_and_ignores_absent_fields():
+    data = {"items": [{"id": "1", "x": {"y": 1, "z": 2}}, {"id": "2"}], "next": "t", "other": 3}
+    assert select(data, parse_fields("items(id,x/z),next,missing")) == {
+        "items": [{"id": "1", "x": {"z": 2}}, {"id": "2"}],
+        "next": "t",
+    }
+
+
+def test_render_pretty_and_compact_hold_the_same_json():
+    data = {"a": [1, "ü"], "b": {"c": None}}
+    pretty, compact = render_json(data), render_json(data, pretty=False)
+    assert pretty.startswith(b'{\n  "a"') and pretty.endswith(b"\n")
+    assert b"\n" not in compact and b" " not in compact
+    assert json.loads(pretty) == json.loads(compact) == data
+    assert "ü".encode() in compact  # UTF-8, not \u escapes
