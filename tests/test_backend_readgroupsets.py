@@ -373,3 +373,18 @@ def test_export_request_errors_name_the_field(be: Backend, one: str, body: dict,
     with pytest.raises(ApiError) as err:
         be.read_group_sets.export(OWNER, one, body)
     assert err.value.status == "INVALID_ARGUMENT" and needle in err.value.message
+
+
+@pytest.mark.parametrize(
+    ("extra", "field"),
+    [({"datasetIds": [7]}, "datasetIds"), ({"pageSize": "ten"}, "pageSize")],
+)
+def test_search_rejects_wrong_types_by_name_on_direct_calls(extra, field):
+    from mockserver.backend import DEFAULT_OWNER, Backend
+    from mockserver.errors import ApiError
+
+    backend = Backend()
+    dataset = backend.datasets.create(DEFAULT_OWNER, {"projectId": "p"})
+    with pytest.raises(ApiError) as info:
+        backend.read_group_sets.search(DEFAULT_OWNER, {"datasetIds": [dataset["id"]], **extra})
+    assert info.value.code == 400 and field in info.value.message

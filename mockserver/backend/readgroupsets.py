@@ -40,7 +40,7 @@ from mockserver.backend.base import Component, compact, public, synchronized
 from mockserver.backend.fieldmask import apply_mask, parse_update_mask
 from mockserver.backend.iam import Principal
 from mockserver.backend.operations import Job
-from mockserver.backend.paging import merged_after, page_size
+from mockserver.backend.paging import body_page_size, merged_after
 from mockserver.backend.reads import UNMAPPED, SetBuilder, SetReads
 from mockserver.backend.request_fields import request_body
 from mockserver.errors import ApiError, failed_precondition, invalid_argument, not_found
@@ -135,6 +135,8 @@ class ReadGroupSets(Component):
         dataset_ids = body.get("datasetIds")
         if not dataset_ids or not isinstance(dataset_ids, list):
             raise invalid_argument("datasetIds is required (at least one dataset id)")
+        if not all(isinstance(dataset_id, str) for dataset_id in dataset_ids):
+            raise invalid_argument("datasetIds must be a list of dataset id strings")
         dataset_ids = sorted(set(dataset_ids))
         for dataset_id in dataset_ids:
             self.backend.datasets.require_live(dataset_id, field="datasetIds")
@@ -142,7 +144,9 @@ class ReadGroupSets(Component):
         name = body.get("name") or ""
         if not isinstance(name, str):
             raise invalid_argument("name must be a string")
-        size = page_size(body.get("pageSize"), default=SEARCH_DEFAULT_PAGE_SIZE, maximum=SEARCH_MAX_PAGE_SIZE)
+        size = body_page_size(
+            body.get("pageSize"), default=SEARCH_DEFAULT_PAGE_SIZE, maximum=SEARCH_MAX_PAGE_SIZE
+        )
         needle = name.lower()
 
         indexes = [self._by_dataset.get(dataset_id, SortedList()) for dataset_id in dataset_ids]
