@@ -64,13 +64,6 @@ def int64_text(number: int) -> str | None:
     return str(number) if number else None
 
 
-def require_object(body: Any) -> dict[str, Any]:
-    """A request body must be a JSON object (a missing body is a 400, not a crash)."""
-    if not isinstance(body, dict):
-        raise invalid_argument("the request body must be a JSON object")
-    return body
-
-
 def check_string(body: dict[str, Any], key: str, field: str) -> str | None:
     value = body.get(key)
     if value is None or value == "":

@@ -37,15 +37,14 @@ from mockserver.backend.annotation_validation import (
     AnnotationFields,
     check_string,
     parse_int64,
-    require_object,
     validate_annotation,
     validate_payload,
 )
-from mockserver.backend.annotationsets import string_list
 from mockserver.backend.base import Component, compact, public, synchronized
 from mockserver.backend.fieldmask import parse_update_mask
 from mockserver.backend.iam import Principal
 from mockserver.backend.paging import body_page_size
+from mockserver.backend.request_fields import request_body, string_list
 from mockserver.errors import ApiError, invalid_argument, not_found
 
 SEARCH_DEFAULT_PAGE_SIZE = 256
@@ -175,7 +174,7 @@ class Annotations(Component):
 
     @synchronized
     def create(self, principal: Principal, body: dict[str, Any]) -> dict[str, Any]:
-        body = require_object(body)
+        body = request_body(body)
         set_id = check_string(body, "annotationSetId", "annotation.annotationSetId")
         if not set_id:
             raise invalid_argument("annotation.annotationSetId is required")
@@ -188,7 +187,7 @@ class Annotations(Component):
 
     @synchronized
     def batch_create(self, principal: Principal, body: dict[str, Any]) -> dict[str, Any]:
-        body = require_object(body)
+        body = request_body(body)
         annotations = body.get("annotations")
         if not isinstance(annotations, list) or not annotations:
             raise invalid_argument("annotations is required (a non-empty list)")
@@ -268,7 +267,7 @@ class Annotations(Component):
     ) -> dict[str, Any]:
         record, set_record = self._visible(annotation_id)
         self._authorize(principal, "update", set_record, self.missing(annotation_id))
-        body = require_object(body)
+        body = request_body(body)
         fields = parse_update_mask(update_mask, MUTABLE_FIELDS, method="annotations.update")
         incoming = {field: body.get(field) for field in fields if field != "name"}
         values = validate_payload(incoming, set_record.get("type"), record.start, record.end, "annotation")
@@ -293,7 +292,7 @@ class Annotations(Component):
 
     @synchronized
     def search(self, principal: Principal, body: dict[str, Any]) -> dict[str, Any]:
-        body = require_object(body)
+        body = request_body(body)
         set_ids = sorted(set(string_list(body.get("annotationSetIds"), "annotationSetIds")))
         if not set_ids:
             raise invalid_argument("annotationSetIds is required")

@@ -28,26 +28,18 @@ from mockserver.backend.annotation_validation import (
     UNSPECIFIED,
     check_info,
     check_string,
-    require_object,
     set_type,
 )
 from mockserver.backend.base import Component, compact, public, synchronized
 from mockserver.backend.fieldmask import parse_update_mask
 from mockserver.backend.iam import Principal
 from mockserver.backend.paging import body_page_size, merged_after
+from mockserver.backend.request_fields import request_body, string_list
 from mockserver.errors import ApiError, invalid_argument, not_found
 
 SEARCH_DEFAULT_PAGE_SIZE = 128
 SEARCH_MAX_PAGE_SIZE = 1024
 MUTABLE_FIELDS = ("name", "sourceUri", "info")
-
-
-def string_list(value: Any, field: str) -> list[str]:
-    if value is None:
-        return []
-    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
-        raise invalid_argument(f"{field} must be a list of non-empty strings")
-    return value
 
 
 class AnnotationSets(Component):
@@ -83,7 +75,7 @@ class AnnotationSets(Component):
 
     @synchronized
     def create(self, principal: Principal, body: dict[str, Any]) -> dict[str, Any]:
-        body = require_object(body)
+        body = request_body(body)
         dataset_id = check_string(body, "datasetId", "datasetId")
         if not dataset_id:
             raise invalid_argument("datasetId is required")
@@ -120,7 +112,7 @@ class AnnotationSets(Component):
     ) -> dict[str, Any]:
         record = self.require(set_id)
         self._authorize(principal, "update", record["datasetId"], self.missing(set_id))
-        body = require_object(body)
+        body = request_body(body)
         fields = parse_update_mask(update_mask, MUTABLE_FIELDS, method="annotationsets.update")
         checks = {
             "name": lambda: check_string(body, "name", "name"),
@@ -147,7 +139,7 @@ class AnnotationSets(Component):
 
     @synchronized
     def search(self, principal: Principal, body: dict[str, Any]) -> dict[str, Any]:
-        body = require_object(body)
+        body = request_body(body)
         dataset_ids = sorted(set(string_list(body.get("datasetIds"), "datasetIds")))
         if not dataset_ids:
             raise invalid_argument("datasetIds is required")

@@ -47,7 +47,7 @@ from mockserver.backend.base import Component, compact, public, synchronized
 from mockserver.backend.iam import Principal
 from mockserver.backend.ids import is_valid_id
 from mockserver.backend.paging import body_page_size
-from mockserver.backend.request_fields import optional_str, request_body
+from mockserver.backend.request_fields import optional_str, request_body, string_list
 from mockserver.errors import invalid_argument, not_found
 
 SEARCH_DEFAULT_PAGE_SIZE = 1024
@@ -146,7 +146,7 @@ class References(Component):
                 "assemblyId": optional_str(assembly_id, "assemblyId"),
                 "description": optional_str(description, "description"),
                 "sourceUri": optional_str(source_uri, "sourceUri"),
-                "sourceAccessions": _str_list(source_accessions, "sourceAccessions"),
+                "sourceAccessions": string_list(source_accessions, "sourceAccessions"),
                 "ncbiTaxonId": _optional_int(ncbi_taxon_id, "ncbiTaxonId"),
             }
         )
@@ -278,8 +278,8 @@ class References(Component):
     @synchronized
     def search_reference_sets(self, principal: Principal, body: dict[str, Any] | None) -> dict[str, Any]:
         body = request_body(body)
-        md5s = _str_list(body.get("md5checksums"), "md5checksums")
-        accessions = _str_list(body.get("accessions"), "accessions")
+        md5s = string_list(body.get("md5checksums"), "md5checksums")
+        accessions = string_list(body.get("accessions"), "accessions")
         assembly = optional_str(body.get("assemblyId"), "assemblyId")
         size = body_page_size(
             body.get("pageSize"), default=SEARCH_DEFAULT_PAGE_SIZE, maximum=SEARCH_MAX_PAGE_SIZE
@@ -309,8 +309,8 @@ class References(Component):
     @synchronized
     def search_references(self, principal: Principal, body: dict[str, Any] | None) -> dict[str, Any]:
         body = request_body(body)
-        md5s = _str_list(body.get("md5checksums"), "md5checksums")
-        accessions = _str_list(body.get("accessions"), "accessions")
+        md5s = string_list(body.get("md5checksums"), "md5checksums")
+        accessions = string_list(body.get("accessions"), "accessions")
         set_id = optional_str(body.get("referenceSetId"), "referenceSetId")
         size = body_page_size(
             body.get("pageSize"), default=SEARCH_DEFAULT_PAGE_SIZE, maximum=SEARCH_MAX_PAGE_SIZE
@@ -402,7 +402,7 @@ class References(Component):
             "length": str(length),
             "md5checksum": md5,
             "sourceUri": optional_str(spec.get("sourceUri"), f"{where}.sourceUri"),
-            "sourceAccessions": _str_list(spec.get("sourceAccessions"), f"{where}.sourceAccessions"),
+            "sourceAccessions": string_list(spec.get("sourceAccessions"), f"{where}.sourceAccessions"),
             "ncbiTaxonId": _optional_int(spec.get("ncbiTaxonId"), f"{where}.ncbiTaxonId"),
         }
         return record, bases, placeholder
@@ -441,14 +441,6 @@ def _optional_int(value: Any, field: str) -> int | None:
     if isinstance(value, bool) or not isinstance(value, int) or not -(2**31) <= value < 2**31:
         raise invalid_argument(f"{field} must be a 32-bit integer")
     return value
-
-
-def _str_list(value: Any, field: str) -> list[str]:
-    if value is None:
-        return []
-    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-        raise invalid_argument(f"{field} must be a list of strings")
-    return list(value)
 
 
 def _length(value: Any, field: str) -> int:

@@ -28,6 +28,15 @@ def optional_str(value: Any, field: str) -> str | None:
     raise invalid_argument(f"{field} must be a string")
 
 
+def string_list(value: Any, field: str) -> list[str]:
+    """A list of non-empty strings (ids, checksums, accessions, enum names); unset is []."""
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(item, str) and item for item in value):
+        raise invalid_argument(f"{field} must be a list of non-empty strings")
+    return list(value)
+
+
 def optional_int64(value: Any, field: str) -> int | None:
     """An int64 as a decimal string or JSON number (``int()`` rules); unset or ``""`` is None."""
     if value is None or value == "":
