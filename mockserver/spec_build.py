@@ -521,14 +521,15 @@ def assemble(seed_path: Path, completion_dir: Path) -> dict[str, Any]:
 
 # --------------------------------------------------------------------------- validation
 
-def _walk(node: Any, pointer: str = "#") -> Iterator[tuple[str, Any]]:
+def walk(node: Any, pointer: str = "#") -> Iterator[tuple[str, Any]]:
+    """Every node of a document with its JSON pointer."""
     yield pointer, node
     if isinstance(node, dict):
         for k, v in node.items():
-            yield from _walk(v, f"{pointer}/{str(k).replace('~', '~0').replace('/', '~1')}")
+            yield from walk(v, f"{pointer}/{str(k).replace('~', '~0').replace('/', '~1')}")
     elif isinstance(node, list):
         for i, v in enumerate(node):
-            yield from _walk(v, f"{pointer}/{i}")
+            yield from walk(v, f"{pointer}/{i}")
 
 
 def resolve_pointer(spec: Mapping[str, Any], ref: str) -> Any:
@@ -543,7 +544,7 @@ def resolve_pointer(spec: Mapping[str, Any], ref: str) -> Any:
 
 def validate(spec: dict[str, Any], where: str | os.PathLike[str]) -> None:
     """openapi-spec-validator (forced to 3.0) plus our own rules; first problem wins."""
-    for pointer, node in _walk(spec):
+    for pointer, node in walk(spec):
         if isinstance(node, dict) and isinstance(node.get("$ref"), str):
             ref = node["$ref"]
             if not ref.startswith("#/") or resolve_pointer(spec, ref) is None:

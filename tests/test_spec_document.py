@@ -8,7 +8,6 @@ import copy
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -67,16 +66,6 @@ def deref(spec: dict[str, Any], node: Any) -> Any:
     return node
 
 
-def walk(node: Any, pointer: str = "#") -> Iterator[tuple[str, Any]]:
-    yield pointer, node
-    if isinstance(node, dict):
-        for k, v in node.items():
-            yield from walk(v, f"{pointer}/{k}")
-    elif isinstance(node, list):
-        for i, v in enumerate(node):
-            yield from walk(v, f"{pointer}/{i}")
-
-
 # ----------------------------------------------------------------------------- operations
 
 def test_every_seed_operation_is_present_with_seed_method_and_path(ops) -> None:
@@ -118,7 +107,11 @@ def test_openapi_validator_accepts_it(spec) -> None:
 
 
 def test_no_dangling_refs(spec) -> None:
-    refs = [(p, n["$ref"]) for p, n in walk(spec) if isinstance(n, dict) and isinstance(n.get("$ref"), str)]
+    refs = [
+        (p, n["$ref"])
+        for p, n in spec_build.walk(spec)
+        if isinstance(n, dict) and isinstance(n.get("$ref"), str)
+    ]
     assert len(refs) > 100
     for pointer, ref in refs:
         assert spec_build.resolve_pointer(spec, ref) is not None, (pointer, ref)
@@ -171,7 +164,7 @@ def test_empty_is_an_object_without_properties(spec, ops) -> None:
 
 def test_number_encodings(spec) -> None:
     seen = {"int64": 0, "int32": 0}
-    for pointer, node in walk(spec):  # schemas and query parameters
+    for pointer, node in spec_build.walk(spec):  # schemas and query parameters
         if not isinstance(node, dict):
             continue
         if node.get("format") == "int64":
