@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import functools
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -96,8 +96,20 @@ class Context:
             **extra,
         )
 
-    def given(self, *strategies: Any, examples: int | None = None, **kw: Any) -> Callable:
-        """``@hypothesis.given`` with this profile's settings, the run's seed and per-example bookkeeping."""
+    def given(
+        self,
+        *strategies: Any,
+        examples: int | None = None,
+        explicit: Sequence[tuple[Any, ...]] = (),
+        **kw: Any,
+    ) -> Callable:
+        """``@hypothesis.given`` with this profile's settings, the run's seed and per-example bookkeeping.
+
+        ``explicit`` lists argument tuples that run first in every run, whatever the seed or
+        the Hypothesis version: the cases a check must always reach (several pages of
+        distinct items at an odd and an even page size, a readable container sorted before
+        a hidden one, ...). Random examples then explore around them.
+        """
 
         def decorate(fn: Callable) -> Callable:
             @functools.wraps(fn)
@@ -107,6 +119,8 @@ class Context:
                 fn(*args, **kwargs)
 
             test = hypothesis.given(*strategies, **kw)(body)
+            for args in reversed(explicit):
+                test = hypothesis.example(*args)(test)
             test = self.settings(examples)(test)
             if self.target.seed is not None:
                 test = hypothesis.seed(self.target.seed)(test)

@@ -208,6 +208,7 @@ def mask_limits_update(ctx: Context) -> None:
         names,
         st.sampled_from(["name", "sourceUri", "info"]),
         st.dictionaries(st.sampled_from(["k1", "k2"]), st.lists(names, max_size=2), min_size=1, max_size=2),
+        explicit=[("after", "gs://b/after", m, {"k1": ["new"]}) for m in ("name", "sourceUri", "info")],
     )
     def run(name: str, uri: str, masked: str, new_info: dict[str, Any]) -> None:
         aset = ctx.new_annotation_set(

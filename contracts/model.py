@@ -15,7 +15,14 @@ from typing import Any
 
 import hypothesis
 from hypothesis import strategies as st
-from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
+from hypothesis.stateful import (
+    Bundle,
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    rule,
+    run_state_machine_as_test,
+)
 
 from contracts.client import ContractViolation, expect
 from contracts.core import MODEL_RUNS, Context, Suite
@@ -80,6 +87,23 @@ def build_machine(ctx: Context) -> type[RuleBasedStateMachine]:
         def ann_visible(self, ann_id: str) -> bool:
             a = self.an[ann_id]
             return not a.deleted and self.set_visible(a.set_id)
+
+        # -- fixed opening --------------------------------------------------------------
+        # Every example starts from a dataset holding an annotation set and an annotation,
+        # each already updated once with an updateMask narrower than the body. The random
+        # rules then start from populated bundles, and the rules every server must keep
+        # (a mask limits the update; contents follow their set) are exercised in every
+        # example by construction, not by the luck of the draw.
+
+        @initialize(target=sets)
+        def opening(self) -> str:
+            dataset = self.create_dataset("opening")
+            set_id = self.create_set(dataset, "opening", "GENERIC")
+            self.update_set(set_id, "renamed", "opening", "name", {"a": ["kept-out"]})
+            self.update_set(set_id, "renamed", "opening", "sourceUri", {"b": ["kept-out"]})
+            annotation = self.create_annotation(set_id, "chr1", 10, 5, "opening")
+            self.update_annotation(annotation, "renamed", {"x": ["kept-out"]})
+            return set_id
 
         # -- datasets ---------------------------------------------------------------------
 

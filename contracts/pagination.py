@@ -99,6 +99,12 @@ def check_annotation_order(items: list[dict[str, Any]], what: str) -> None:
         last_start = start
 
 
+#: explicit cases every run reaches (see ``Context.given``): several items, several per
+#: reference with ties on start, paged at an even and an odd size smaller than the whole
+SPREAD = [("chr1", 5, 3), ("chr2", 0, 10), ("chr1", 5, 1), ("chr1", 0, 4), ("chrX", 7, 2), ("chr2", 3, 0)]
+EVEN_AND_ODD = [2, 3]
+
+
 def page_sizes() -> st.SearchStrategy[list[int]]:
     return st.lists(st.integers(1, 9), min_size=2, max_size=3, unique=True)
 
@@ -141,6 +147,7 @@ def annotations_search_order(ctx: Context) -> None:
         st.one_of(st.none(), st.sampled_from(REFERENCES)),
         st.integers(0, 50),
         st.integers(1, 40),
+        explicit=[(SPREAD, EVEN_AND_ODD, None, 0, 1), (SPREAD, EVEN_AND_ODD, "chr1", 0, 60)],
     )
     def run(specs: list[tuple[str, int, int]], sizes: list[int], ref: str | None, qs: int, span: int) -> None:
         set_id = ctx.new_annotation_set(dataset_id)["id"]
@@ -187,7 +194,7 @@ def datasets_list_pages(ctx: Context) -> None:
     live: list[str] = []
     deleted: set[str] = set()
 
-    @ctx.given(st.integers(0, 6), st.integers(0, 4), page_sizes())
+    @ctx.given(st.integers(0, 6), st.integers(0, 4), page_sizes(), explicit=[(5, 0, EVEN_AND_ODD)])
     def run(n: int, remove: int, sizes: list[int]) -> None:
         # deletions keep the project small however many examples run
         for dataset_id in live[:remove]:
@@ -240,6 +247,7 @@ def annotationsets_search_pages(ctx: Context) -> None:
         st.integers(0, 6),
         page_sizes(),
         st.sampled_from([[0], [1], [0, 1]]),
+        explicit=[([0, 1, 0, 1, 0], 0, EVEN_AND_ODD, [0, 1])],
     )
     def run(where: list[int], remove: int, sizes: list[int], which: list[int]) -> None:
         shrink_to_limit(ctx, created, remove, "/v1/annotationsets")
@@ -415,7 +423,13 @@ def variant_and_call_sets_pages(ctx: Context) -> None:
     variant_sets = {first["id"]}
     call_sets: set[str] = set()
 
-    @ctx.given(st.integers(0, 4), st.integers(0, 6), st.integers(0, 5), page_sizes())
+    @ctx.given(
+        st.integers(0, 4),
+        st.integers(0, 6),
+        st.integers(0, 5),
+        page_sizes(),
+        explicit=[(4, 5, 0, EVEN_AND_ODD)],
+    )
     def run(new_variant_sets: int, new_call_sets: int, remove: int, sizes: list[int]) -> None:
         kept = {"variantSets": variant_sets - {first["id"]}}
         shrink_to_limit(ctx, kept, remove // 2, "/v1/variantsets")
