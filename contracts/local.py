@@ -47,7 +47,8 @@ def local_mock(app: Any = None, *, profile: str = "quick", seed: int | None = No
     if app is None:
         registry = TokenRegistry()
         app = create_app(auth="strict", tokens=registry)
-    app.tokens.add_token(writer, "serviceAccount:contracts-writer@contracts.example.com", superuser=True)
+    writer_account = "serviceAccount:contracts-writer@contracts.example.com"
+    app.state.tokens.add_token(writer, writer_account, superuser=True)
     with _live_server(app) as server:
         tokens = {}
         with httpx.Client(base_url=server.url) as http:

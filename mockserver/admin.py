@@ -23,6 +23,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
+from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, Router
@@ -32,6 +33,7 @@ from mockserver.auth import identify
 from mockserver.backend.clock import FakeClock, parse_rfc3339, rfc3339
 from mockserver.errors import ApiError, failed_precondition, invalid_argument, permission_denied
 from mockserver.faults import FaultInjector, FaultRuleError
+from mockserver.rendering import error_response
 from mockserver.seed import SeedError, add_principal, load_seed, parse_seed
 from mockserver.snapshot import SnapshotError, restore, snapshot
 
@@ -110,10 +112,6 @@ class MockControl:
         self.faults.clear()
         self.requests.clear()
         self.changed()
-
-
-def _error_response(exc: ApiError) -> Response:
-    return JSONResponse(exc.body(), status_code=exc.code, headers=exc.headers or None)
 
 
 async def _json_body(request: Request, *, allow_yaml: bool = False) -> Any:
@@ -266,7 +264,7 @@ def build_admin_app(control: MockControl) -> Callable[[Scope, Receive, Send], An
             _check_caller(scope, control)
             await _guarded(router, scope, receive, send)
         except ApiError as exc:
-            await _error_response(exc)(scope, receive, send)
+            await error_response(exc)(scope, receive, send)
 
     return app
 
@@ -285,7 +283,7 @@ async def _guarded(router: Router, scope: Scope, receive: Receive, send: Send) -
 
 def _check_caller(scope: Scope, control: MockControl) -> None:
     """Refuse API keys and tokens of ordinary principals (see module docstring)."""
-    headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+    headers = Headers(scope=scope)
     query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
     has_token = "authorization" in headers or "access_token" in query or "oauth_token" in query
     if "key" in query and not has_token:
@@ -338,8 +336,9 @@ def health_app() -> Callable[[Scope, Receive, Send], Any]:
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["method"] not in ("GET", "HEAD"):
-            await _error_response(ApiError("UNIMPLEMENTED", "health accepts GET only", http_code=405,
-                                           headers={"Allow": "GET, HEAD"}))(scope, receive, send)
+            error = ApiError("UNIMPLEMENTED", "health accepts GET only", http_code=405,
+                             headers={"Allow": "GET, HEAD"})
+            await error_response(error)(scope, receive, send)
             return
         await JSONResponse({"status": "ok", "uptimeSeconds": round(time.time() - started, 3)})(
             scope, receive, send

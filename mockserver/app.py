@@ -4,13 +4,14 @@
 tests all use::
 
     app = create_app(backend=Backend(clock=FakeClock()))
-    # app is an ASGI app (uvicorn.run(app), TestClient(app)); app.backend is its state
+    # app is an ASGI app (uvicorn.run(app), TestClient(app)); app.state.backend is its state
 """
 
 from __future__ import annotations
 
 import copy
 import functools
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ from connexion import AsyncApp
 from connexion.middleware import MiddlewarePosition
 from connexion.resolver import Resolver
 
-from mockserver import error_handlers
+from mockserver import compat, error_handlers
 from mockserver.admin import MockControl, build_admin_app, health_app
 from mockserver.auth import TokenRegistry, make_authenticator
 from mockserver.backend import Backend
@@ -46,43 +47,31 @@ def _connexion_spec(spec: dict[str, Any]) -> dict[str, Any]:
     (open/strict modes, token registry), so Connexion's own security layer is left out."""
     doc = copy.deepcopy(spec)
     doc.pop("security", None)
+    compat.own_path_parameters(doc)
     for item in doc.get("paths", {}).values():
-        # Connexion 3.3 appends path-level parameters to a shared list once per operation
-        # of the path (66 query parameters validated per request instead of 11): give each
-        # operation its own complete list instead.
-        shared = item.pop("parameters", [])
         for op in item.values():
             if isinstance(op, dict):
                 op.pop("security", None)
-                op["parameters"] = copy.deepcopy(shared) + op.get("parameters", [])
     doc.get("components", {}).pop("securitySchemes", None)
-    doc[_PREVALIDATED] = True
+    doc[compat.PREVALIDATED] = True
     return doc
 
 
-_PREVALIDATED = "x-genomics-mock-prevalidated"
+@dataclass
+class AppState:
+    """What one app serves (``app.state``): tests, the plugin and ``serve`` reach its parts here."""
+
+    backend: Backend
+    #: bearer tokens and API keys the app accepts
+    tokens: TokenRegistry
+    #: request log, fault rules, state-change listeners, reset baseline
+    control: MockControl
 
 
-def _skip_revalidation() -> None:
-    """Let Connexion skip re-validating *our* document (2 s per app on this machine).
+class GenomicsApp(AsyncApp):
+    """Connexion's AsyncApp with the app's own values on :attr:`state`."""
 
-    ``genomics-mock spec check`` and the test-suite validate spec/openapi.yaml
-    with openapi-spec-validator; Connexion would validate the same document
-    again for every app it builds (each test server, each plugin session).
-    Documents without our marker are validated as usual.
-    """
-    from connexion.spec import OpenAPISpecification
-
-    original = OpenAPISpecification._validate_spec.__func__
-    if getattr(original, "_genomics_mock", False):
-        return
-
-    def validate_unless_ours(cls: type, spec: dict[str, Any]) -> None:
-        if not spec.get(_PREVALIDATED):
-            original(cls, spec)
-
-    validate_unless_ours._genomics_mock = True  # type: ignore[attr-defined]
-    OpenAPISpecification._validate_spec = classmethod(validate_unless_ours)  # type: ignore[method-assign,assignment]
+    state: AppState
 
 
 def create_app(
@@ -95,22 +84,24 @@ def create_app(
     spec_path: str | Path | None = None,
     swagger_ui: bool = True,
     admin: bool = True,
-) -> AsyncApp:
+) -> GenomicsApp:
     """Build one mock server. Each app has its own backend (state, clock, page-token secret).
 
     ``auth`` is ``open`` (no credentials: the built-in owner) or ``strict`` (no or unknown
     credentials: 401); ``tokens`` maps bearer tokens and API keys to principals (a
     :class:`TokenRegistry` or a YAML/JSON file); ``authenticate`` replaces both.
     ``admin=False`` turns off the ``/_mock/`` admin API (``/_mock/health`` stays);
-    ``app.control`` holds the request log, fault rules and state-change listeners.
+    ``app.state`` holds the backend, the token registry and the control (request log,
+    fault rules, state-change listeners).
     """
     backend = backend or Backend()
     registry = tokens if isinstance(tokens, TokenRegistry) else TokenRegistry()
     if isinstance(tokens, (str, Path)):
         registry = TokenRegistry.from_file(tokens)
+    compat.check_versions()
     spec = load_spec(str(spec_path) if spec_path else None)
-    _skip_revalidation()
-    app = AsyncApp(
+    compat.skip_document_revalidation()
+    app = GenomicsApp(
         __name__,
         swagger_ui_options=_swagger_options(swagger_ui),
         middlewares=_connexion_middlewares(validate_responses),
@@ -138,9 +129,7 @@ def create_app(
         extra_routes=extra_routes,
         control=control,
     )
-    app.backend = backend  # type: ignore[attr-defined]
-    app.tokens = registry  # type: ignore[attr-defined]
-    app.control = control  # type: ignore[attr-defined]
+    app.state = AppState(backend, registry, control)
     return app
 
 

@@ -1,8 +1,10 @@
 """Connexion error handlers: every failure becomes Google's error envelope.
 
 Without these, Connexion answers validation failures with problem+json,
-unknown paths with Starlette's plain text, invalid UTF-8 in a JSON body with
-a 500 (DESIGN.md decision 5).
+unknown paths with Starlette's plain text and invalid UTF-8 in a JSON body
+with a 500; a client written for Google's API understands none of them. Each
+handler maps its exception to an :class:`ApiError` and renders it with
+:func:`mockserver.rendering.error_response`, the one error renderer.
 """
 
 from __future__ import annotations
@@ -15,8 +17,7 @@ from connexion.lifecycle import ConnexionRequest, ConnexionResponse
 from starlette.exceptions import HTTPException
 
 from mockserver.errors import ApiError, status_for_http
-from mockserver.rendering import render_json
-from mockserver.request_options import current_options
+from mockserver.rendering import JSON_MEDIA_TYPE, error_response
 
 log = logging.getLogger("genomics_mock")
 
@@ -24,10 +25,11 @@ log = logging.getLogger("genomics_mock")
 _AS_BAD_REQUEST = {411, 413, 415, 422}
 
 
-def error_response(exc: ApiError) -> ConnexionResponse:
-    body = render_json(exc.body(), pretty=current_options().pretty)
+def _connexion_error(exc: ApiError) -> ConnexionResponse:
+    """The rendered error in the shape Connexion's error handlers return."""
+    response = error_response(exc)
     return ConnexionResponse(
-        status_code=exc.code, body=body, mimetype="application/json", headers=exc.headers
+        status_code=response.status_code, body=response.body, mimetype=JSON_MEDIA_TYPE, headers=exc.headers
     )
 
 
@@ -39,7 +41,7 @@ def from_http_code(code: int, message: str, headers: dict[str, str] | None = Non
 
 async def on_api_error(_request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
     assert isinstance(exc, ApiError)
-    return error_response(exc)
+    return _connexion_error(exc)
 
 
 async def on_problem(_request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
@@ -47,7 +49,7 @@ async def on_problem(_request: ConnexionRequest, exc: Exception) -> ConnexionRes
     message = str(exc.detail or exc.title or "invalid request")
     if exc.status == 415:
         message = f"Unsupported media type: {message} (send application/json)"
-    return error_response(from_http_code(exc.status, message, dict(exc.headers or {})))
+    return _connexion_error(from_http_code(exc.status, message, dict(exc.headers or {})))
 
 
 async def on_http_exception(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
@@ -56,18 +58,18 @@ async def on_http_exception(request: ConnexionRequest, exc: Exception) -> Connex
         message = f"No such path: {request.url.path}"
     else:
         message = str(exc.detail)
-    return error_response(from_http_code(exc.status_code, message, dict(exc.headers or {})))
+    return _connexion_error(from_http_code(exc.status_code, message, dict(exc.headers or {})))
 
 
 async def on_unicode_error(_request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
-    return error_response(
+    return _connexion_error(
         ApiError("INVALID_ARGUMENT", f"Invalid JSON payload received: body is not UTF-8 ({exc})")
     )
 
 
 async def on_unexpected(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
     log.exception("internal error on %s %s", request.method, request.url.path, exc_info=exc)
-    return error_response(ApiError("INTERNAL", f"Internal error: {type(exc).__name__}"))
+    return _connexion_error(ApiError("INTERNAL", f"Internal error: {type(exc).__name__}"))
 
 
 def install(app: AsyncApp) -> None:

@@ -253,30 +253,3 @@ class FaultInjector:
                     return Fault(drop=True)
                 return Fault(error=rule.error())
         return None
-
-
-def find_transport(send: Any) -> Any:
-    """The server's connection object behind an ASGI ``send`` (uvicorn), or None.
-
-    ASGI has no "close without answering"; uvicorn's ``send`` is a method of
-    its request cycle, which holds the transport, so we look through the
-    middleware closures wrapping it.
-    """
-    seen: set[int] = set()
-    stack = [send]
-    while stack:
-        item = stack.pop()
-        if item is None or id(item) in seen:
-            continue
-        seen.add(id(item))
-        owner = getattr(item, "__self__", None)
-        if owner is not None and hasattr(owner, "transport") and hasattr(owner, "disconnected"):
-            return owner
-        for cell in getattr(item, "__closure__", None) or ():
-            try:
-                stack.append(cell.cell_contents)
-            except ValueError:
-                continue
-        if owner is not None:
-            stack.append(getattr(owner, "send", None))
-    return None

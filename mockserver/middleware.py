@@ -18,13 +18,14 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs
 
+from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from mockserver import context
+from mockserver import compat, context
 from mockserver.backend import Backend
 from mockserver.backend.iam import Principal
 from mockserver.errors import ApiError
-from mockserver.rendering import render_json
+from mockserver.rendering import error_response, json_response
 from mockserver.request_options import options_from_query, reset_options, set_options
 from mockserver.routing import Operation, RouteTable
 
@@ -33,7 +34,7 @@ log = logging.getLogger("genomics_mock")
 DISCOVERY_PATHS = ("/$discovery/rest", "/discovery/v1/apis/genomics/v1/rest")
 
 #: identify(headers, query, operation) -> Principal; raises ApiError 401/403
-Authenticator = Callable[[dict[str, str], dict[str, list[str]], Operation], Principal]
+Authenticator = Callable[[Headers, dict[str, list[str]], Operation], Principal]
 
 
 class GenomicsMiddleware:
@@ -67,25 +68,18 @@ class GenomicsMiddleware:
         options_token = set_options(options_from_query(query))
         control = self.control
         logged = control is not None and not scope["path"].startswith(("/_mock", "/ui"))
-        status = 0
+        status = [0]
         if logged:
-            inner_send = send
-
-            async def send(message: Any) -> None:  # noqa: F811 - captures the status for the log
-                nonlocal status
-                if message["type"] == "http.response.start":
-                    status = message["status"]
-                await inner_send(message)
-
+            send = _recording_status(send, status)
         try:
             await self._dispatch(scope, receive, send, query)
         except ApiError as exc:
-            await send_error(send, exc)
+            await error_response(exc)(scope, receive, send)
         finally:
             reset_options(options_token)
             context.current_backend.reset(backend_token)
             if logged:
-                _log_request(control, scope, status)
+                _log_request(control, scope, status[0])
 
     async def _dispatch(
         self, scope: Scope, receive: Receive, send: Send, query: dict[str, list[str]]
@@ -95,10 +89,11 @@ class GenomicsMiddleware:
             if path == prefix or path.startswith(prefix.rstrip("/") + "/"):
                 await app(scope, receive, send)
                 return
-        if self.control is not None and self.control.faults and await self._inject_fault(scope, send):
+        faults = self.control.faults if self.control is not None else None
+        if faults and await self._inject_fault(scope, receive, send):
             return
         if path in DISCOVERY_PATHS and scope["method"] in ("GET", "HEAD"):
-            await send_json(send, 200, self.discovery(_root_url(scope)))
+            await json_response(self.discovery(_root_url(scope)))(scope, receive, send)
             return
         if not path.startswith("/v1/"):
             await self.app(scope, receive, send)
@@ -114,9 +109,8 @@ class GenomicsMiddleware:
                     headers={"Allow": allow},
                 )
             raise ApiError("NOT_FOUND", f"No such method: {scope['method']} {path}")
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         scope.setdefault("state", {})["genomics_operation"] = match.operation
-        principal = self.authenticate(headers, query, match.operation)
+        principal = self.authenticate(Headers(scope=scope), query, match.operation)
         principal_token = context.current_principal.set(principal)
         scope["state"]["genomics_principal"] = principal.member
         try:
@@ -124,11 +118,9 @@ class GenomicsMiddleware:
         finally:
             context.current_principal.reset(principal_token)
 
-    async def _inject_fault(self, scope: Scope, send: Send) -> bool:
+    async def _inject_fault(self, scope: Scope, receive: Receive, send: Send) -> bool:
         """Apply a matching fault rule (see mockserver.faults); True when it answered the request."""
         import asyncio
-
-        from mockserver.faults import find_transport
 
         path, method = scope["path"], scope["method"]
         operation_id = None
@@ -143,16 +135,24 @@ class GenomicsMiddleware:
         if fault.delay:
             await asyncio.sleep(fault.delay)
         if fault.error is not None:
-            await send_error(send, fault.error)
+            await error_response(fault.error)(scope, receive, send)
             return True
         if fault.drop:
-            cycle = find_transport(send)
-            if cycle is None:
+            if not compat.drop_connection(send):
                 raise ConnectionAbortedError("injected fault: connection dropped")
-            cycle.disconnected = True  # the server must not answer 500 afterwards
-            cycle.transport.close()
             return True
         return False
+
+
+def _recording_status(send: Send, status: list[int]) -> Send:
+    """``send``, also writing the response status into ``status[0]`` (for the request log)."""
+
+    async def recording(message: Any) -> None:
+        if message["type"] == "http.response.start":
+            status[0] = message["status"]
+        await send(message)
+
+    return recording
 
 
 def _log_request(control: Any, scope: Scope, status: int) -> None:
@@ -173,27 +173,8 @@ def _log_request(control: Any, scope: Scope, status: int) -> None:
 
 
 def _root_url(scope: Scope) -> str:
-    headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-    host = headers.get("host")
+    host = Headers(scope=scope).get("host")
     if not host:
         server = scope.get("server") or ("127.0.0.1", 80)
         host = f"{server[0]}:{server[1]}"
     return f"{scope.get('scheme', 'http')}://{host}/"
-
-
-async def send_json(send: Send, status: int, data: Any, headers: dict[str, str] | None = None) -> None:
-    from mockserver.request_options import current_options
-
-    options = current_options()
-    body = render_json(data, pretty=options.pretty)
-    raw_headers = [
-        (b"content-type", b"application/json; charset=UTF-8"),
-        (b"content-length", str(len(body)).encode()),
-    ]
-    raw_headers += [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
-    await send({"type": "http.response.start", "status": status, "headers": raw_headers})
-    await send({"type": "http.response.body", "body": body})
-
-
-async def send_error(send: Send, exc: ApiError) -> None:
-    await send_json(send, exc.code, exc.body(), exc.headers)

@@ -84,8 +84,8 @@ class GenomicsMock:
     def __init__(self, url: str, *, app: Any = None, http: httpx.Client) -> None:
         self.url = url.rstrip("/")
         self.app = app
-        self.backend = app.backend if app is not None else None
-        self.control = app.control if app is not None else None
+        self.backend = app.state.backend if app is not None else None
+        self.control = app.state.control if app is not None else None
         self._http = http
         self.tokens: dict[str, str] = {}  # principal name -> bearer token
         self._operations_mode = self.backend.operations.mode if self.backend is not None else None
@@ -171,7 +171,7 @@ class GenomicsMock:
         if self.backend is not None:
             from mockserver.seed import add_principal
 
-            result = add_principal(self.backend, self.app.tokens, name=name, member=member, token=token,
+            result = add_principal(self.backend, self.app.state.tokens, name=name, member=member, token=token,
                                    roles=list(roles), project_id=project_id, scopes=scopes)
         else:
             result = _check(self._http.post("/_mock/principals",
@@ -254,15 +254,15 @@ def genomics_mock_session(pytestconfig: pytest.Config) -> Iterator[GenomicsMock]
         from mockserver.seed import load_seed, read_seed_file
 
         base_dir = Path(seed_path).resolve().parent  # relative BAM paths are the seed file's
-        load_seed(app.backend, read_seed_file(seed_path), app.tokens, base_dir=base_dir)
-        app.control.capture_baseline()
+        load_seed(app.state.backend, read_seed_file(seed_path), app.state.tokens, base_dir=base_dir)
+        app.state.control.capture_baseline()
     server = LiveServer(app).start()
     try:
         with httpx.Client(base_url=server.url, timeout=30) as http:
             yield GenomicsMock(server.url, app=app, http=http)
     finally:
         server.stop()
-        app.backend.operations.shutdown()
+        app.state.backend.operations.shutdown()
 
 
 @pytest.fixture

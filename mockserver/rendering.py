@@ -2,6 +2,8 @@
 
 * ``prettyPrint`` (default true) indents by two spaces; ``prettyPrint=false``
   gives compact JSON.
+* every response, success or error, goes through :func:`json_response`;
+  errors through :func:`error_response`.
 * ``fields=`` partial responses: a comma-separated selection where ``a/b``
   walks into a field and ``a(b,c)`` selects sub-fields, applied through lists
   (``fields=datasets(id,name),nextPageToken``). A malformed selector is a 400.
@@ -12,8 +14,13 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
+from starlette.responses import Response
 
-from mockserver.errors import invalid_argument
+from mockserver.errors import ApiError, invalid_argument
+from mockserver.request_options import current_options
+
+#: what Google's front end answers JSON with
+JSON_MEDIA_TYPE = "application/json; charset=UTF-8"
 
 Selection = dict[str, "Selection | None"]  # None = the whole field
 
@@ -114,3 +121,18 @@ def render_json(data: Any, *, pretty: bool = True, fields: str | None = None) ->
     if pretty:
         return orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE)
     return orjson.dumps(data)
+
+
+def json_response(
+    data: Any, *, status: int = 200, headers: dict[str, str] | None = None, partial: bool = False
+) -> Response:
+    """``data`` as this request's JSON: ``prettyPrint`` applied, and ``fields`` when ``partial``
+    (API method results; not errors or the discovery document)."""
+    options = current_options()
+    body = render_json(data, pretty=options.pretty, fields=options.fields if partial else None)
+    return Response(body, status_code=status, headers=headers, media_type=JSON_MEDIA_TYPE)
+
+
+def error_response(exc: ApiError) -> Response:
+    """The one rendering of an error: Google's envelope, the error's HTTP code and headers."""
+    return json_response(exc.body(), status=exc.code, headers=exc.headers)

@@ -19,8 +19,7 @@ from typing import Any
 from starlette.responses import Response
 
 from mockserver.errors import ApiError
-from mockserver.rendering import render_json
-from mockserver.request_options import current_options
+from mockserver.rendering import json_response
 
 Handler = Callable[..., Awaitable[Any]]
 
@@ -59,10 +58,7 @@ def rendered(handler: Handler) -> Handler:
 
     @functools.wraps(handler)
     async def wrapper(*args: Any, **kwargs: Any) -> Response:
-        data = await handler(*args, **kwargs)
-        options = current_options()
-        body = render_json(data, pretty=options.pretty, fields=options.fields)
-        return Response(body, status_code=200, media_type="application/json")
+        return json_response(await handler(*args, **kwargs), partial=True)
 
     return wrapper
 

@@ -106,7 +106,7 @@ def build(args: argparse.Namespace) -> tuple[Any, Any]:
     from mockserver.app import create_app
 
     app = create_app(backend, auth=args.auth, tokens=tokens, admin=not args.no_admin)
-    control = app.control
+    control = app.state.control
     if seed is not None or loaded:
         control.capture_baseline()
     saver = None
@@ -157,7 +157,7 @@ def run(args: argparse.Namespace) -> int:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-        app.backend.operations.shutdown()
+        app.state.backend.operations.shutdown()
     code = EXIT_OK
     if saver is not None:
         try:

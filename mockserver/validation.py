@@ -1,9 +1,10 @@
 """Connexion validators that compile each schema once and name the bad field.
 
 Connexion 3.3 builds a fresh jsonschema validator (after a deep copy of the
-parameter) for every parameter of every request; these subclasses cache one
+parameter) for every parameter of every request; these validators cache one
 per schema, and phrase failures the way Google does: which parameter or body
-field, and what was wrong with it — without a dump of the schema.
+field, and what was wrong with it — without a dump of the schema. (The body
+validator's hooks are Connexion internals, bound in :mod:`mockserver.compat`.)
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ from connexion.exceptions import BadRequestProblem, ExtraParameterProblem
 from connexion.json_schema import Draft4RequestValidator
 from connexion.utils import is_null, is_nullable
 from connexion.validators import VALIDATOR_MAP
-from connexion.validators.json import JSONRequestBodyValidator
 from connexion.validators.parameter import ParameterValidator
 from jsonschema import Draft4Validator, ValidationError
+
+from mockserver.compat import json_body_validator
 
 _param_validators: dict[int, tuple[dict[str, Any], Draft4Validator]] = {}
 _body_validators: dict[int, tuple[dict[str, Any], Draft4RequestValidator]] = {}
@@ -123,37 +125,38 @@ def accept_int64_numbers(schema: Any) -> Any:
     return out
 
 
+def compiled_body_validator(schema: dict[str, Any]) -> Draft4RequestValidator:
+    """One validator per body schema, int64 fields accepting numbers too."""
+    return _cached(_body_validators, schema, _lenient_body_validator)
+
+
 def _lenient_body_validator(schema: dict[str, Any], **kwargs: Any) -> Draft4RequestValidator:
     return Draft4RequestValidator(accept_int64_numbers(schema), **kwargs)
 
 
-class GoogleJSONBodyValidator(JSONRequestBodyValidator):
-    @property
-    def _validator(self) -> Draft4RequestValidator:
-        return _cached(_body_validators, self._schema, _lenient_body_validator)
+def not_json(detail: str) -> str:
+    return f"Invalid JSON payload received: {detail}"
 
-    async def _parse(self, stream: Any, scope: Any) -> Any:
-        try:
-            return await super()._parse(stream, scope)
-        except BadRequestProblem as exc:
-            raise BadRequestProblem(detail=f"Invalid JSON payload received: {exc.detail}") from None
 
-    def _validate(self, body: Any) -> dict | None:
-        if not self._nullable and body is None:
-            raise BadRequestProblem(
-                detail="Invalid JSON payload received: the request body must not be empty"
-            )
-        try:
-            return self._validator.validate(body)
-        except ValidationError as exc:
-            where = _where(exc)
-            field = f" at '{where}'" if where else ""
-            if exc.validator == "additionalProperties":
-                message = f"Invalid JSON payload received{field}: {exc.message} (unknown field)"
-            else:
-                message = f"Invalid JSON payload received{field}: {describe(exc)}"
-            raise BadRequestProblem(detail=message) from None
+def check_body(validator: Draft4RequestValidator, body: Any, nullable: bool) -> dict | None:
+    """Validate a parsed JSON body; a failure names the field and what was wrong with it."""
+    if not nullable and body is None:
+        raise BadRequestProblem(detail="Invalid JSON payload received: the request body must not be empty")
+    try:
+        return validator.validate(body)
+    except ValidationError as exc:
+        where = _where(exc)
+        field = f" at '{where}'" if where else ""
+        if exc.validator == "additionalProperties":
+            message = f"Invalid JSON payload received{field}: {exc.message} (unknown field)"
+        else:
+            message = f"Invalid JSON payload received{field}: {describe(exc)}"
+        raise BadRequestProblem(detail=message) from None
 
+
+GoogleJSONBodyValidator = json_body_validator(
+    compiled=compiled_body_validator, parse_error=not_json, validate=check_body
+)
 
 VALIDATORS = {
     "parameter": GoogleParameterValidator,

@@ -58,9 +58,9 @@ def test_reset_forgets_data_tokens_faults_and_moves_the_clock_back(mock, admin_a
     assert _datasets(mock) == []
     assert mock.get("/_mock/faults").json() == {"faults": []}
     assert mock.get("/_mock/clock").json()["time"] == start
-    assert admin_app.tokens.principal_for_token("alice-token") is None
-    assert admin_app.tokens.principal_for_token("root-token") is not None  # start-up tokens stay
-    assert admin_app.backend.iam.project_bindings("p1") == []
+    assert admin_app.state.tokens.principal_for_token("alice-token") is None
+    assert admin_app.state.tokens.principal_for_token("root-token") is not None  # start-up tokens stay
+    assert admin_app.state.backend.iam.project_bindings("p1") == []
 
 
 def test_seed_json_and_yaml_and_a_bad_seed_changes_nothing(mock):
@@ -138,7 +138,7 @@ def test_a_system_clock_becomes_fake_when_moved():
 
 
 def test_complete_a_manual_operation(mock, admin_app):
-    operations = admin_app.backend.operations
+    operations = admin_app.state.backend.operations
     assert mock.get("/_mock/operations").json() == {"mode": "background"}
     assert mock.post("/_mock/operations", json={"mode": "manual"}).json() == {"mode": "manual"}
     bad = mock.post("/_mock/operations", json={"mode": "lazy"})

@@ -276,7 +276,7 @@ def test_http_editor_writes_viewer_gets_403_and_readonly_scope_is_403(http: Test
 
 def test_http_dataset_iam_methods(http: TestClient, strict_app) -> None:
     dataset_id = http.post("/v1/datasets", json={"projectId": "p1"}, headers=EDITOR).json()["id"]
-    strict_app.backend.iam.add_project_binding("p1", "roles/owner", CI)
+    strict_app.state.backend.iam.add_project_binding("p1", "roles/owner", CI)
     base = f"/v1/datasets/{dataset_id}"
     empty = http.post(f"{base}:getIamPolicy", json={}, headers=EDITOR)
     assert empty.json() == {"etag": "ACAB"}

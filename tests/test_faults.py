@@ -90,8 +90,8 @@ def server() -> Iterator[LiveServer]:
 
 @pytest.fixture
 def mock(server: LiveServer) -> Iterator[httpx.Client]:
-    server.app.control.reset()
-    server.app.backend.datasets.create(DEFAULT_OWNER, {"projectId": "p1", "name": "d1"})
+    server.app.state.control.reset()
+    server.app.state.backend.datasets.create(DEFAULT_OWNER, {"projectId": "p1", "name": "d1"})
     with httpx.Client(base_url=server.url) as client:
         yield client
 

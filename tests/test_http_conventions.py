@@ -24,7 +24,7 @@ def dataset(client) -> dict:
 
 def test_api_key_parameter_is_understood(app, client, dataset):
     # a key identifies a caller (here one with no grants): not an "unknown parameter" 400
-    app.tokens.add_api_key("some-api-key")
+    app.state.tokens.add_api_key("some-api-key")
     r = client.get(f"/v1/datasets/{dataset['id']}", params={"key": "some-api-key"})
     assert r.status_code in (403, 404), r.text
 

@@ -140,7 +140,7 @@ def test_url_option_runs_against_an_external_server(pytester: pytest.Pytester, e
     result = _run(pytester, f"--genomics-mock-url={external.url}")
     result.assert_outcomes(passed=2)
     # the inner tests really used this server, and its reset ran before the second test
-    log = external.app.control.requests.entries()
+    log = external.app.state.control.requests.entries()
     assert [(r["method"], r["operationId"]) for r in log] == [("GET", "genomics.datasets.list")]
 
 

@@ -49,7 +49,7 @@ def _seed_operations() -> list[tuple[str, str, str]]:
 @pytest.fixture(scope="module")
 def server() -> Iterator[LiveServer]:
     app = create_app(Backend())
-    app.backend.datasets.create(DEFAULT_OWNER, {"projectId": "ui-project", "name": "shown-in-ui"})
+    app.state.backend.datasets.create(DEFAULT_OWNER, {"projectId": "ui-project", "name": "shown-in-ui"})
     with LiveServer(app) as live:
         yield live
 
@@ -101,7 +101,7 @@ def test_try_it_out_runs_against_the_live_mock(page, server):
     status.wait_for()
     assert status.inner_text().strip() == "200"
     assert "shown-in-ui" in block.locator(".live-responses-table").inner_text()
-    log = server.app.control.requests.entries()
+    log = server.app.state.control.requests.entries()
     assert ("GET", "genomics.datasets.list", 200) in [
         (r["method"], r["operationId"], r["status"]) for r in log
     ]

@@ -1,0 +1,191 @@
+"""Every place the mock leans on Connexion's, Starlette's or uvicorn's internals.
+
+The rest of the package uses these libraries through their public API only (a
+test greps for private names outside this module). What lives here relies on
+how a library works inside, so it is checked against the versions it was
+verified with: :func:`check_versions` runs when an app is built and raises
+:class:`UnsupportedLibraryError` naming the library and version when the
+installed one is outside :data:`VERIFIED`. Moving to a new version means
+re-checking each workaround below, then widening its entry.
+
+The workarounds:
+
+* :func:`skip_document_revalidation` — Connexion validates the OpenAPI
+  document again for every app it builds (2 s each on the development
+  machine); ours is validated once by ``genomics-mock spec check`` and the
+  test-suite, so documents carrying :data:`PREVALIDATED` skip it.
+* :func:`own_path_parameters` — Connexion 3.3 appends a path's shared
+  parameters to one list once per operation of the path (66 query parameters
+  validated per request instead of 11); each operation gets its own list.
+* :func:`json_body_validator` — Connexion's JSON body validator builds a
+  fresh jsonschema validator for every request and words failures its own
+  way; its private hooks are routed to functions of :mod:`mockserver.validation`.
+* :func:`drop_connection` — ASGI cannot close a connection without
+  answering; uvicorn's ``send`` belongs to its request cycle, which holds the
+  transport (fault injection's ``drop`` action).
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import os
+import re
+from collections.abc import Callable
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+from connexion.exceptions import BadRequestProblem
+from connexion.spec import OpenAPISpecification
+from connexion.validators.json import JSONRequestBodyValidator
+
+#: library -> (lowest verified version, first version not verified); compared on (major, minor)
+VERIFIED: dict[str, tuple[tuple[int, int], tuple[int, int]]] = {
+    "connexion": ((3, 3), (3, 4)),
+    "starlette": ((1, 0), (2, 0)),
+    "uvicorn": ((0, 54), (0, 55)),
+}
+#: set to 1 to try unverified versions anyway (a warning instead of the error)
+OVERRIDE_VARIABLE = "GENOMICS_MOCK_UNVERIFIED_LIBRARIES"
+#: marks a document that ``genomics-mock spec check`` has already validated
+PREVALIDATED = "x-genomics-mock-prevalidated"
+
+
+class UnsupportedLibraryError(RuntimeError):
+    """An installed library version the workarounds here were not verified with."""
+
+
+def _series(text: str) -> tuple[int, int]:
+    """``"0.54.0"`` -> ``(0, 54)``; an unparsable version sorts before every release."""
+    match = re.match(r"(\d+)\.(\d+)", text)
+    return (int(match.group(1)), int(match.group(2))) if match else (-1, -1)
+
+
+def unverified(installed: dict[str, str]) -> list[str]:
+    """One line per library in ``installed`` (name -> version) outside :data:`VERIFIED`."""
+    problems = []
+    for name, (low, high) in VERIFIED.items():
+        found = installed.get(name)
+        if found is None:
+            problems.append(f"{name} is not installed")
+        elif not low <= _series(found) < high:
+            problems.append(
+                f"{name} {found} is installed; genomics-mock is verified with "
+                f"{name} >={low[0]}.{low[1]},<{high[0]}.{high[1]}"
+            )
+    return problems
+
+
+def installed_versions() -> dict[str, str]:
+    found = {}
+    for name in VERIFIED:
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:
+            continue
+    return found
+
+
+@functools.cache
+def check_versions() -> None:
+    """Fail loudly (once per process) when a library is outside :data:`VERIFIED`."""
+    problems = unverified(installed_versions())
+    if not problems:
+        return
+    message = (
+        "; ".join(problems) + ". Install the locked versions (pip install -c constraints.txt ...) "
+        f"or re-verify mockserver/compat.py; {OVERRIDE_VARIABLE}=1 tries anyway."
+    )
+    if os.environ.get(OVERRIDE_VARIABLE) == "1":
+        import warnings
+
+        warnings.warn(message, RuntimeWarning, stacklevel=2)
+        return
+    raise UnsupportedLibraryError(message)
+
+
+# -- Connexion ------------------------------------------------------------------------------
+
+
+@functools.cache
+def skip_document_revalidation() -> None:
+    """Let Connexion skip validating documents marked :data:`PREVALIDATED` (others as usual)."""
+    original = OpenAPISpecification._validate_spec.__func__  # type: ignore[attr-defined]
+
+    def validate_unless_prevalidated(cls: type, spec: dict[str, Any]) -> None:
+        if not spec.get(PREVALIDATED):
+            original(cls, spec)
+
+    OpenAPISpecification._validate_spec = classmethod(validate_unless_prevalidated)  # type: ignore[method-assign,assignment]
+
+
+def own_path_parameters(document: dict[str, Any]) -> None:
+    """Give each operation its own complete parameter list (in place; see module docstring)."""
+    for item in document.get("paths", {}).values():
+        shared = item.pop("parameters", [])
+        for operation in item.values():
+            if isinstance(operation, dict):
+                operation["parameters"] = copy.deepcopy(shared) + operation.get("parameters", [])
+
+
+def json_body_validator(
+    *,
+    compiled: Callable[[dict[str, Any]], Any],
+    parse_error: Callable[[str], str],
+    validate: Callable[[Any, Any, bool], dict | None],
+) -> type[JSONRequestBodyValidator]:
+    """A Connexion JSON body validator whose private hooks call our functions.
+
+    ``compiled(schema)`` returns a (cached) jsonschema validator;
+    ``parse_error(detail)`` words a body that is not JSON;
+    ``validate(validator, body, nullable)`` checks a parsed body.
+    """
+
+    class BodyValidator(JSONRequestBodyValidator):
+        @property
+        def _validator(self) -> Any:
+            return compiled(self._schema)
+
+        async def _parse(self, stream: Any, scope: Any) -> Any:
+            try:
+                return await super()._parse(stream, scope)
+            except BadRequestProblem as exc:
+                raise BadRequestProblem(detail=parse_error(str(exc.detail))) from None
+
+        def _validate(self, body: Any) -> dict | None:
+            return validate(self._validator, body, self._nullable)
+
+    return BodyValidator
+
+
+# -- uvicorn --------------------------------------------------------------------------------
+
+
+def drop_connection(send: Any) -> bool:
+    """Close the connection behind an ASGI ``send`` without answering; False when not on uvicorn.
+
+    uvicorn's ``send`` is a method of its request cycle, which holds the
+    transport; middleware wraps ``send`` in closures, so they are searched.
+    The cycle is marked disconnected first, so uvicorn does not answer 500
+    for a response that was never started.
+    """
+    seen: set[int] = set()
+    stack = [send]
+    while stack:
+        item = stack.pop()
+        if item is None or id(item) in seen:
+            continue
+        seen.add(id(item))
+        owner = getattr(item, "__self__", None)
+        if owner is not None and hasattr(owner, "transport") and hasattr(owner, "disconnected"):
+            owner.disconnected = True
+            owner.transport.close()
+            return True
+        for cell in getattr(item, "__closure__", None) or ():
+            try:
+                stack.append(cell.cell_contents)
+            except ValueError:
+                continue
+        if owner is not None:
+            stack.append(getattr(owner, "send", None))
+    return False
