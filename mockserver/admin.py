@@ -79,6 +79,8 @@ class MockControl:
     baseline: dict[str, Any] | None = None
     _base_tokens: dict[str, Any] | None = None
     _base_clock: datetime | None = None
+    #: the clock the server started with: a system clock moved by /_mock/clock comes back on reset
+    _base_clock_source: Any = None
     _base_mode: str = "background"
 
     def __post_init__(self) -> None:
@@ -90,6 +92,7 @@ class MockControl:
         self._base_tokens = self.tokens.snapshot() if self.tokens is not None else None
         clock = self.backend.clock
         self._base_clock = clock.now() if isinstance(clock, FakeClock) else None
+        self._base_clock_source = clock
         self._base_mode = self.backend.operations.mode
 
     def changed(self) -> None:
@@ -106,8 +109,9 @@ class MockControl:
                 if self.tokens is not None and self._base_tokens is not None:
                     self.tokens.clear()
                     self.tokens.load(self._base_tokens)
-            if self._base_clock is not None and isinstance(self.backend.clock, FakeClock):
-                self.backend.clock.set(self._base_clock)
+            self.backend.clock = self._base_clock_source
+            if self._base_clock is not None:
+                self.backend.clock.set(self._base_clock)  # type: ignore[attr-defined]  # a FakeClock
             self.backend.operations.mode = self._base_mode
         self.faults.clear()
         self.requests.clear()

@@ -31,6 +31,14 @@ if TYPE_CHECKING:
 DEFAULT_PROJECT = "test-project"
 DEFAULT_REFERENCE_SET = "test-reference-set"
 
+#: Deprecation warnings that importing the mock's web stack (Connexion 3.3) raises. They are
+#: about our dependencies, not the user's code, so the plugin hides them in its users' sessions.
+LIBRARY_WARNINGS = (
+    "ignore:Using `httpx` with `starlette.testclient`",
+    "ignore:jsonschema.RefResolver is deprecated:DeprecationWarning",
+    "ignore:jsonschema.exceptions.RefResolutionError is deprecated:DeprecationWarning",
+)
+
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("genomics-mock", "Google Genomics v1 mock server")
@@ -40,6 +48,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="seed file (YAML/JSON) loaded into the mock once; resets return to it")
     parser.addini("genomics_mock_url", "default for --genomics-mock-url", default="")
     parser.addini("genomics_mock_seed", "default for --genomics-mock-seed", default="")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # appended after the user's own filters, so they win over a blanket "error" but not over -W
+    for spec in LIBRARY_WARNINGS:
+        config.addinivalue_line("filterwarnings", spec)
 
 
 def _option(config: pytest.Config, name: str) -> str | None:

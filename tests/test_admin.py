@@ -137,6 +137,15 @@ def test_a_system_clock_becomes_fake_when_moved():
         assert moved["fake"] is True and isinstance(backend.clock, FakeClock)
 
 
+def test_reset_brings_back_a_system_clock_that_was_moved():
+    backend = Backend(clock=SystemClock())
+    with TestClient(create_app(backend)) as client:
+        client.post("/_mock/clock", json={"days": 8})
+        client.post("/_mock/reset")
+        assert client.get("/_mock/clock").json()["fake"] is False
+        assert isinstance(backend.clock, SystemClock)
+
+
 def test_complete_a_manual_operation(mock, admin_app):
     operations = admin_app.state.backend.operations
     assert mock.get("/_mock/operations").json() == {"mode": "background"}

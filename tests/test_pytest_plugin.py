@@ -148,3 +148,30 @@ def test_url_ini_setting(pytester: pytest.Pytester, external: LiveServer):
     pytester.makeini(f"[pytest]\ngenomics_mock_url = {external.url}\n")
     pytester.makepyfile("def test_it(genomics_mock):\n    assert genomics_mock.backend is None\n")
     _run(pytester).assert_outcomes(passed=1)
+
+
+def test_a_clock_advance_does_not_leak_into_the_next_test_on_a_real_time_server(pytester: pytest.Pytester):
+    """``genomics-mock serve`` runs on the system clock; a test moving it must not move the next one."""
+    pytester.makepyfile(
+        """
+from datetime import UTC, datetime, timedelta
+
+def test_moves_the_clock(genomics_mock):
+    genomics_mock.clock.advance(days=8)
+    assert genomics_mock.clock.now() > datetime.now(UTC) + timedelta(days=7)
+
+def test_sees_real_time(genomics_mock):
+    assert abs(genomics_mock.clock.now() - datetime.now(UTC)) < timedelta(hours=1)
+"""
+    )
+    with LiveServer(create_app(Backend())) as server:
+        _run(pytester, f"--genomics-mock-url={server.url}").assert_outcomes(passed=2)
+
+
+def test_users_do_not_see_the_libraries_deprecation_warnings(pytester: pytest.Pytester):
+    """A fresh interpreter (the warnings fire on first import) whose ini turns warnings into errors."""
+    pytester.makeini("[pytest]\nfilterwarnings =\n    error\n")
+    pytester.makepyfile("def test_it(genomics_client):\n    assert genomics_client.get('/_mock/health')\n")
+    result = pytester.runpytest_subprocess(*_plugin_args(), "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+    assert "DeprecationWarning" not in result.stdout.str()
