@@ -24,42 +24,50 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--base-url",
         default=env("GENOMICS_CONFORMANCE_URL"),
         metavar="URL",
-        help="server to test (default: start the mock in-process and test that)",
+        help="[GENOMICS_CONFORMANCE_URL] server to test (default: start the mock in-process and test that)",
     )
     parser.add_argument(
         "--writer-token",
         default=env("GENOMICS_WRITER_TOKEN"),
         metavar="T",
-        help="bearer token allowed to create datasets in --project and set their IAM policies",
+        help="[GENOMICS_WRITER_TOKEN] bearer token allowed to create datasets in --project and set "
+        "their IAM policies",
     )
     parser.add_argument(
         "--reader-token",
         default=env("GENOMICS_READER_TOKEN"),
         metavar="T",
-        help="bearer token of a caller with read access only",
+        help="[GENOMICS_READER_TOKEN] bearer token of a caller with read access only",
     )
     parser.add_argument(
         "--outsider-token",
         default=env("GENOMICS_OUTSIDER_TOKEN"),
         metavar="T",
-        help="bearer token of a caller with no access to --project",
+        help="[GENOMICS_OUTSIDER_TOKEN] bearer token of a caller with no access to --project",
     )
     parser.add_argument(
         "--readonly-token",
         default=env("GENOMICS_READONLY_TOKEN"),
         metavar="T",
-        help="bearer token with write roles but only the genomics.readonly scope",
+        help="[GENOMICS_READONLY_TOKEN] bearer token with write roles but only the genomics.readonly scope",
     )
     parser.add_argument(
         "--reader-member",
+        default=env("GENOMICS_READER_MEMBER"),
         metavar="MEMBER",
-        help="IAM member behind --reader-token (user:EMAIL), to grant it dataset roles",
+        help="[GENOMICS_READER_MEMBER] IAM member behind --reader-token (user:EMAIL), to grant it "
+        "dataset roles",
     )
-    parser.add_argument("--outsider-member", metavar="MEMBER", help="IAM member behind --outsider-token")
+    parser.add_argument(
+        "--outsider-member",
+        default=env("GENOMICS_OUTSIDER_MEMBER"),
+        metavar="MEMBER",
+        help="[GENOMICS_OUTSIDER_MEMBER] IAM member behind --outsider-token",
+    )
     parser.add_argument(
         "--project",
         default=env("GENOMICS_PROJECT"),
-        help="project to create test datasets in (default: a fresh random id)",
+        help="[GENOMICS_PROJECT] project to create test datasets in (default: a fresh random id)",
     )
     parser.add_argument(
         "--suite",

@@ -335,17 +335,42 @@ def _move_clock(backend: Backend, body: dict[str, Any]) -> None:
             backend.clock.advance(step)
 
 
-def health_app() -> Callable[[Scope, Receive, Send], Any]:
-    started = time.time()
+def document_app(build: Callable[[Scope], dict[str, Any]]) -> Callable[[Scope, Receive, Send], Any]:
+    """A read-only JSON resource (GET/HEAD; anything else is a Google-style 405)."""
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["method"] not in ("GET", "HEAD"):
-            error = ApiError("UNIMPLEMENTED", "health accepts GET only", http_code=405,
-                             headers={"Allow": "GET, HEAD"})
-            await error_response(error)(scope, receive, send)
+            refused = ApiError("UNIMPLEMENTED", f"{scope['path']} accepts GET only", http_code=405,
+                               headers={"Allow": "GET, HEAD"})
+            await error_response(refused)(scope, receive, send)
             return
-        await JSONResponse({"status": "ok", "uptimeSeconds": round(time.time() - started, 3)})(
-            scope, receive, send
-        )
+        await JSONResponse(build(scope))(scope, receive, send)
 
     return app
+
+
+def index_document(root_url: str, *, admin: bool, swagger_ui: bool) -> dict[str, Any]:
+    """``GET /``: what this server is and where to go next (the URL the start-up line prints)."""
+    from mockserver import __version__
+
+    links = {
+        "api": f"{root_url}v1/",
+        "discovery": f"{root_url}$discovery/rest?version=v1",
+        "openapi": f"{root_url}openapi.json",
+        **({"swaggerUi": f"{root_url}ui/"} if swagger_ui else {}),
+        "health": f"{root_url}_mock/health",
+        **({"admin": f"{root_url}_mock/"} if admin else {}),
+    }
+    return {
+        "service": "genomics-mock",
+        "description": "A stateful mock of the Google Genomics v1 REST API",
+        "version": __version__,
+        "links": links,
+        "docs": "README.md, docs/usage.md, docs/conformance.md and docs/permissions.md in the "
+        "genomics-mock source tree",
+    }
+
+
+def health_app() -> Callable[[Scope, Receive, Send], Any]:
+    started = time.time()
+    return document_app(lambda _scope: {"status": "ok", "uptimeSeconds": round(time.time() - started, 3)})

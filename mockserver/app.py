@@ -21,11 +21,11 @@ from connexion.middleware import MiddlewarePosition
 from connexion.resolver import Resolver
 
 from mockserver import compat, error_handlers
-from mockserver.admin import MockControl, build_admin_app, health_app
+from mockserver.admin import MockControl, build_admin_app, document_app, health_app, index_document
 from mockserver.auth import TokenRegistry, make_authenticator
 from mockserver.backend import Backend
-from mockserver.discovery import DiscoveryBuilder
-from mockserver.middleware import Authenticator, GenomicsMiddleware
+from mockserver.discovery import DiscoveryBuilder, openapi_document
+from mockserver.middleware import Authenticator, GenomicsMiddleware, root_url
 from mockserver.resolver import resolve
 from mockserver.routing import RouteTable
 from mockserver.validation import VALIDATORS
@@ -100,6 +100,7 @@ def create_app(
         registry = TokenRegistry.from_file(tokens)
     compat.check_versions()
     spec = load_spec(str(spec_path) if spec_path else None)
+    public_spec = _connexion_spec(spec)
     compat.skip_document_revalidation()
     app = GenomicsApp(
         __name__,
@@ -107,7 +108,7 @@ def create_app(
         middlewares=_connexion_middlewares(validate_responses),
     )
     app.add_api(
-        _connexion_spec(spec),
+        public_spec,
         resolver=Resolver(function_resolver=resolve),
         strict_validation=True,
         validate_responses=validate_responses,
@@ -116,7 +117,11 @@ def create_app(
     )
     error_handlers.install(app)
     control = MockControl(backend, registry, admin=admin)
-    extra_routes = {"/_mock/health": health_app()}
+    extra_routes = {
+        "/": document_app(lambda scope: index_document(root_url(scope), admin=admin, swagger_ui=swagger_ui)),
+        "/openapi.json": document_app(lambda scope: openapi_document(public_spec, root_url(scope))),
+        "/_mock/health": health_app(),
+    }
     if admin:
         extra_routes["/_mock"] = build_admin_app(control)
     app.add_middleware(

@@ -51,6 +51,31 @@ class TokenFileError(ValueError):
     """A token file or mapping that cannot be used (the message names the entry)."""
 
 
+def parse_config_text(text: str, where: str) -> Any:
+    """YAML (or JSON, for a ``.json`` name) from a config file; a syntax error is a one-line
+    ``ValueError`` naming the file, line and column (PyYAML's own message spans several
+    lines and calls the file ``<unicode string>``)."""
+    try:
+        return json.loads(text) if where.endswith(".json") else yaml.safe_load(text)
+    except json.JSONDecodeError as exc:
+        where = f"{where}, line {exc.lineno}, column {exc.colno}"
+        raise ValueError(f"{where}: not valid JSON: {exc.msg}") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        if mark is None:
+            raise ValueError(f"{where}: not valid YAML: {problem}") from None
+        context, started = getattr(exc, "context", None), getattr(exc, "context_mark", None)
+        detail = ""
+        if context and started is not None:
+            detail = f" ({context} started at line {started.line + 1}, column {started.column + 1})"
+        elif context:
+            detail = f" ({context})"
+        raise ValueError(
+            f"{where}, line {mark.line + 1}, column {mark.column + 1}: not valid YAML: {problem}{detail}"
+        ) from None
+
+
 def expand_scope(scope: str) -> str:
     """``genomics.readonly`` -> ``https://www.googleapis.com/auth/genomics.readonly``."""
     return scope if "://" in scope else SCOPE_PREFIX + scope
@@ -157,9 +182,9 @@ class TokenRegistry:
         """Read a ``.json``, ``.yaml`` or ``.yml`` token file."""
         text = Path(path).read_text(encoding="utf-8")
         try:
-            data = json.loads(text) if str(path).endswith(".json") else yaml.safe_load(text)
-        except (json.JSONDecodeError, yaml.YAMLError) as exc:
-            raise TokenFileError(f"{path}: not valid JSON/YAML: {exc}") from None
+            data = parse_config_text(text, str(path))
+        except ValueError as exc:
+            raise TokenFileError(str(exc)) from None
         return cls().load(data or {})
 
     def clear(self) -> None:

@@ -1,19 +1,117 @@
-"""``genomics-mock`` command line: serve the mock, run the conformance suites, build/check the spec."""
+"""The ``genomics-mock`` command line: serve, health, conformance and spec sub-commands.
+
+Options that can also come from an environment variable get a :class:`FromEnv`
+default; it is converted and checked after parsing, so a bad value is reported
+under the variable's name (``GENOMICS_MOCK_PORT='abc': ...``), not as if it had
+been typed as ``--port``.
+"""
 
 from __future__ import annotations
 
 import argparse
+import difflib
 import os
 import sys
 import warnings
-from collections.abc import Sequence
-from typing import NoReturn
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, NoReturn
+
+from mockserver import __version__
+
+DESCRIPTION = (
+    "genomics-mock: a stateful mock of the Google Genomics v1 REST API, and contract suites "
+    "for any server that speaks it. Run 'genomics-mock COMMAND --help' for a command's options."
+)
+VERSION = f"genomics-mock {__version__}"
+
+
+class FromEnv:
+    """A default taken from environment variable ``var``; ``convert`` (else the option's type) runs
+    after parsing. Not a ``str``, so argparse leaves it alone."""
+
+    __slots__ = ("var", "text", "convert")
+
+    def __init__(self, var: str, text: str, convert: Callable[[str], Any] | None = None) -> None:
+        self.var, self.text, self.convert = var, text, convert
+
+    def __repr__(self) -> str:
+        return f"{self.var}={self.text!r}"
+
+
+def env_default(
+    env: Mapping[str, str], var: str, fallback: Any = None, convert: Callable[[str], Any] | None = None
+) -> Any:
+    """``FromEnv`` when ``var`` is set, else ``fallback`` (used as is)."""
+    return FromEnv(var, env[var], convert) if var in env else fallback
+
+
+def env_flag(text: str) -> bool:
+    """``1/true/yes/on`` or ``0/false/no/off`` (any case, or empty: off)."""
+    value = text.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("", "0", "false", "no", "off"):
+        return False
+    raise argparse.ArgumentTypeError("must be 1/true/yes/on or 0/false/no/off")
+
+
+class _Parser(argparse.ArgumentParser):
+    """One-line errors (exit 2) that point at the right ``--help``; environment defaults checked."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        #: sub-command name -> its parser, so an unknown option is reported by the sub-command
+        self.commands: dict[str, _Parser] = {}
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
+        namespace, extras = super().parse_known_args(args, namespace)
+        for action in self._actions:
+            value = getattr(namespace, action.dest, None)
+            if isinstance(value, FromEnv):
+                setattr(namespace, action.dest, self._from_env(action, value))
+        return namespace, extras
+
+    def parse_args(self, args: Any = None, namespace: Any = None) -> Any:
+        namespace, extras = self.parse_known_args(args, namespace)
+        if extras:
+            owner = self.commands.get(getattr(namespace, "command", None) or "", self)
+            owner.error(owner._unrecognized(extras))
+        return namespace
+
+    def _from_env(self, action: argparse.Action, value: FromEnv) -> Any:
+        convert = value.convert or action.type or str
+        try:
+            result = convert(value.text)  # type: ignore[operator]
+        except (argparse.ArgumentTypeError, ValueError) as exc:
+            self.error(f"environment variable {value!r}: {exc}")
+        if action.choices is not None and result not in action.choices:
+            choices = ", ".join(map(str, action.choices))
+            self.error(f"environment variable {value!r}: must be one of {choices}")
+        return result
+
+    def _unrecognized(self, extras: list[str]) -> str:
+        message = f"unrecognized arguments: {' '.join(extras)}"
+        options = [o for o in self._option_string_actions if o.startswith("--")]
+        for extra in extras:
+            close = difflib.get_close_matches(extra.partition("=")[0], options, n=1)
+            if extra.startswith("-") and close:
+                return f"{message}; did you mean {close[0]}?"
+        return message
 
 
 def _serve(args: argparse.Namespace) -> int:
     from mockserver.serve import run
 
     return run(args)
+
+
+def _health(args: argparse.Namespace) -> int:
+    from mockserver.serve import health
+
+    return health(args)
 
 
 def _spec(args: argparse.Namespace) -> int:
@@ -28,36 +126,46 @@ def _conformance(args: argparse.Namespace) -> int:
     return run_conformance(args)
 
 
-class _Parser(argparse.ArgumentParser):
-    """Errors are one line (and exit 2), so CI logs show exactly what was wrong."""
+def build_parser(env: Mapping[str, str] | None = None) -> _Parser:
+    env = dict(os.environ) if env is None else env
+    parser = _Parser(prog="genomics-mock", description=DESCRIPTION)
+    parser.add_argument("--version", action="version", version=VERSION)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser, metavar="COMMAND")
 
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+    def command(name: str, summary: str, description: str) -> _Parser:
+        made: _Parser = sub.add_parser(name, help=summary, description=description)
+        made.add_argument("--version", action="version", version=VERSION)
+        parser.commands[name] = made
+        return made
 
+    from mockserver.serve import add_arguments, add_health_arguments
 
-def _serve_doc() -> str:
-    return "Run the mock server. Each option can also be set by the environment variable in brackets."
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="genomics-mock", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-
-    serve = sub.add_parser("serve", help="run the mock server", description=_serve_doc())
-    from mockserver.serve import add_arguments
-
-    add_arguments(serve, dict(os.environ))
+    serve = command("serve", "run the mock server",
+                    "Run the mock server. Each option can also be set by the environment variable in "
+                    "brackets.")
+    add_arguments(serve, env)
     serve.set_defaults(run=_serve)
 
-    conformance = sub.add_parser(
-        "conformance", help="run the contract suites against a server (default: the mock, in-process)"
-    )
+    health = command("health", "check that a running 'genomics-mock serve' answers (exit 0) or not (1)",
+                     "Probe GET /_mock/health of a running server: the URL in --url-file when that file "
+                     "exists (serve writes it), else --host/--port. Reads the same environment "
+                     "variables as serve, so a container's HEALTHCHECK needs no arguments.")
+    add_health_arguments(health, env)
+    health.set_defaults(run=_health)
+
     from contracts.runner import add_arguments as add_conformance_arguments
 
+    conformance = command(
+        "conformance", "run the contract suites against a server (default: the mock, in-process)",
+        "Run the contract suites against a server (default: the mock, started in-process). "
+        "Options with a variable in brackets can also be set by that environment variable.",
+    )
     add_conformance_arguments(conformance)
     conformance.set_defaults(run=_conformance)
 
-    spec = sub.add_parser("spec", help="rebuild or check spec/openapi.yaml")
+    spec = command("spec", "rebuild or check spec/openapi.yaml",
+                   "build: regenerate spec/openapi.yaml from the seed and spec/completion/; "
+                   "check: fail when the committed file is stale or invalid.")
     spec.add_argument("action", choices=["build", "check"])
     spec.set_defaults(run=_spec)
     return parser

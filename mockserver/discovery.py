@@ -35,6 +35,15 @@ RESOURCE_NAME_METHODS = {
 }
 
 
+def openapi_document(spec: dict[str, Any], root_url: str) -> dict[str, Any]:
+    """The OpenAPI document as served at ``/openapi.json`` (Swagger UI reads it): this server
+    as its only ``servers`` entry, so "Try it out" calls the mock; private ``x-genomics-mock-*``
+    markers left out. ``spec`` is not modified."""
+    doc = {k: v for k, v in spec.items() if not k.startswith("x-genomics-mock")}
+    doc["servers"] = [{"url": root_url.rstrip("/"), "description": "this genomics-mock server"}]
+    return doc
+
+
 class DiscoveryBuilder:
     """Converts once (cached); :meth:`document` only stamps the root URL."""
 

@@ -54,7 +54,7 @@ class GenomicsMiddleware:
         self.routes = routes
         self.authenticate = authenticate
         self.discovery = discovery
-        #: path prefix -> ASGI app served before Connexion (admin API, health)
+        #: path prefix -> ASGI app served before Connexion (admin API, health, "/" index)
         self.extra_routes = extra_routes or {}
         #: mockserver.admin.MockControl: request log, fault rules, change listeners (optional)
         self.control = control
@@ -85,15 +85,15 @@ class GenomicsMiddleware:
         self, scope: Scope, receive: Receive, send: Send, query: dict[str, list[str]]
     ) -> None:
         path: str = scope["path"]
-        for prefix, app in self.extra_routes.items():
-            if path == prefix or path.startswith(prefix.rstrip("/") + "/"):
+        for prefix, app in self.extra_routes.items():  # "/" matches itself only
+            if path == prefix or (prefix != "/" and path.startswith(prefix.rstrip("/") + "/")):
                 await app(scope, receive, send)
                 return
         faults = self.control.faults if self.control is not None else None
         if faults and await self._inject_fault(scope, receive, send):
             return
         if path in DISCOVERY_PATHS and scope["method"] in ("GET", "HEAD"):
-            await json_response(self.discovery(_root_url(scope)))(scope, receive, send)
+            await json_response(self.discovery(root_url(scope)))(scope, receive, send)
             return
         if not path.startswith("/v1/"):
             await self.app(scope, receive, send)
@@ -172,7 +172,7 @@ def _log_request(control: Any, scope: Scope, status: int) -> None:
         control.changed()
 
 
-def _root_url(scope: Scope) -> str:
+def root_url(scope: Scope) -> str:
     host = Headers(scope=scope).get("host")
     if not host:
         server = scope.get("server") or ("127.0.0.1", 80)

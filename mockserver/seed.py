@@ -35,14 +35,12 @@ bad entry is an error naming its place in the file (``projects.p1.datasets[0]
 
 from __future__ import annotations
 
-import json
 import shutil
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import yaml
-
+from mockserver.auth import parse_config_text
 from mockserver.backend.annotations import BATCH_MAX
 from mockserver.backend.iam import DEFAULT_OWNER
 from mockserver.backend.roles import ROLES
@@ -52,7 +50,7 @@ if TYPE_CHECKING:
     from mockserver.auth import TokenRegistry
     from mockserver.backend import Backend
 
-TOP_LEVEL = frozenset({"tokens", "principals", "iam", "referenceSets", "projects"})
+TOP_LEVEL = frozenset({"tokens", "apiKeys", "principals", "iam", "referenceSets", "projects"})
 SEED_BUCKET = "genomics-mock-seed"
 
 
@@ -66,15 +64,14 @@ def read_seed_file(path: str | Path) -> dict[str, Any]:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise SeedError(f"cannot read seed file {path}: {exc}") from None
-    return parse_seed(text, str(path))
+    return parse_seed(text, f"seed file {path}")
 
 
 def parse_seed(text: str, where: str = "seed") -> dict[str, Any]:
     try:
-        data = json.loads(text) if where.endswith(".json") else yaml.safe_load(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as exc:
-        message = str(exc).replace("\n", " ")
-        raise SeedError(f"{where}: not valid JSON/YAML: {message}") from None
+        data = parse_config_text(text, where)
+    except ValueError as exc:
+        raise SeedError(str(exc)) from None
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -152,14 +149,16 @@ class _Loader:
         if unknown:
             raise SeedError(f"unknown seed keys: {', '.join(sorted(map(str, unknown)))} "
                             f"(expected {', '.join(sorted(TOP_LEVEL))})")
-        if data.get("tokens"):
+        credentials = {key: data[key] for key in ("tokens", "apiKeys") if data.get(key)}
+        if credentials:
             if self.tokens is None:
                 raise SeedError("tokens: this server has no token registry")
             try:
-                self.tokens.load(data["tokens"])
+                self.tokens.load(credentials)  # the two sections of a --tokens file
             except ValueError as exc:
-                raise SeedError(f"tokens: {exc}") from None
-            self._count("tokens", len(data["tokens"].get("tokens") or {}))
+                raise SeedError(str(exc)) from None
+            for key in credentials:
+                self._count(key, len(credentials[key]))
         if data.get("iam"):
             try:
                 self.backend.iam.load_config(data["iam"])

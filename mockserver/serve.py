@@ -27,6 +27,7 @@ import logging
 import signal
 import socket
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -82,8 +83,8 @@ def build(args: argparse.Namespace) -> tuple[Any, Any]:
             seed = read_seed_file(args.seed)
         except SeedError as exc:
             raise StartupError(str(exc), EXIT_INPUT) from None
-    if args.storage_root and not Path(args.storage_root).is_dir():
-        raise StartupError(f"--storage-root {args.storage_root} is not a directory", EXIT_INPUT)
+    if args.storage_root:
+        _storage_directory(Path(args.storage_root))
     backend = Backend(storage_root=args.storage_root)
     backend.operations.mode = args.operations
     loaded = False
@@ -118,17 +119,41 @@ def build(args: argparse.Namespace) -> tuple[Any, Any]:
     return app, saver
 
 
+def _storage_directory(root: Path) -> None:
+    """Create --storage-root when missing (its parent must exist): a volume mounted over the
+    image's /data hides the directory the image made, and the server should still start."""
+    try:
+        root.mkdir(exist_ok=True)
+    except FileExistsError:
+        raise StartupError(f"--storage-root {root} exists and is not a directory", EXIT_INPUT) from None
+    except OSError as exc:
+        raise StartupError(f"--storage-root {root}: cannot create it: {exc.strerror or exc}",
+                           EXIT_INPUT) from None
+
+
+def _write_url_file(path: str, url: str) -> None:
+    from mockserver.persistence import write_atomic
+
+    try:
+        write_atomic(path, (url + "\n").encode("utf-8"))
+    except OSError as exc:
+        raise StartupError(f"--url-file {path}: cannot write it: {exc.strerror or exc}", EXIT_INPUT) from None
+
+
 def run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
     try:
         sock = _bind(args.host, args.port)
         app, saver = build(args)
+        host, port = sock.getsockname()[:2]
+        shown = f"[{host}]" if ":" in host else host
+        url = f"http://{shown}:{port}/"
+        if args.url_file:
+            _write_url_file(args.url_file, url)
     except StartupError as exc:
         return fail(str(exc), exc.code)
     import uvicorn
 
-    host, port = sock.getsockname()[:2]
-    shown = f"[{host}]" if ":" in host else host
     signals: list[int] = []
 
     def on_signal(signum: int, _frame: Any) -> None:
@@ -150,14 +175,15 @@ def run(args: argparse.Namespace) -> int:
     details = [f"auth {args.auth}", "admin off" if args.no_admin else "admin /_mock/"]
     if args.state:
         details.append(f"state {args.state}")
-    print(f"genomics-mock serving the Genomics v1 API on http://{shown}:{port}/ ({', '.join(details)})",
-          flush=True)
+    print(f"genomics-mock serving the Genomics v1 API on {url} ({', '.join(details)})", flush=True)
     try:
         server.run(sockets=[sock])
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         app.state.backend.operations.shutdown()
+        if args.url_file:
+            Path(args.url_file).unlink(missing_ok=True)
     code = EXIT_OK
     if saver is not None:
         try:
@@ -169,25 +195,39 @@ def run(args: argparse.Namespace) -> int:
     return code
 
 
-def add_arguments(serve: argparse.ArgumentParser, env: dict[str, str]) -> None:
-    def default(name: str, fallback: Any = None) -> Any:
-        return env.get(f"GENOMICS_MOCK_{name}", fallback)
+def add_listen_arguments(parser: argparse.ArgumentParser, env: Mapping[str, str]) -> None:
+    """--host, --port and --url-file: shared by ``serve`` and ``health`` (same variables, same defaults)."""
+    from mockserver.cli import env_default
 
-    serve.add_argument("--host", default=default("HOST", "127.0.0.1"), help="[GENOMICS_MOCK_HOST] 127.0.0.1")
-    serve.add_argument("--port", type=_port, default=default("PORT", "8080"),
-                       help="[GENOMICS_MOCK_PORT] 8080; 0 picks a free port")
+    parser.add_argument("--host", default=env_default(env, "GENOMICS_MOCK_HOST", "127.0.0.1"),
+                        help="[GENOMICS_MOCK_HOST] 127.0.0.1")
+    parser.add_argument("--port", type=_port, default=env_default(env, "GENOMICS_MOCK_PORT", 8080),
+                        help="[GENOMICS_MOCK_PORT] 8080; 0 picks a free port")
+    parser.add_argument("--url-file", default=env_default(env, "GENOMICS_MOCK_URL_FILE"), metavar="FILE",
+                        help="[GENOMICS_MOCK_URL_FILE] serve writes the URL it listens on here once it "
+                        "listens (removed on exit); health reads it")
+
+
+def add_arguments(serve: argparse.ArgumentParser, env: Mapping[str, str]) -> None:
+    from mockserver.cli import env_default, env_flag
+
+    def default(name: str, fallback: Any = None, convert: Any = None) -> Any:
+        return env_default(env, f"GENOMICS_MOCK_{name}", fallback, convert)
+
+    add_listen_arguments(serve, env)
     serve.add_argument("--seed", default=default("SEED"), metavar="FILE",
                        help="[GENOMICS_MOCK_SEED] YAML/JSON fixtures loaded at start-up")
     serve.add_argument("--state", default=default("STATE"), metavar="FILE",
                        help="[GENOMICS_MOCK_STATE] persist state here (loaded at start, saved on change)")
-    serve.add_argument("--save-interval", type=_seconds, default=default("SAVE_INTERVAL", "1.0"),
+    serve.add_argument("--save-interval", type=_seconds, default=default("SAVE_INTERVAL", 1.0),
                        metavar="SECONDS", help="[GENOMICS_MOCK_SAVE_INTERVAL] at most one save per interval")
     serve.add_argument("--auth", choices=["open", "strict"], default=default("AUTH", "open"),
                        help="[GENOMICS_MOCK_AUTH] open: no credentials act as the owner; strict: 401")
     serve.add_argument("--tokens", default=default("TOKENS"), metavar="FILE",
                        help="[GENOMICS_MOCK_TOKENS] YAML/JSON bearer tokens and API keys")
     serve.add_argument("--storage-root", default=default("STORAGE_ROOT"), metavar="DIR",
-                       help="[GENOMICS_MOCK_STORAGE_ROOT] directory standing in for gs:// buckets")
+                       help="[GENOMICS_MOCK_STORAGE_ROOT] directory standing in for gs:// buckets, "
+                       "created if missing (default: a temporary directory)")
     serve.add_argument("--operations", choices=["background", "immediate", "manual"],
                        default=default("OPERATIONS", "background"),
                        help="[GENOMICS_MOCK_OPERATIONS] how import/export operations run; manual: "
@@ -195,12 +235,53 @@ def add_arguments(serve: argparse.ArgumentParser, env: dict[str, str]) -> None:
     serve.add_argument("--log-level", default=default("LOG_LEVEL", "warning"),
                        choices=["critical", "error", "warning", "info", "debug"],
                        help="[GENOMICS_MOCK_LOG_LEVEL] warning")
-    serve.add_argument("--access-log", action="store_true",
-                       default=default("ACCESS_LOG", "") not in ("", "0", "false"),
+    serve.add_argument("--access-log", action="store_true", default=default("ACCESS_LOG", False, env_flag),
                        help="[GENOMICS_MOCK_ACCESS_LOG] log every request")
-    serve.add_argument("--no-admin", action="store_true",
-                       default=default("NO_ADMIN", "") not in ("", "0", "false"),
+    serve.add_argument("--no-admin", action="store_true", default=default("NO_ADMIN", False, env_flag),
                        help="[GENOMICS_MOCK_NO_ADMIN] turn off the /_mock/ admin API (health stays)")
+
+
+def add_health_arguments(health: argparse.ArgumentParser, env: Mapping[str, str]) -> None:
+    add_listen_arguments(health, env)
+    health.add_argument("--wait", type=_seconds, default=None, metavar="SECONDS",
+                        help="keep trying for up to SECONDS (default: one try)")
+
+
+def health_url(args: argparse.Namespace) -> str:
+    """Where ``serve`` listens: its --url-file when present, else --host/--port (a wildcard host
+    is probed on loopback)."""
+    if args.url_file:
+        try:
+            written = Path(args.url_file).read_text(encoding="utf-8").strip()
+        except OSError:
+            written = ""
+        if written:
+            return written.rstrip("/")
+    host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(args.host, args.host)
+    return f"http://[{host}]:{args.port}" if ":" in host else f"http://{host}:{args.port}"
+
+
+def health(args: argparse.Namespace) -> int:
+    """``genomics-mock health``: 0 when GET /_mock/health answers ``{"status": "ok"}``, else 1."""
+    import json
+    import time
+    import urllib.request
+
+    deadline = time.monotonic() + (args.wait or 0)
+    while True:
+        url = health_url(args)
+        try:
+            with urllib.request.urlopen(f"{url}/_mock/health", timeout=3) as response:
+                status = json.loads(response.read()).get("status")
+            if status == "ok":
+                print(f"genomics-mock at {url}/ is healthy", flush=True)
+                return 0
+            problem = f"answered status {status!r}"
+        except (OSError, ValueError) as exc:
+            problem = str(getattr(exc, "reason", None) or exc)
+        if time.monotonic() >= deadline:
+            return fail(f"no healthy genomics-mock at {url}/ ({problem})", 1)
+        time.sleep(0.2)
 
 
 def _port(text: str) -> int:

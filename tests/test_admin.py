@@ -227,3 +227,30 @@ def test_unknown_admin_path_is_a_google_404(mock):
         "message": "No such admin endpoint: GET /_mock/nothing-here",
         "status": "NOT_FOUND",
     }
+
+
+@pytest.mark.parametrize("admin", [True, False])
+def test_the_root_url_is_an_index_whose_links_all_answer(admin):
+    from mockserver import __version__
+
+    with TestClient(create_app(Backend(), admin=admin), raise_server_exceptions=False) as client:
+        index = client.get("/")
+        assert index.status_code == 200
+        body = index.json()
+        assert (body["service"], body["version"]) == ("genomics-mock", __version__)
+        assert {"discovery", "swaggerUi", "health", "openapi", "api"} <= set(body["links"])
+        assert ("admin" in body["links"]) is admin
+        for name, url in body["links"].items():
+            if name != "api":  # /v1/ itself is no method; its operations are in the discovery document
+                assert client.get(url).status_code == 200, name
+        assert "docs/usage.md" in body["docs"]
+        refused = client.post("/")
+        assert refused.status_code == 405 and refused.headers["allow"] == "GET, HEAD"
+
+
+def test_the_served_openapi_document_names_this_server():
+    with TestClient(create_app(Backend()), base_url="http://mock.example:8123") as client:
+        document = client.get("/openapi.json").json()
+    assert [server["url"] for server in document["servers"]] == ["http://mock.example:8123"]
+    assert not [key for key in document if key.startswith("x-genomics-mock")]
+    assert "/v1/datasets" in document["paths"]

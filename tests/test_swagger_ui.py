@@ -105,3 +105,8 @@ def test_try_it_out_runs_against_the_live_mock(page, server):
     assert ("GET", "genomics.datasets.list", 200) in [
         (r["method"], r["operationId"], r["status"]) for r in log
     ]
+
+
+def test_servers_dropdown_offers_this_server(page, server):
+    options = page.eval_on_selector_all(".servers select option", "els => els.map(e => e.value)")
+    assert options == [server.url]
