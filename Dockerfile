@@ -1,7 +1,9 @@
 # genomics-mock: the Google Genomics v1 mock server as a container.
 #   docker build -t genomics-mock .
-#   docker run -p 8080:8080 -v "$PWD/mock-data:/data" genomics-mock --state /data/state.json
-# Options can also be given as GENOMICS_MOCK_* environment variables (see docs/usage.md).
+#   docker run -p 8080:8080 -v "$PWD/mock-data:/data" genomics-mock
+# State (/data/state.json) and the gs:// stand-in (/data/storage, created at start when a mounted
+# volume hides it) live in the one /data volume. Options go after the image name or in
+# GENOMICS_MOCK_* environment variables (see docs/usage.md).
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -10,7 +12,9 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     GENOMICS_MOCK_HOST=0.0.0.0 \
     GENOMICS_MOCK_PORT=8080 \
-    GENOMICS_MOCK_STORAGE_ROOT=/data/storage
+    GENOMICS_MOCK_STATE=/data/state.json \
+    GENOMICS_MOCK_STORAGE_ROOT=/data/storage \
+    GENOMICS_MOCK_URL_FILE=/tmp/genomics-mock.url
 
 WORKDIR /src
 COPY pyproject.toml README.md ./
@@ -31,9 +35,10 @@ WORKDIR /data
 VOLUME ["/data"]
 EXPOSE 8080
 
-# /_mock/health stays on even with --no-admin; python is the only client in a slim image.
-HEALTHCHECK --interval=10s --timeout=3s --start-period=15s --retries=3 \
-    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/_mock/health' % os.environ.get('GENOMICS_MOCK_PORT', '8080'), timeout=2)"]
+# 'genomics-mock health' probes /_mock/health (on even with --no-admin) at the URL the server wrote
+# to GENOMICS_MOCK_URL_FILE, so a --port given after the image name is followed too.
+HEALTHCHECK --interval=10s --timeout=5s --start-period=15s --retries=3 \
+    CMD ["genomics-mock", "health"]
 
 ENTRYPOINT ["genomics-mock", "serve"]
 CMD []
