@@ -178,5 +178,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     return int(args.run(args) or 0)
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+if __name__ == "__main__":  # python -m mockserver.cli: run the package's copy of this module, so
+    from mockserver.cli import main as package_main  # FromEnv is one class, not two
+
+    sys.exit(package_main())

@@ -3,33 +3,24 @@
 Everything goes through the backend's public methods as the built-in owner,
 so every rule (required fields, references, ids) applies to seed data too; a
 bad entry is an error naming its place in the file (``projects.p1.datasets[0]
-.annotationSets[1].annotations[3]: ...``). Format (YAML or JSON)::
+.annotationSets[1].annotations[3]: ...``). A YAML/JSON mapping with any of:
 
-    tokens:                      # the --tokens file format (see mockserver.auth)
-      ci-token: {principal: "serviceAccount:ci@p1.iam.gserviceaccount.com"}
-    principals:                  # shorthand: a token + project roles for user:<name>@example.com
-      - {name: alice, roles: [viewer], projectId: p1}          # token "alice-token"
-      - {member: "user:bob@corp.example", token: bob, roles: [roles/genomics.editor], projectId: p1}
-    iam:                         # Iam.load_config: projects.<id>.bindings, groups, policies
-      groups: {"devs@example.com": ["user:alice@example.com"]}
-    referenceSets:
-      - {key: grch38, assemblyId: GRCh38, references: [{name: chr1, length: 1000}]}
-    projects:
-      p1:
-        bindings: [{role: roles/genomics.viewer, members: ["group:devs@example.com"]}]
-        datasets:
-          - name: demo
-            annotationSets:
-              - name: genes
-                referenceSetId: grch38   # a key above, or any id
-                type: GENE
-                annotations: [{referenceName: chr1, start: 10, end: 90, name: g1}]
-            variantSets:
-              - {name: vs1, callSets: [{name: NA12878}]}
-            readGroupSets:
-              - {path: /data/sample.bam}                 # a local BAM, copied into storage
-              - {sourceUris: ["gs://bucket/sample.bam"]}  # already under --storage-root
+``tokens``, ``apiKeys``
+    the two sections of a ``--tokens`` file (:mod:`mockserver.auth`);
+``principals``
+    ``{name, roles, projectId}`` (token ``<name>-token`` for ``user:<name>@example.com``) or
+    ``{member, token, roles, projectId, scopes}``;
+``iam``
+    :meth:`Iam.load_config` input: ``groups``, ``policies``, ``projects.<id>.bindings``;
+``referenceSets``
+    ``{key, assemblyId, references: [{name, length}]}``; ``key`` names it inside the file;
+``projects.<id>``
+    ``bindings`` (added to the roles ``principals`` granted) and ``datasets``, each with
+    ``annotationSets`` (+ ``annotations``), ``variantSets`` (+ ``callSets``) and
+    ``readGroupSets`` (``{path}``: a local SAM/BAM/CRAM copied into storage, relative to the
+    seed file's folder; or ``{sourceUris}`` already under the storage root).
 
+``examples/fixtures.yaml`` uses every section; docs/usage.md shows it and a test loads it.
 ``load_seed`` returns how many of each thing it created.
 """
 
@@ -204,11 +195,23 @@ class _Loader:
     def project(self, project_id: str, project: Mapping[str, Any]) -> None:
         where = f"projects.{project_id}"
         _only(project, where, {"bindings", "datasets"})
-        if project.get("bindings") is not None:
+        # added to the grants made so far (principals: ...), never replacing them
+        for i, binding in enumerate(_list(project, "bindings", where)):
+            here = f"{where}.bindings[{i}]"
+            binding = _object(binding, here)
+            _only(binding, here, {"role", "members"})
+            members = binding.get("members")
+            if not isinstance(members, list) or not members:
+                raise SeedError(f"{here}.members must be a non-empty list")
             try:
-                self.backend.iam.load_config({"projects": {project_id: {"bindings": project["bindings"]}}})
-            except ApiError as exc:
-                raise SeedError(f"{where}: {exc.message}") from None
+                role = role_name(binding.get("role"))
+            except SeedError as exc:
+                raise SeedError(f"{here}.role: {exc}") from None
+            for member in members:
+                try:
+                    self.backend.iam.add_project_binding(project_id, role, member)
+                except ApiError as exc:
+                    raise SeedError(f"{here}: {exc.message}") from None
         for i, dataset in enumerate(_list(project, "datasets", where)):
             self.dataset(project_id, _object(dataset, f"{where}.datasets[{i}]"), f"{where}.datasets[{i}]")
 

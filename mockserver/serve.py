@@ -10,9 +10,14 @@ code  meaning
 0     stopped by SIGTERM/SIGINT after draining and saving
 1     the final save failed (the previous state file is intact)
 2     bad command line (unknown option, bad value)
-3     a tokens, seed or state file that cannot be used
+3     a tokens, seed or state file, storage root or URL file that cannot be used
 4     cannot listen on host:port (in use, no permission)
 ====  =====================================================
+
+``--storage-root`` is created when missing (its parent must exist): in the container a volume
+mounted over ``/data`` hides the image's ``/data/storage``. ``--url-file`` receives the URL
+once the port is bound, which is what ``genomics-mock health`` (the image's HEALTHCHECK)
+probes, so a ``--port`` on the command line is followed too.
 
 With ``--state FILE``: an existing file is loaded (and ``--seed`` ignored, the
 state already holds it); a missing file starts from ``--seed`` (or empty).

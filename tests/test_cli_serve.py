@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import signal
 import socket
@@ -139,6 +140,8 @@ def test_bad_input_is_one_line_and_non_zero_and_overwrites_nothing(tmp_path):
     foreign.write_text(json.dumps({"tables": []}))
     bad_seed = tmp_path / "seed.yaml"
     bad_seed.write_text("projects:\n  p1:\n    datasets:\n      - {name: x, colour: red}\n")
+    bad_yaml = tmp_path / "syntax.yaml"
+    bad_yaml.write_text("projects:\n  p1:\n\tdatasets: []\n")
     bad_tokens = tmp_path / "tokens.yaml"
     bad_tokens.write_text("tokens:\n  t1: {principal: nobody}\n")
     busy = socket.socket()
@@ -154,6 +157,11 @@ def test_bad_input_is_one_line_and_non_zero_and_overwrites_nothing(tmp_path):
         "missing seed": (["--seed", str(tmp_path / "nope.yaml")], 3, "cannot read seed file"),
         "bad tokens": (["--tokens", str(bad_tokens)], 3, "tokens.t1.principal"),
         "port in use": (["--port", port], 4, f"cannot listen on 127.0.0.1:{port}"),
+        "storage root without parent": (["--storage-root", str(tmp_path / "no" / "such")], 3,
+                                        "cannot create it"),
+        "storage root is a file": (["--storage-root", str(corrupt)], 3, "exists and is not a directory"),
+        "bad seed syntax": (["--seed", str(bad_yaml)], 3,
+                            f"seed file {bad_yaml}, line 3, column 1: not valid YAML: found character '\\t'"),
     }
     before = {p: p.read_bytes() for p in (corrupt, foreign)}
     try:
@@ -185,6 +193,33 @@ def test_env_vars_configure_the_server(tmp_path, monkeypatch):
         True,
     )
     assert build_parser().parse_args(["serve", "--port", "1234"]).port == 1234  # the option wins
+
+
+def _health(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("GENOMICS_MOCK_")}
+    return subprocess.run([sys.executable, "-m", "mockserver.cli", "health", *args], env={**clean, **env},
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_health_follows_the_url_file_and_the_storage_root_is_created(tmp_path):
+    url_file, storage = tmp_path / "url", tmp_path / "storage"
+    server = Server("--url-file", str(url_file), "--storage-root", str(storage))
+    try:
+        assert url_file.read_text().strip() == server.url + "/"
+        assert storage.is_dir()
+        # the variable names the file; the port it would otherwise use is wrong on purpose
+        probe = _health(GENOMICS_MOCK_URL_FILE=str(url_file), GENOMICS_MOCK_PORT="1")
+        assert probe.returncode == 0, probe.stderr
+        assert probe.stdout.strip() == f"genomics-mock at {server.url}/ is healthy"
+        port = server.url.rsplit(":", 1)[1]
+        assert _health("--port", port).returncode == 0  # no URL file: --host/--port
+    finally:
+        code, _out, err = server.stop()
+    assert code == 0, err
+    assert not url_file.exists()  # removed on exit
+    down = _health("--url-file", str(url_file), "--port", port)
+    assert down.returncode == 1
+    assert down.stderr.startswith(f"genomics-mock: error: no healthy genomics-mock at http://127.0.0.1:{port}/")
 
 
 @pytest.fixture(autouse=True)

@@ -299,16 +299,66 @@ def test_seed_errors_name_the_entry_and_roll_back():
 
 
 @pytest.mark.parametrize(
-    ("text", "reason"),
+    ("text", "where", "message"),
     [
-        ("projects: [", "not valid JSON/YAML"),
-        ("- a list", "must hold an object"),
+        ("projects:\n  p1:\n\tdatasets: []\n", "seed.yaml",
+         "seed.yaml, line 3, column 1: not valid YAML: found character '\\t' that cannot start any token "
+         "(while scanning for the next token)"),
+        ('{"projects":\n  {"p1": }}', "seed.json",
+         "seed.json, line 2, column 10: not valid JSON: Expecting value"),
+        ("- a list", "seed.yaml",
+         "seed.yaml: a seed file must hold an object (tokens, principals, iam, projects ...)"),
     ],
 )
-def test_malformed_seed_text(text, reason):
-    with pytest.raises(SeedError, match=None) as err:
-        parse_seed(text, "seed.yaml")
-    assert reason in str(err.value)
+def test_malformed_seed_text_is_one_line_naming_file_line_and_column(text, where, message):
+    with pytest.raises(SeedError) as err:
+        parse_seed(text, where)
+    assert str(err.value) == message
+
+
+def test_seed_tokens_and_api_keys_are_the_token_file_sections():
+    """The shape docs/usage.md shows: ``tokens:`` maps tokens, ``apiKeys:`` maps keys."""
+    tokens = TokenRegistry()
+    seed = parse_seed(
+        "tokens:\n  ci-token: {principal: 'serviceAccount:ci@p1.iam.gserviceaccount.com', superuser: true}\n"
+        "apiKeys:\n  k1: {}\n"
+    )
+    assert load_seed(_fresh(), seed, tokens) == {"tokens": 1, "apiKeys": 1}
+    assert tokens.principal_for_token("ci-token").superuser
+    assert tokens.principal_for_key("k1") is not None
+    with pytest.raises(SeedError, match="tokens.t2.principal is required"):
+        load_seed(_fresh(), {"tokens": {"t2": {"scopes": ["genomics"]}}}, TokenRegistry())
+
+
+def test_project_bindings_add_to_the_roles_principals_granted():
+    backend, tokens = _fresh(), TokenRegistry()
+    seed = parse_seed(
+        "principals: [{name: alice, roles: [editor], projectId: p1}]\n"
+        "projects:\n  p1:\n    bindings: [{role: viewer, members: ['user:bob@example.com']}]\n"
+    )
+    load_seed(backend, seed, tokens)
+    roles = {b["role"]: b["members"] for b in backend.iam.project_bindings("p1")}
+    assert roles == {"roles/editor": ["user:alice@example.com"], "roles/viewer": ["user:bob@example.com"]}
+    with pytest.raises(SeedError, match=r"projects.p1.bindings\[0\].role: unknown role 'boss'"):
+        load_seed(_fresh(), {"projects": {"p1": {"bindings": [{"role": "boss", "members": ["user:a@b.c"]}]}}})
+
+
+def test_the_example_seed_loads_and_its_sam_file_is_what_the_script_writes(tmp_path):
+    import importlib.util
+
+    from mockserver.seed import read_seed_file
+
+    examples = Path(__file__).resolve().parent.parent / "examples"
+    spec = importlib.util.spec_from_file_location("make_sample_sam", examples / "make_sample_sam.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    script.write(tmp_path / "sample.sam")
+    assert (tmp_path / "sample.sam").read_text() == (examples / "sample.sam").read_text()
+    (tmp_path / "storage").mkdir()
+    backend = _fresh(tmp_path / "storage")
+    counts = load_seed(backend, read_seed_file(examples / "fixtures.yaml"), TokenRegistry(),
+                       base_dir=examples)
+    assert counts["readGroupSets"] == 1 and counts["annotations"] == 1
 
 
 # -- property: any sequence of writes survives a round trip -----------------------------------
