@@ -70,7 +70,7 @@ def parse_seed(text: str, where: str = "seed") -> dict[str, Any]:
     return data
 
 
-def role_name(role: str) -> str:
+def role_name(role: Any) -> str:
     """``viewer`` -> ``roles/genomics.viewer``; full names pass through."""
     if not isinstance(role, str):
         raise SeedError(f"role must be a string, got {role!r}")
