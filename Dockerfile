@@ -1,6 +1,6 @@
 # genomics-mock: the Google Genomics v1 mock server as a container.
 #   docker build -t genomics-mock .
-#   docker run -p 8080:8080 -v "$PWD/mock-data:/data" genomics-mock
+#   mkdir -p mock-data && docker run -p 8080:8080 --user "$(id -u):$(id -g)" -v "$PWD/mock-data:/data" genomics-mock
 # State (/data/state.json) and the gs:// stand-in (/data/storage, created at start when a mounted
 # volume hides it) live in the one /data volume. Options go after the image name or in
 # GENOMICS_MOCK_* environment variables (see docs/usage.md).
