@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from mockserver.backend import Backend  # noqa: E402
 from mockserver.backend.bam import DEPTH_EXCLUDED_FLAGS, depth_runs, line_start_cigar  # noqa: E402
-from mockserver.backend.iam import DEFAULT_OWNER  # noqa: E402
+from mockserver.backend.principals import DEFAULT_OWNER  # noqa: E402
 
 REFERENCES = (("chr1", 60_000_000), ("chr2", 40_000_000))
 READ_LENGTH = 100

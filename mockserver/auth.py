@@ -31,8 +31,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from starlette.datastructures import Headers
 
-from mockserver.backend.iam import ANONYMOUS, DEFAULT_OWNER, SCOPE_CLOUD_PLATFORM, Principal
+from mockserver.backend.principals import ANONYMOUS, DEFAULT_OWNER, SCOPE_CLOUD_PLATFORM, Principal
 from mockserver.errors import ApiError, unauthenticated
 
 AUTH_MODES = ("open", "strict")
@@ -211,15 +212,6 @@ class TokenRegistry:
         return {"tokens": tokens, "apiKeys": keys}
 
 
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    value = headers.get(name)
-    if value is None:
-        for key, candidate in headers.items():
-            if key.lower() == name:
-                return candidate
-    return value
-
-
 def _query_value(query: Mapping[str, Any], name: str) -> str | None:
     value = query.get(name)
     if isinstance(value, (list, tuple)):
@@ -235,13 +227,16 @@ def identify(
 ) -> Principal:
     """The caller of one request, or 401 UNAUTHENTICATED (with ``WWW-Authenticate: Bearer``).
 
+    ``headers`` are Starlette ``Headers`` or any mapping (names in any case);
     ``query`` values may be strings or lists of strings (``parse_qs`` output).
     """
     if auth_mode not in AUTH_MODES:
         raise ValueError(f"auth mode must be one of {AUTH_MODES}, got {auth_mode!r}")
     registry = registry or TokenRegistry()
     token: str | None = None
-    authorization = _header(headers, "authorization")
+    if not isinstance(headers, Headers):
+        headers = Headers(headers=dict(headers))
+    authorization = headers.get("authorization")
     if authorization is not None:
         scheme, _, credential = authorization.strip().partition(" ")
         if scheme.lower() != "bearer" or not credential.strip():

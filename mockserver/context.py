@@ -10,7 +10,7 @@ from __future__ import annotations
 from contextvars import ContextVar
 
 from mockserver.backend import Backend
-from mockserver.backend.iam import DEFAULT_OWNER, Principal
+from mockserver.backend.principals import DEFAULT_OWNER, Principal
 
 current_backend: ContextVar[Backend] = ContextVar("genomics_mock_backend")
 current_principal: ContextVar[Principal] = ContextVar("genomics_mock_principal", default=DEFAULT_OWNER)

@@ -23,7 +23,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mockserver import compat, context
 from mockserver.backend import Backend
-from mockserver.backend.iam import Principal
+from mockserver.backend.principals import Principal
 from mockserver.errors import ApiError
 from mockserver.rendering import error_response, json_response
 from mockserver.request_options import options_from_query, reset_options, set_options

@@ -170,7 +170,7 @@ class PeriodicSaver:
             save(self.path, self.backend, self.tokens)
             self.last_save_seconds = time.perf_counter() - started
             self.saves += 1
-            if _operations_running(self.backend):
+            if self.backend.operations.running():
                 self._dirty.set()  # a background operation will change state without a request
 
     def stop(self, *, final_save: bool = True) -> None:
@@ -180,9 +180,3 @@ class PeriodicSaver:
             self._thread.join(timeout=60)
         if final_save:
             self.save_now()
-
-
-def _operations_running(backend: Backend) -> bool:
-    entries = getattr(getattr(backend, "operations", None), "_entries", {})
-    with backend.lock:
-        return any(not entry.record.get("done") for entry in entries.values())

@@ -125,7 +125,7 @@ class GenomicsMock:
 
     def _create(self, path: str, method: Any, body: dict[str, Any]) -> dict[str, Any]:
         if self.backend is not None:
-            from mockserver.backend.iam import DEFAULT_OWNER
+            from mockserver.backend.principals import DEFAULT_OWNER
 
             return method(DEFAULT_OWNER, body)
         return _check(self._http.post(path, json=body))

@@ -13,15 +13,13 @@ import builtins
 import functools
 import importlib
 import keyword
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.responses import Response
 
 from mockserver.errors import ApiError
+from mockserver.handlers import Handler, standard
 from mockserver.rendering import json_response
-
-Handler = Callable[..., Awaitable[Any]]
 
 
 def handler_location(operation_id: str) -> tuple[str, str]:
@@ -35,14 +33,16 @@ def handler_location(operation_id: str) -> tuple[str, str]:
 
 
 def find_handler(operation_id: str) -> Handler | None:
+    """The handler function in its resource's module, else the standard method's, else None."""
     module_name, name = handler_location(operation_id)
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
         if exc.name != module_name:
             raise
-        return None
-    return getattr(module, name, None)
+        module = None
+    found = getattr(module, name, None) if module is not None else None
+    return found or standard(*operation_id.split(".")[1:3])
 
 
 def resolve(operation_id: str) -> Handler:

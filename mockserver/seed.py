@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from mockserver.auth import parse_config_text
 from mockserver.backend.annotations import BATCH_MAX
-from mockserver.backend.iam import DEFAULT_OWNER
+from mockserver.backend.principals import DEFAULT_OWNER
 from mockserver.backend.roles import ROLES
 from mockserver.errors import ApiError
 
@@ -180,7 +180,7 @@ class _Loader:
     def reference_set(self, entry: Mapping[str, Any], where: str) -> None:
         _only(entry, where, {"key", "id", "assemblyId", "sourceUri", "description", "references"})
         try:
-            created = self.backend.references.create_reference_set(
+            created = self.backend.reference_sets.create(
                 entry.get("references"),  # type: ignore[arg-type]  # checked by the backend
                 assembly_id=entry.get("assemblyId"),
                 source_uri=entry.get("sourceUri"), description=entry.get("description"),
@@ -230,11 +230,17 @@ class _Loader:
             here = f"{where}.readGroupSets[{i}]"
             self.read_group_set(ds["id"], _object(item, here), here)
 
-    def annotation_set(self, dataset_id: str, entry: Mapping[str, Any], where: str) -> None:
-        body = {k: v for k, v in entry.items() if k != "annotations"}
+    def _set_body(self, dataset_id: str, entry: Mapping[str, Any], children: str) -> dict[str, Any]:
+        """A set's create body: its seed entry without its children, in the dataset, with a
+        ``referenceSetId`` that names a seeded reference set's key resolved to its id."""
+        body = {k: v for k, v in entry.items() if k != children}
         body["datasetId"] = dataset_id
         if body.get("referenceSetId") in self.keys:
             body["referenceSetId"] = self.keys[body["referenceSetId"]]
+        return body
+
+    def annotation_set(self, dataset_id: str, entry: Mapping[str, Any], where: str) -> None:
+        body = self._set_body(dataset_id, entry, "annotations")
         created = self.call(where, self.backend.annotation_sets.create, body)
         self._count("annotationSets")
         annotations = [dict(_object(a, f"{where}.annotations[{j}]"), annotationSetId=created["id"])
@@ -250,10 +256,7 @@ class _Loader:
             self._count("annotations", len(chunk))
 
     def variant_set(self, dataset_id: str, entry: Mapping[str, Any], where: str) -> None:
-        body = {k: v for k, v in entry.items() if k != "callSets"}
-        body["datasetId"] = dataset_id
-        if body.get("referenceSetId") in self.keys:
-            body["referenceSetId"] = self.keys[body["referenceSetId"]]
+        body = self._set_body(dataset_id, entry, "callSets")
         created = self.call(where, self.backend.variant_sets.create, body)
         self._count("variantSets")
         for j, call_set in enumerate(_list(entry, "callSets", where)):

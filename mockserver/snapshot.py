@@ -1,9 +1,9 @@
 """The whole backend as one versioned JSON document, and back.
 
 Used by the state file (:mod:`mockserver.persistence`) and ``GET/PUT
-/_mock/state``. Components need no code of their own: each component's
-instance ``__dict__`` (minus the backend reference and a few runtime-only
-attributes) is written with a small *tagged JSON* encoder that knows the
+/_mock/state``. Components need little code of their own: each component's
+instance ``__dict__`` (minus the backend reference and the attributes it
+declares ``transient``) is written with a small *tagged JSON* encoder that knows the
 containers the backend uses (``SortedList``/``SortedDict``/``SortedKeyList``,
 sets, tuples, ``array``, ``bytes``, ``datetime``) and the backend's own record
 classes (dataclasses and ``__slots__`` classes under ``mockserver.backend``;
@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 from sortedcontainers import SortedDict, SortedKeyList, SortedList
 
 from mockserver.backend.clock import FakeClock, parse_rfc3339, rfc3339
+from mockserver.backend.operations import Job
 
 if TYPE_CHECKING:
     from mockserver.auth import TokenRegistry
@@ -48,12 +49,7 @@ VERSION = 1
 #: modules whose classes a document may name
 ALLOWED_MODULE_PREFIX = "mockserver.backend."
 #: per component attribute names that are configuration or runtime machinery, not state
-SKIP_ATTRIBUTES: dict[str, frozenset[str]] = {
-    "*": frozenset({"backend"}),
-    "operations": frozenset({"mode", "_executor", "_generation"}),
-}
-#: fields of classes whose values are runtime machinery (threads, futures, jobs)
-RUNTIME_TYPES: tuple[type, ...] = (Future, type(threading.Event()), type(threading.Lock()))
+RUNTIME_TYPES: tuple[type, ...] = (Future, type(threading.Event()), type(threading.Lock()), Job)
 
 
 class SnapshotError(ValueError):
@@ -199,15 +195,11 @@ def _fields(obj: Any) -> dict[str, Any]:
         value = getattr(obj, name, _MISSING)
         if type(value) in LEAF_TYPES:
             out[name] = value
-        elif value is _MISSING or isinstance(value, RUNTIME_TYPES) or callable(value) or _is_job(value):
+        elif value is _MISSING or isinstance(value, RUNTIME_TYPES) or callable(value):
             continue
         else:
             out[name] = value
     return out
-
-
-def _is_job(value: Any) -> bool:
-    return type(value).__name__ == "Job" and type(value).__module__ == "mockserver.backend.operations"
 
 
 def _children(item: Any) -> list[Any]:
@@ -348,7 +340,7 @@ def _component_names(backend: Backend) -> dict[str, Any]:
 
 
 def _component_state(name: str, component: Any) -> dict[str, Any]:
-    skip = SKIP_ATTRIBUTES["*"] | SKIP_ATTRIBUTES.get(name, frozenset())
+    skip = {"backend"} | component.transient
     return {k: v for k, v in vars(component).items() if k not in skip}
 
 
@@ -366,10 +358,8 @@ def snapshot(backend: Backend, tokens: TokenRegistry | None = None) -> dict[str,
             "generator": f"genomics-mock {_package_version()}",
             "savedAt": rfc3339(datetime.now(UTC)),
             "clock": rfc3339(clock) if clock else None,
-            "ids": sorted(backend.ids._issued),
-            "pageTokenSecret": base64.b64encode(backend.pager.tokens._secret).decode("ascii")
-            if hasattr(backend.pager, "tokens")
-            else None,
+            "ids": backend.ids.issued(),
+            "pageTokenSecret": base64.b64encode(backend.pager.tokens.secret).decode("ascii"),
             "iam": backend.iam.snapshot(),
             "tokens": tokens.snapshot() if tokens is not None else None,
             "components": components,
@@ -418,9 +408,9 @@ def restore(backend: Backend, document: Any, tokens: TokenRegistry | None = None
                     f"components.{name} holds {sorted(state)}, this server keeps {sorted(expected)}: "
                     "the state was written by another genomics-mock version"
                 )
-        from mockserver.backend.iam import Iam
+        from mockserver.backend.policies import check_config
 
-        Iam().load_config(document.get("iam") or {})  # validate before touching anything
+        check_config(document.get("iam") or {})  # validate before touching anything
         scratch_tokens = None
         if tokens is not None and document.get("tokens") is not None:
             from mockserver.auth import TokenRegistry
@@ -437,33 +427,16 @@ def restore(backend: Backend, document: Any, tokens: TokenRegistry | None = None
             component = names[name]
             for key, value in state.items():
                 setattr(component, key, value)
-            _after_restore(name, component)
+            component.after_restore()
         backend.iam.restore(document.get("iam") or {})
         backend.ids.clear()
         for ident in document.get("ids") or ():
             backend.ids.reserve(ident)
         secret = document.get("pageTokenSecret")
-        if secret and hasattr(backend.pager, "tokens"):
-            backend.pager.tokens._secret = base64.b64decode(secret)
+        if secret:
+            backend.pager.tokens.secret = base64.b64decode(secret)
         if clock is not None and isinstance(backend.clock, FakeClock):
             backend.clock.set(clock)
         if scratch_tokens is not None and tokens is not None:
             tokens.clear()
             tokens.load(scratch_tokens.snapshot())
-
-
-def _after_restore(name: str, component: Any) -> None:
-    """Operations saved while running lost their job: they end as ABORTED, like after a crash."""
-    if name != "operations":
-        return
-    from mockserver.errors import RPC_CODE
-
-    for entry in component._entries.values():
-        entry.generation = component._generation
-        if not entry.record.get("done"):
-            entry.record["done"] = True
-            entry.record["error"] = {
-                "code": RPC_CODE["ABORTED"],
-                "message": "The server restarted before this operation finished",
-            }
-        entry.done_event.set()

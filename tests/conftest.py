@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
 
 from mockserver.app import create_app
-from mockserver.backend import Backend
+from mockserver.backend import DEFAULT_OWNER, Backend
 from mockserver.backend.clock import FakeClock
 from mockserver.live import LiveServer
 
@@ -21,6 +22,12 @@ def clock() -> FakeClock:
 @pytest.fixture
 def backend(clock: FakeClock) -> Backend:
     return Backend(clock=clock, id_seed=1234)
+
+
+@pytest.fixture
+def dataset(backend: Backend) -> dict[str, Any]:
+    """A dataset of project p1, made by the built-in owner."""
+    return backend.datasets.create(DEFAULT_OWNER, {"projectId": "p1", "name": "ds"})
 
 
 @pytest.fixture

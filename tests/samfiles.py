@@ -89,16 +89,22 @@ def write(
     return path
 
 
+def _place(seg: pysam.AlignedSegment, ref: str | None, pos: int, *, mate: bool = False) -> None:
+    """Set the read's (or with ``mate``, its mate's) reference and position; None: unmapped."""
+    prefix = "next_" if mate else ""
+    if ref is not None:
+        setattr(seg, f"{prefix}reference_name", ref)
+        setattr(seg, f"{prefix}reference_start", pos)
+    else:
+        setattr(seg, f"{prefix}reference_id", -1)
+        setattr(seg, f"{prefix}reference_start", -1)
+
+
 def _segment(header: pysam.AlignmentHeader, rec: Rec, rng: random.Random) -> pysam.AlignedSegment:
     seg = pysam.AlignedSegment(header)
     seg.query_name = rec.name
     seg.flag = rec.flag
-    if rec.ref is not None:
-        seg.reference_name = rec.ref
-        seg.reference_start = rec.pos
-    else:
-        seg.reference_id = -1
-        seg.reference_start = -1
+    _place(seg, rec.ref, rec.pos)
     seg.mapping_quality = rec.mapq if rec.ref else 0
     if rec.cigar:
         seg.cigarstring = rec.cigar
@@ -108,12 +114,7 @@ def _segment(header: pysam.AlignmentHeader, rec: Rec, rng: random.Random) -> pys
     )
     quals = rec.qual if rec.qual is not None else [rng.randrange(2, 41) for _ in range(length)]
     seg.query_qualities = pysam.qualitystring_to_array("".join(chr(q + 33) for q in quals))
-    if rec.next_ref is not None:
-        seg.next_reference_name = rec.next_ref
-        seg.next_reference_start = rec.next_pos
-    else:
-        seg.next_reference_id = -1
-        seg.next_reference_start = -1
+    _place(seg, rec.next_ref, rec.next_pos, mate=True)
     seg.template_length = rec.tlen
     if rec.rg is not None:
         seg.set_tag("RG", rec.rg, "Z")
@@ -184,7 +185,7 @@ def new_backend(root: Path, *, mode: str = "immediate") -> Any:
 
 def run_import(backend: Any, dataset_id: str, *uris: str, **body: Any) -> dict[str, Any]:
     """Start an import as the owner; returns the operation as the request returned it."""
-    from mockserver.backend.iam import DEFAULT_OWNER
+    from mockserver.backend.principals import DEFAULT_OWNER
 
     request = {"datasetId": dataset_id, "sourceUris": list(uris), **body}
     return backend.read_group_sets.import_(DEFAULT_OWNER, request)

@@ -22,7 +22,7 @@ from mockserver.auth import (
 )
 from mockserver.backend import Backend
 from mockserver.backend.clock import FakeClock
-from mockserver.backend.iam import (
+from mockserver.backend.principals import (
     ANONYMOUS,
     DEFAULT_OWNER,
     SCOPE_CLOUD_PLATFORM,

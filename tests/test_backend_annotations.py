@@ -19,16 +19,6 @@ VIEWER = Principal("user:viewer@example.com")
 STRANGER = Principal("user:stranger@example.com")
 
 
-@pytest.fixture
-def backend() -> Backend:
-    return Backend(clock=FakeClock(), id_seed=5)
-
-
-@pytest.fixture
-def dataset(backend: Backend) -> dict[str, Any]:
-    return backend.datasets.create(OWNER, {"projectId": "p1"})
-
-
 def new_set(backend: Backend, dataset_id: str, type_: str | None = "GENERIC", **fields: Any) -> str:
     body = {"datasetId": dataset_id, "referenceSetId": "rs1", **fields}
     if type_:
@@ -218,7 +208,7 @@ def test_other_field_types(backend: Backend, generic: str) -> None:
 
 
 def test_reference_checked_against_known_reference_set(backend: Backend, dataset: dict[str, Any]) -> None:
-    [rs] = backend.references.load_seed([{"references": [{"name": "chr1", "length": 1000}]}])
+    [rs] = backend.reference_sets.load_seed([{"references": [{"name": "chr1", "length": 1000}]}])
     set_id = new_set(backend, dataset["id"], referenceSetId=rs["id"])
     assert backend.annotations.create(OWNER, ann(set_id, ref="chr1"))
     assert "annotation.referenceName" in bad(backend, ann(set_id, ref="chr2")).message

@@ -7,23 +7,12 @@ from typing import Any
 import pytest
 
 from mockserver.backend import DEFAULT_OWNER, Backend, Principal
-from mockserver.backend.clock import FakeClock
 from mockserver.errors import ApiError
 
 OWNER = DEFAULT_OWNER
 VIEWER = Principal("user:viewer@example.com")
 EDITOR = Principal("user:editor@example.com")
 STRANGER = Principal("user:stranger@example.com")
-
-
-@pytest.fixture
-def backend() -> Backend:
-    return Backend(clock=FakeClock(), id_seed=11)
-
-
-@pytest.fixture
-def dataset(backend: Backend) -> dict[str, Any]:
-    return backend.datasets.create(OWNER, {"projectId": "p1", "name": "ds"})
 
 
 def make(backend: Backend, dataset_id: str, **fields: Any) -> dict[str, Any]:

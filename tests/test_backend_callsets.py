@@ -24,21 +24,6 @@ MAX_PAGES = 1000
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock(START)
-
-
-@pytest.fixture
-def backend(clock: FakeClock) -> Backend:
-    return Backend(clock=clock, id_seed=11)
-
-
-@pytest.fixture
-def dataset(backend: Backend) -> dict[str, Any]:
-    return backend.datasets.create(OWNER, {"projectId": "p1"})
-
-
-@pytest.fixture
 def variant_set(backend: Backend, dataset: dict[str, Any]) -> dict[str, Any]:
     return backend.variant_sets.create(OWNER, {"datasetId": dataset["id"], "name": "vs"})
 

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from mockserver.backend import Backend
 from mockserver.backend.coverage import WIDTHS, bucket_width
-from mockserver.backend.iam import DEFAULT_OWNER as OWNER
+from mockserver.backend.principals import DEFAULT_OWNER as OWNER
 from mockserver.errors import ApiError
 
 REFS = (("chrA", 5000), ("chrB", 2500))

@@ -23,11 +23,6 @@ def clock() -> FakeClock:
     return FakeClock(START)
 
 
-@pytest.fixture
-def backend(clock: FakeClock) -> Backend:
-    return Backend(clock=clock, id_seed=9)
-
-
 def error(call, *args: Any, **kwargs: Any) -> ApiError:
     with pytest.raises(ApiError) as info:
         call(*args, **kwargs)

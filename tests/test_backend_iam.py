@@ -16,7 +16,8 @@ import pytest
 
 from mockserver.backend import Backend
 from mockserver.backend.clock import FakeClock
-from mockserver.backend.iam import ANONYMOUS, DEFAULT_OWNER, EMPTY_POLICY_ETAG, Principal
+from mockserver.backend.policies import EMPTY_POLICY_ETAG
+from mockserver.backend.principals import ANONYMOUS, DEFAULT_OWNER, Principal
 from mockserver.backend.roles import ALL_PERMISSIONS, ROLES, access_kind
 from mockserver.errors import ApiError
 
@@ -54,7 +55,7 @@ def make_world() -> World:
     )["id"]
     vs = b.variant_sets.create(DEFAULT_OWNER, {"datasetId": ds})["id"]
     cs = b.call_sets.create(DEFAULT_OWNER, {"variantSetIds": [vs], "name": "c1"})["id"]
-    rs = b.references.create_reference_set([{"name": "chr1", "length": 100}])
+    rs = b.reference_sets.create([{"name": "chr1", "length": 100}])
     return World(b, ds, aset, ann, vs, cs, rs["id"], rs["referenceIds"][0])
 
 
@@ -81,9 +82,9 @@ OPERATIONS: list[tuple[str, str, str, Call]] = [
      lambda w, p: w.b.datasets.delete(p, w.dataset)),
     ("datasets.undelete", "genomics.datasets.delete", "dataset", _undelete),
     ("datasets.getIamPolicy", "genomics.datasets.getIamPolicy", "dataset",
-     lambda w, p: w.b.iam.get_policy(p, w.dataset)),
+     lambda w, p: w.b.dataset_policies.get_policy(p, w.dataset)),
     ("datasets.setIamPolicy", "genomics.datasets.setIamPolicy", "dataset",
-     lambda w, p: w.b.iam.set_policy(p, w.dataset, {"bindings": []})),
+     lambda w, p: w.b.dataset_policies.set_policy(p, w.dataset, {"bindings": []})),
     ("annotationsets.create", "genomics.annotationSets.create", "dataset",
      lambda w, p: w.b.annotation_sets.create(p, {"datasetId": w.dataset, "referenceSetId": "r"})),
     ("annotationsets.get", "genomics.annotationSets.get", "dataset",
@@ -128,13 +129,13 @@ OPERATIONS: list[tuple[str, str, str, Call]] = [
     ("callsets.search", "genomics.callSets.list", "dataset",
      lambda w, p: w.b.call_sets.search(p, {"variantSetIds": [w.variant_set]})),
     ("referencesets.get", "genomics.referenceSets.get", "public",
-     lambda w, p: w.b.references.get_reference_set(p, w.reference_set)),
+     lambda w, p: w.b.reference_sets.get(p, w.reference_set)),
     ("referencesets.search", "genomics.referenceSets.list", "public",
-     lambda w, p: w.b.references.search_reference_sets(p, {})),
+     lambda w, p: w.b.reference_sets.search(p, {})),
     ("references.get", "genomics.references.get", "public",
-     lambda w, p: w.b.references.get_reference(p, w.reference)),
+     lambda w, p: w.b.references.get(p, w.reference)),
     ("references.search", "genomics.references.list", "public",
-     lambda w, p: w.b.references.search_references(p, {})),
+     lambda w, p: w.b.references.search(p, {})),
 ]  # fmt: skip
 
 
@@ -226,8 +227,8 @@ def _same_up_to_id(a: ApiError, b: ApiError, id_a: str, id_b: str) -> bool:
     [
         (lambda b, p, i: b.datasets.get(p, i), "dataset"),
         (lambda b, p, i: b.datasets.delete(p, i), "dataset"),
-        (lambda b, p, i: b.iam.get_policy(p, i), "dataset"),
-        (lambda b, p, i: b.iam.set_policy(p, i, {}), "dataset"),
+        (lambda b, p, i: b.dataset_policies.get_policy(p, i), "dataset"),
+        (lambda b, p, i: b.dataset_policies.set_policy(p, i, {}), "dataset"),
         (lambda b, p, i: b.annotation_sets.get(p, i), "annotation_set"),
         (lambda b, p, i: b.annotations.get(p, i), "annotation"),
         (lambda b, p, i: b.variant_sets.get(p, i), "variant_set"),
@@ -265,7 +266,7 @@ def test_project_level_checks_are_403_even_without_any_access(w: World) -> None:
 def test_search_naming_one_unreadable_dataset_fails_as_a_whole(w: World) -> None:
     other = w.b.datasets.create(DEFAULT_OWNER, {"projectId": P2})["id"]
     w.b.annotation_sets.create(DEFAULT_OWNER, {"datasetId": other, "referenceSetId": "r"})
-    w.b.iam.set_policy(
+    w.b.dataset_policies.set_policy(
         DEFAULT_OWNER, other, {"bindings": [{"role": "roles/viewer", "members": [VIEWER.member]}]}
     )
     both = {"datasetIds": [w.dataset, other]}
@@ -288,38 +289,38 @@ def test_datasets_list_returns_only_the_projects_datasets(w: World) -> None:
 
 
 def test_empty_policy_has_an_etag_and_no_bindings(w: World) -> None:
-    assert w.b.iam.get_policy(ADMIN, w.dataset) == {"etag": EMPTY_POLICY_ETAG}
+    assert w.b.dataset_policies.get_policy(ADMIN, w.dataset) == {"etag": EMPTY_POLICY_ETAG}
 
 
 def test_policy_round_trip_and_etag_changes_on_every_write(w: World) -> None:
     policy = {"bindings": [{"role": "roles/viewer", "members": [STRANGER.member]}]}
     etags = {EMPTY_POLICY_ETAG}
     for _ in range(5):
-        written = w.b.iam.set_policy(ADMIN, w.dataset, policy)  # identical content each time
+        written = w.b.dataset_policies.set_policy(ADMIN, w.dataset, policy)  # identical content each time
         assert written["etag"] not in etags
         etags.add(written["etag"])
-        assert w.b.iam.get_policy(ADMIN, w.dataset) == written
+        assert w.b.dataset_policies.get_policy(ADMIN, w.dataset) == written
         assert written["version"] == 1
         assert written["bindings"] == policy["bindings"]
 
 
 def test_stale_etag_is_aborted_and_current_etag_succeeds(w: World) -> None:
-    first = w.b.iam.set_policy(ADMIN, w.dataset, {"bindings": [], "etag": EMPTY_POLICY_ETAG})
-    second = w.b.iam.set_policy(ADMIN, w.dataset, {"bindings": [], "etag": first["etag"]})
+    first = w.b.dataset_policies.set_policy(ADMIN, w.dataset, {"bindings": [], "etag": EMPTY_POLICY_ETAG})
+    second = w.b.dataset_policies.set_policy(ADMIN, w.dataset, {"bindings": [], "etag": first["etag"]})
     with pytest.raises(ApiError) as info:
-        w.b.iam.set_policy(ADMIN, w.dataset, {"bindings": [], "etag": first["etag"]})
+        w.b.dataset_policies.set_policy(ADMIN, w.dataset, {"bindings": [], "etag": first["etag"]})
     assert (info.value.code, info.value.status) == (409, "ABORTED")
     with pytest.raises(ApiError) as info:
-        w.b.iam.set_policy(ADMIN, w.dataset, {"bindings": [], "etag": EMPTY_POLICY_ETAG})
+        w.b.dataset_policies.set_policy(ADMIN, w.dataset, {"bindings": [], "etag": EMPTY_POLICY_ETAG})
     assert info.value.status == "ABORTED"
-    assert w.b.iam.get_policy(ADMIN, w.dataset)["etag"] == second["etag"]
+    assert w.b.dataset_policies.get_policy(ADMIN, w.dataset)["etag"] == second["etag"]
 
 
 def test_set_policy_replaces_the_whole_policy(w: World) -> None:
     grant = {"bindings": [{"role": "roles/viewer", "members": [STRANGER.member]}]}
-    w.b.iam.set_policy(ADMIN, w.dataset, grant)
+    w.b.dataset_policies.set_policy(ADMIN, w.dataset, grant)
     assert w.b.datasets.get(STRANGER, w.dataset)["id"] == w.dataset
-    w.b.iam.set_policy(
+    w.b.dataset_policies.set_policy(
         ADMIN, w.dataset, {"bindings": [{"role": "roles/viewer", "members": [OUTSIDER.member]}]}
     )
     with pytest.raises(ApiError) as info:
@@ -329,7 +330,7 @@ def test_set_policy_replaces_the_whole_policy(w: World) -> None:
 
 def test_dataset_policy_grants_that_dataset_only(w: World) -> None:
     sibling = w.b.datasets.create(DEFAULT_OWNER, {"projectId": P1})["id"]
-    w.b.iam.set_policy(
+    w.b.dataset_policies.set_policy(
         ADMIN, w.dataset, {"bindings": [{"role": "roles/genomics.editor", "members": [VIEWER.member]}]}
     )
     w.b.datasets.patch(VIEWER, w.dataset, {"name": "x"}, None)  # editor on this dataset
@@ -341,12 +342,12 @@ def test_dataset_policy_grants_that_dataset_only(w: World) -> None:
 
 
 def test_policy_survives_delete_and_undelete(w: World) -> None:
-    w.b.iam.set_policy(
+    w.b.dataset_policies.set_policy(
         ADMIN, w.dataset, {"bindings": [{"role": "roles/viewer", "members": [STRANGER.member]}]}
     )
     w.b.datasets.delete(ADMIN, w.dataset)
     with pytest.raises(ApiError):
-        w.b.iam.get_policy(ADMIN, w.dataset)
+        w.b.dataset_policies.get_policy(ADMIN, w.dataset)
     w.b.datasets.undelete(ADMIN, w.dataset)
     assert w.b.datasets.get(STRANGER, w.dataset)["id"] == w.dataset
 
@@ -359,7 +360,7 @@ def test_bindings_with_one_role_are_merged_and_members_deduplicated(w: World) ->
             {"role": "roles/viewer", "members": ["user:c@example.com"]},
         ]
     }
-    written = w.b.iam.set_policy(ADMIN, w.dataset, policy)
+    written = w.b.dataset_policies.set_policy(ADMIN, w.dataset, policy)
     assert written["bindings"] == [
         {"role": "roles/viewer", "members": ["user:a@example.com", "user:c@example.com"]},
         {"role": "roles/owner", "members": ["user:b@example.com"]},
@@ -391,16 +392,16 @@ def test_bindings_with_one_role_are_merged_and_members_deduplicated(w: World) ->
 )  # fmt: skip
 def test_invalid_policy_is_400_naming_the_field(w: World, policy: Any, field: str) -> None:
     with pytest.raises(ApiError) as info:
-        w.b.iam.set_policy(ADMIN, w.dataset, policy)
+        w.b.dataset_policies.set_policy(ADMIN, w.dataset, policy)
     assert info.value.status == "INVALID_ARGUMENT"
     assert field in info.value.message
-    assert w.b.iam.get_policy(ADMIN, w.dataset) == {"etag": EMPTY_POLICY_ETAG}  # nothing written
+    assert w.b.dataset_policies.get_policy(ADMIN, w.dataset) == {"etag": EMPTY_POLICY_ETAG}  # nothing written
 
 
 def test_policy_on_unknown_dataset_is_404(w: World) -> None:
     for call in (
-        lambda: w.b.iam.get_policy(DEFAULT_OWNER, "nope"),
-        lambda: w.b.iam.set_policy(DEFAULT_OWNER, "nope", {}),
+        lambda: w.b.dataset_policies.get_policy(DEFAULT_OWNER, "nope"),
+        lambda: w.b.dataset_policies.set_policy(DEFAULT_OWNER, "nope", {}),
     ):
         with pytest.raises(ApiError) as info:
             call()
@@ -429,13 +430,13 @@ DATASET_PERMS = [
 def test_test_permissions_returns_the_subset_held(
     w: World, principal: Principal, expected: list[str]
 ) -> None:
-    result = w.b.iam.test_permissions(principal, w.dataset, DATASET_PERMS)
+    result = w.b.dataset_policies.test_permissions(principal, w.dataset, DATASET_PERMS)
     assert result == ({"permissions": expected} if expected else {})
 
 
 def test_test_permissions_keeps_request_order_and_drops_repeats(w: World) -> None:
     asked = ["genomics.datasets.list", "genomics.datasets.get", "genomics.datasets.list"]
-    assert w.b.iam.test_permissions(VIEWER, w.dataset, asked) == {
+    assert w.b.dataset_policies.test_permissions(VIEWER, w.dataset, asked) == {
         "permissions": ["genomics.datasets.list", "genomics.datasets.get"]
     }
 
@@ -447,23 +448,24 @@ def test_test_permissions_keeps_request_order_and_drops_repeats(w: World) -> Non
 )  # fmt: skip
 def test_test_permissions_rejects_bad_lists_and_wildcards(w: World, permissions: Any) -> None:
     with pytest.raises(ApiError) as info:
-        w.b.iam.test_permissions(ADMIN, w.dataset, permissions)
+        w.b.dataset_policies.test_permissions(ADMIN, w.dataset, permissions)
     assert info.value.status == "INVALID_ARGUMENT"
     assert "permissions" in info.value.message
 
 
 def test_test_permissions_reveals_nothing_about_unknown_or_deleted_datasets(w: World) -> None:
-    assert w.b.iam.test_permissions(STRANGER, w.dataset, DATASET_PERMS) == {}
-    assert w.b.iam.test_permissions(ADMIN, "no-such-dataset", DATASET_PERMS) == {}
+    assert w.b.dataset_policies.test_permissions(STRANGER, w.dataset, DATASET_PERMS) == {}
+    assert w.b.dataset_policies.test_permissions(ADMIN, "no-such-dataset", DATASET_PERMS) == {}
     w.b.datasets.delete(ADMIN, w.dataset)
-    assert w.b.iam.test_permissions(ADMIN, w.dataset, DATASET_PERMS) == {}
+    assert w.b.dataset_policies.test_permissions(ADMIN, w.dataset, DATASET_PERMS) == {}
 
 
 # -- members -----------------------------------------------------------------------------
 
 
 def _grant(w: World, member: str, role: str = "roles/viewer") -> None:
-    w.b.iam.set_policy(DEFAULT_OWNER, w.dataset, {"bindings": [{"role": role, "members": [member]}]})
+    policy = {"bindings": [{"role": role, "members": [member]}]}
+    w.b.dataset_policies.set_policy(DEFAULT_OWNER, w.dataset, policy)
 
 
 def _can_read(w: World, principal: Principal) -> bool:
@@ -577,7 +579,7 @@ def test_load_config_is_all_or_nothing(w: World) -> None:
 
 def test_snapshot_restore_round_trip_keeps_access_and_etags(w: World) -> None:
     w.b.iam.add_group_member("g@example.com", STRANGER.member)
-    written = w.b.iam.set_policy(
+    written = w.b.dataset_policies.set_policy(
         ADMIN, w.dataset, {"bindings": [{"role": "roles/viewer", "members": ["group:g@example.com"]}]}
     )
     state = w.b.iam.snapshot()
@@ -586,14 +588,14 @@ def test_snapshot_restore_round_trip_keeps_access_and_etags(w: World) -> None:
     w.b.iam.restore(state)
     assert w.b.iam.snapshot() == state
     assert _can_read(w, STRANGER) and _can_read(w, VIEWER)
-    assert w.b.iam.get_policy(ADMIN, w.dataset)["etag"] == written["etag"]
+    assert w.b.dataset_policies.get_policy(ADMIN, w.dataset)["etag"] == written["etag"]
 
 
 def test_reset_clears_bindings_groups_and_policies_but_etags_stay_unique(w: World) -> None:
-    first = w.b.iam.set_policy(DEFAULT_OWNER, w.dataset, {"bindings": []})
+    first = w.b.dataset_policies.set_policy(DEFAULT_OWNER, w.dataset, {"bindings": []})
     w.b.iam.reset()
     assert w.b.iam.snapshot() == {"projects": {}, "groups": {}, "policies": {}}
-    again = w.b.iam.set_policy(DEFAULT_OWNER, w.dataset, {"bindings": []})
+    again = w.b.dataset_policies.set_policy(DEFAULT_OWNER, w.dataset, {"bindings": []})
     assert again["etag"] != first["etag"]
 
 

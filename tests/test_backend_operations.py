@@ -11,8 +11,8 @@ import samfiles
 
 from mockserver.backend import Backend
 from mockserver.backend.clock import FakeClock
-from mockserver.backend.iam import DEFAULT_OWNER as OWNER
 from mockserver.backend.operations import Job, parse_filter
+from mockserver.backend.principals import DEFAULT_OWNER as OWNER
 from mockserver.errors import ApiError, invalid_argument
 
 

@@ -63,17 +63,16 @@ def loaded_annotations(rows: list[tuple[str, int, int, int]]) -> tuple[Backend, 
         backend.annotation_sets.create(OWNER, {"datasetId": ds, "referenceSetId": "r", "type": "GENE"})["id"]
         for _ in range(3)
     ]
-    for ref, start, length, which in rows:
-        backend.annotations.create(
-            OWNER,
-            {
-                "annotationSetId": sets[which],
-                "referenceName": ref,
-                "start": str(start),
-                "end": str(start + length),
-            },
-        )
+    for row in rows:
+        add_row(backend, sets, row)
     return backend, sets
+
+
+def add_row(backend: Backend, sets: list[str], row: tuple[str, int, int, int]) -> None:
+    """One annotation: (reference name, start, length, which of the three sets)."""
+    ref, start, length, which = row
+    span = {"start": str(start), "end": str(start + length)}
+    backend.annotations.create(OWNER, {"annotationSetId": sets[which], "referenceName": ref, **span})
 
 
 ROWS = st.lists(
@@ -123,16 +122,7 @@ def test_annotations_created_during_paging_neither_repeat_nor_hide_others(
     def fetch(size: int, token: str | None) -> dict[str, Any]:
         row = next(late, None)
         if row is not None:  # a writer races the reader
-            ref, start, length, which = row
-            backend.annotations.create(
-                OWNER,
-                {
-                    "annotationSetId": sets[which],
-                    "referenceName": ref,
-                    "start": str(start),
-                    "end": str(start + length),
-                },
-            )
+            add_row(backend, sets, row)
         return backend.annotations.search(
             OWNER, {"annotationSetIds": sets, "pageSize": size, "pageToken": token}
         )

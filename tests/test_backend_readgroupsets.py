@@ -10,7 +10,7 @@ import pytest
 import samfiles
 
 from mockserver.backend import Backend
-from mockserver.backend.iam import DEFAULT_OWNER as OWNER
+from mockserver.backend.principals import DEFAULT_OWNER as OWNER
 from mockserver.errors import ApiError
 
 
@@ -106,15 +106,15 @@ def test_reference_set_created_from_header_then_reused(be: Backend, root: Path, 
     samfiles.write_toy(root / "bk" / "b.bam", md5=md5)
     first = imported(samfiles.run_import(be, ds, "gs://bk/a.bam"))
     ref_set = be.read_group_sets.get(OWNER, first[0])["referenceSetId"]
-    assert be.references.reference_names(ref_set) == {"ref", "ref2"}
-    found = be.references.reference_by_name(ref_set, "ref")
+    assert be.reference_sets.reference_names(ref_set) == {"ref", "ref2"}
+    found = be.reference_sets.reference_by_name(ref_set, "ref")
     assert found["length"] == "45" and found["md5checksum"] == "1" * 32
     second = imported(samfiles.run_import(be, ds, "gs://bk/b.bam"))
     assert be.read_group_sets.get(OWNER, second[0])["referenceSetId"] == ref_set
 
 
 def test_given_reference_set_is_used(be: Backend, root: Path, ds: str) -> None:
-    ref_set = be.references.create_reference_set(
+    ref_set = be.reference_sets.create(
         [{"name": "ref", "length": 45}, {"name": "ref2", "length": 40}, {"name": "ref3", "length": 9}]
     )["id"]
     samfiles.write_toy(root / "bk" / "a.bam")
@@ -155,7 +155,7 @@ def test_truncated_bam_fails_invalid_argument(be: Backend, root: Path, ds: str) 
 
 
 def test_header_not_covered_by_reference_set_fails(be: Backend, root: Path, ds: str) -> None:
-    ref_set = be.references.create_reference_set([{"name": "ref", "length": 45}])["id"]
+    ref_set = be.reference_sets.create([{"name": "ref", "length": 45}])["id"]
     samfiles.write_toy(root / "bk" / "a.bam")
     op = samfiles.run_import(be, ds, "gs://bk/a.bam", referenceSetId=ref_set)
     _failed(be, ds, op, 3, "gs://bk/a.bam", "ref2")
@@ -172,7 +172,7 @@ def test_failed_import_creates_no_reference_set(be: Backend, root: Path, ds: str
     samfiles.write_toy(root / "bk" / "a.bam")
     (root / "bk" / "z.bam").write_text("nope")
     samfiles.run_import(be, ds, "gs://bk/a.bam", "gs://bk/z.bam")
-    assert be.references.find_reference_set_for([("ref", 45, None), ("ref2", 40, None)]) is None
+    assert be.reference_sets.find_for_header([("ref", 45, None), ("ref2", 40, None)]) is None
 
 
 @pytest.mark.parametrize(
@@ -231,7 +231,7 @@ def one(be: Backend, root: Path, ds: str) -> str:
 def test_patch_name_and_reference_set(be: Backend, one: str) -> None:
     got = be.read_group_sets.patch(OWNER, one, {"name": "renamed", "referenceSetId": "x"}, "name")
     assert got["name"] == "renamed" and got["referenceSetId"] != "x"
-    other = be.references.create_reference_set([{"name": "ref", "length": 45}])["id"]
+    other = be.reference_sets.create([{"name": "ref", "length": 45}])["id"]
     got = be.read_group_sets.patch(OWNER, one, {"referenceSetId": other}, "referenceSetId")
     assert got["referenceSetId"] == other and got["readGroups"][0]["referenceSetId"] == other
 

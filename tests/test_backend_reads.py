@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mockserver.backend import Backend
-from mockserver.backend.iam import DEFAULT_OWNER as OWNER
+from mockserver.backend.principals import DEFAULT_OWNER as OWNER
 from mockserver.errors import ApiError
 
 

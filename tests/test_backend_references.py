@@ -36,7 +36,7 @@ def backend() -> Backend:
 
 @pytest.fixture
 def grch(backend: Backend) -> dict[str, Any]:
-    return backend.references.create_reference_set(
+    return backend.reference_sets.create(
         [
             {"name": "1", "length": 8, "bases": "acgt\nACGT", "sourceAccessions": ["CM000663.1"]},
             {"name": "2", "length": 4, "bases": "GGCC", "sourceAccessions": ["CM000664.2"]},
@@ -55,7 +55,7 @@ def error(call, *args: Any, **kwargs: Any) -> ApiError:
 
 
 def refs_by_name(backend: Backend, reference_set: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    refs = [backend.references.require_reference(i) for i in reference_set["referenceIds"]]
+    refs = [backend.references.require(i) for i in reference_set["referenceIds"]]
     return {r["name"]: r for r in refs}
 
 
@@ -81,9 +81,9 @@ def test_reference_without_bases_or_md5_gets_a_stable_placeholder(
 ) -> None:
     mt = refs_by_name(backend, grch)["MT"]
     assert mt["md5checksum"] == placeholder_md5("MT", 16569) == md5("genomics-mock-placeholder:MT:16569")
-    other = Backend().references
-    other_set = other.create_reference_set([{"name": "MT", "length": 16569}])
-    assert other.require_reference(other_set["referenceIds"][0])["md5checksum"] == mt["md5checksum"]
+    other = Backend()
+    other_set = other.reference_sets.create([{"name": "MT", "length": 16569}])
+    assert other.references.require(other_set["referenceIds"][0])["md5checksum"] == mt["md5checksum"]
 
 
 def test_reference_set_md5_is_order_independent_md5_of_sorted_checksums(
@@ -91,7 +91,7 @@ def test_reference_set_md5_is_order_independent_md5_of_sorted_checksums(
 ) -> None:
     checksums = [r["md5checksum"] for r in refs_by_name(backend, grch).values()]
     assert grch["md5checksum"] == md5("".join(sorted(checksums)))
-    shuffled = Backend().references.create_reference_set(
+    shuffled = Backend().reference_sets.create(
         [
             {"name": "MT", "length": 16569},
             {"name": "2", "length": 4, "bases": "ggcc"},
@@ -111,8 +111,8 @@ def test_shapes_follow_proto3_json(backend: Backend, grch: dict[str, Any]) -> No
         "md5checksum": md5("ACGTACGT"),
         "sourceAccessions": ["CM000663.1"],
     }
-    assert backend.references.get_reference_set(OWNER, grch["id"]) == grch
-    assert backend.references.get_reference(OWNER, one["id"]) == one
+    assert backend.reference_sets.get(OWNER, grch["id"]) == grch
+    assert backend.references.get(OWNER, one["id"]) == one
 
 
 @pytest.mark.parametrize(
@@ -140,19 +140,19 @@ def test_shapes_follow_proto3_json(backend: Backend, grch: dict[str, Any]) -> No
 def test_create_reference_set_rejects_bad_input_and_stores_nothing(
     backend: Backend, references: list[Any], named: str
 ) -> None:
-    err = error(backend.references.create_reference_set, references)
+    err = error(backend.reference_sets.create, references)
     assert err.code == 400 and named in err.message
-    assert backend.references.search_reference_sets(OWNER, {}) == {}
-    assert backend.references.search_references(OWNER, {}) == {}
+    assert backend.reference_sets.search(OWNER, {}) == {}
+    assert backend.references.search(OWNER, {}) == {}
 
 
 def test_length_accepts_int64_strings(backend: Backend) -> None:
-    rs = backend.references.create_reference_set([{"name": "1", "length": "249250621"}])
-    assert backend.references.reference_by_name(rs["id"], "1")["length"] == "249250621"
+    rs = backend.reference_sets.create([{"name": "1", "length": "249250621"}])
+    assert backend.reference_sets.reference_by_name(rs["id"], "1")["length"] == "249250621"
 
 
 def test_identical_references_are_shared_between_sets(backend: Backend, grch: dict[str, Any]) -> None:
-    subset = backend.references.create_reference_set(
+    subset = backend.reference_sets.create(
         [{"name": "2", "length": 4, "md5checksum": md5("GGCC")}, {"name": "MT", "length": 16569}]
     )
     refs = refs_by_name(backend, grch)
@@ -161,7 +161,7 @@ def test_identical_references_are_shared_between_sets(backend: Backend, grch: di
 
 
 def test_load_seed_keeps_given_ids(backend: Backend) -> None:
-    [rs] = backend.references.load_seed(
+    [rs] = backend.reference_sets.load_seed(
         [
             {
                 "id": "rs1",
@@ -174,28 +174,28 @@ def test_load_seed_keeps_given_ids(backend: Backend) -> None:
     )
     assert rs["id"] == "rs1" and rs["referenceIds"] == ["ref1"] and rs["ncbiTaxonId"] == 9606
     assert rs["md5checksum"] == md5(placeholder_md5("chr1", 10))
-    assert backend.references.get_reference(OWNER, "ref1")["ncbiTaxonId"] == 9606
+    assert backend.references.get(OWNER, "ref1")["ncbiTaxonId"] == 9606
     for bad in ({"id": "rs1", "references": [{"name": "x", "length": 1}]}, {"id": "a:b", "references": []}):
-        assert error(backend.references.load_seed, [bad]).code == 400
+        assert error(backend.reference_sets.load_seed, [bad]).code == 400
 
 
 # -- internal lookups -------------------------------------------------------------------
 
 
 def test_require_and_lookup_helpers(backend: Backend, grch: dict[str, Any]) -> None:
-    refs = backend.references
-    assert refs.require_reference_set(grch["id"]) == grch
-    err = error(refs.require_reference_set, "nope", field="referenceSetIds")
+    sets, refs = backend.reference_sets, backend.references
+    assert sets.require(grch["id"]) == grch
+    err = error(sets.require, "nope", field="referenceSetIds")
     assert err.code == 404 and "'nope'" in err.message and "referenceSetIds" in err.message
-    assert refs.reference_names(grch["id"]) == {"1", "2", "MT"}
-    assert refs.reference_by_name(grch["id"], "MT")["length"] == "16569"
-    assert refs.reference_by_name(grch["id"], "X") is None
-    assert error(refs.require_reference, "nope").code == 404
+    assert sets.reference_names(grch["id"]) == {"1", "2", "MT"}
+    assert sets.reference_by_name(grch["id"], "MT")["length"] == "16569"
+    assert sets.reference_by_name(grch["id"], "X") is None
+    assert error(refs.require, "nope").code == 404
     assert error(refs.bases, "nope").code == 404
 
 
 def test_find_reference_set_for_a_header(backend: Backend, grch: dict[str, Any]) -> None:
-    find = backend.references.find_reference_set_for
+    find = backend.reference_sets.find_for_header
     assert find([("1", 8, None), ("MT", 16569, None)]) == grch["id"]
     assert find([("1", 8, md5("ACGTACGT").upper())]) == grch["id"]
     assert find([("MT", 16569, md5("whatever"))]) == grch["id"]  # placeholder: md5 not comparable
@@ -206,8 +206,8 @@ def test_find_reference_set_for_a_header(backend: Backend, grch: dict[str, Any])
 
 
 def test_find_prefers_the_set_with_exactly_the_header_names(backend: Backend, grch: dict[str, Any]) -> None:
-    exact = backend.references.create_reference_set([{"name": "1", "length": 8}, {"name": "2", "length": 4}])
-    bigger = backend.references.create_reference_set(
+    exact = backend.reference_sets.create([{"name": "1", "length": 8}, {"name": "2", "length": 4}])
+    bigger = backend.reference_sets.create(
         [
             {"name": "1", "length": 8},
             {"name": "2", "length": 4},
@@ -215,14 +215,14 @@ def test_find_prefers_the_set_with_exactly_the_header_names(backend: Backend, gr
             {"name": "4", "length": 1},
         ]
     )
-    assert backend.references.find_reference_set_for([("1", 8, None), ("2", 4, None)]) == exact["id"]
-    assert backend.references.find_reference_set_for([("1", 8, None)]) == exact["id"]  # smallest cover
-    assert backend.references.find_reference_set_for([("3", 1, None), ("2", 4, None)]) == bigger["id"]
-    assert backend.references.find_reference_set_for([("MT", 16569, None)]) == grch["id"]
+    assert backend.reference_sets.find_for_header([("1", 8, None), ("2", 4, None)]) == exact["id"]
+    assert backend.reference_sets.find_for_header([("1", 8, None)]) == exact["id"]  # smallest cover
+    assert backend.reference_sets.find_for_header([("3", 1, None), ("2", 4, None)]) == bigger["id"]
+    assert backend.reference_sets.find_for_header([("MT", 16569, None)]) == grch["id"]
 
 
 def test_validate_annotation_reference(backend: Backend, grch: dict[str, Any]) -> None:
-    check = backend.references.validate_annotation_reference
+    check = backend.reference_sets.validate_annotation_reference
     refs = refs_by_name(backend, grch)
     check(grch["id"], "MT", None)
     check(grch["id"], None, refs["1"]["id"])
@@ -230,7 +230,7 @@ def test_validate_annotation_reference(backend: Backend, grch: dict[str, Any]) -
     check("never-seen", "anything", "whatever")  # unknown set: nothing to check
     check(None, "anything", None)
     assert "referenceName" in error(check, grch["id"], "X", None).message
-    other = backend.references.create_reference_set([{"name": "X", "length": 3}])
+    other = backend.reference_sets.create([{"name": "X", "length": 3}])
     err = error(check, grch["id"], None, other["referenceIds"][0])
     assert err.code == 400 and "referenceId" in err.message
     err = error(check, grch["id"], "2", refs["1"]["id"])
@@ -241,15 +241,15 @@ def test_validate_annotation_reference(backend: Backend, grch: dict[str, Any]) -
 
 
 def test_get_unknown_is_404_naming_the_id(backend: Backend) -> None:
-    err = error(backend.references.get_reference_set, OWNER, "nope")
+    err = error(backend.reference_sets.get, OWNER, "nope")
     assert err.code == 404 and "'nope'" in err.message and "referenceSetId" in err.message
-    err = error(backend.references.get_reference, OWNER, "nope")
+    err = error(backend.references.get, OWNER, "nope")
     assert err.code == 404 and "referenceId" in err.message
 
 
 @pytest.fixture
 def three_sets(backend: Backend) -> dict[str, dict[str, Any]]:
-    make = backend.references.create_reference_set
+    make = backend.reference_sets.create
     return {
         "grch37": make(
             [{"name": "1", "length": 4, "bases": "AAAA"}],
@@ -266,7 +266,7 @@ def three_sets(backend: Backend) -> dict[str, dict[str, Any]]:
 
 
 def set_ids(backend: Backend, **query: Any) -> set[str]:
-    return {s["id"] for s in backend.references.search_reference_sets(OWNER, query).get("referenceSets", [])}
+    return {s["id"] for s in backend.reference_sets.search(OWNER, query).get("referenceSets", [])}
 
 
 def test_search_reference_sets_filters(backend: Backend, three_sets: dict[str, dict[str, Any]]) -> None:
@@ -287,7 +287,7 @@ def test_search_references_filters(
     backend: Backend, three_sets: dict[str, dict[str, Any]], grch: dict[str, Any]
 ) -> None:
     def ids(**query: Any) -> set[str]:
-        return {r["id"] for r in backend.references.search_references(OWNER, query).get("references", [])}
+        return {r["id"] for r in backend.references.search(OWNER, query).get("references", [])}
 
     assert ids(referenceSetId=grch["id"]) == set(grch["referenceIds"])
     assert ids(md5checksums=[md5("GGCC"), md5("AAAA")]) == {
@@ -296,16 +296,16 @@ def test_search_references_filters(
     }
     assert ids(accessions=["CM00066"]) == set(grch["referenceIds"][:2])
     assert ids(accessions=["CM00066"], referenceSetId=three_sets["mouse"]["id"]) == set()
-    err = error(backend.references.search_references, OWNER, {"referenceSetId": "nope"})
+    err = error(backend.references.search, OWNER, {"referenceSetId": "nope"})
     assert err.code == 404 and "referenceSetId" in err.message
 
 
-@pytest.mark.parametrize("method", ["search_reference_sets", "search_references"])
-def test_search_page_sizes(backend: Backend, method: str) -> None:
-    backend.references.create_reference_set([{"name": f"c{i}", "length": i} for i in range(1030)])
+@pytest.mark.parametrize("component", ["reference_sets", "references"])
+def test_search_page_sizes(backend: Backend, component: str) -> None:
+    backend.reference_sets.create([{"name": f"c{i}", "length": i} for i in range(1030)])
     for _ in range(1029):
-        backend.references.create_reference_set([{"name": "c0", "length": 0}])
-    search = getattr(backend.references, method)
+        backend.reference_sets.create([{"name": "c0", "length": 0}])
+    search = getattr(backend, component).search
     default = search(OWNER, {})
     assert len(next(iter(v for v in default.values() if isinstance(v, list)))) == 1024
     assert default["nextPageToken"]
@@ -320,17 +320,17 @@ def test_search_page_sizes(backend: Backend, method: str) -> None:
     ("field", "value"), [("md5checksums", "abc"), ("accessions", [1]), ("assemblyId", 5)]
 )
 def test_search_reference_sets_rejects_malformed_filters(backend: Backend, field: str, value: Any) -> None:
-    err = error(backend.references.search_reference_sets, OWNER, {field: value})
+    err = error(backend.reference_sets.search, OWNER, {field: value})
     assert err.code == 400 and field in err.message
 
 
 def test_search_token_is_bound_to_the_query(backend: Backend, three_sets: dict[str, dict[str, Any]]) -> None:
-    token = backend.references.search_reference_sets(OWNER, {"assemblyId": "gr", "pageSize": 1})[
+    token = backend.reference_sets.search(OWNER, {"assemblyId": "gr", "pageSize": 1})[
         "nextPageToken"
     ]
-    err = error(backend.references.search_reference_sets, OWNER, {"assemblyId": "grc", "pageToken": token})
+    err = error(backend.reference_sets.search, OWNER, {"assemblyId": "grc", "pageToken": token})
     assert err.code == 400 and "page token" in err.message
-    err = error(backend.references.search_references, OWNER, {"pageToken": token})
+    err = error(backend.references.search, OWNER, {"pageToken": token})
     assert err.code == 400
 
 
@@ -358,19 +358,19 @@ def test_reference_search_paging_concatenation_equals_unpaged(
 ) -> None:
     backend = Backend(clock=FakeClock(), id_seed=9)
     for n, (assembly_id, accs, count) in enumerate(sets):
-        backend.references.create_reference_set(
+        backend.reference_sets.create(
             [{"name": f"r{n}-{i}", "length": i, "sourceAccessions": accs} for i in range(count)],
             assembly_id=assembly_id,
             source_accessions=accs,
         )
     set_query: dict[str, Any] = {"assemblyId": assembly, "accessions": accessions}
-    first_set = backend.references.search_reference_sets(OWNER, {"pageSize": 1}).get("referenceSets")
+    first_set = backend.reference_sets.search(OWNER, {"pageSize": 1}).get("referenceSets")
     ref_query: dict[str, Any] = {"accessions": accessions}
     if by_set and first_set:
         ref_query["referenceSetId"] = first_set[0]["id"]
     for method, query, field in [
-        (backend.references.search_reference_sets, set_query, "referenceSets"),
-        (backend.references.search_references, ref_query, "references"),
+        (backend.reference_sets.search, set_query, "referenceSets"),
+        (backend.references.search, ref_query, "references"),
     ]:
         unpaged = [r["id"] for r in method(OWNER, query).get(field, [])]
         paged, token = [], None
@@ -386,14 +386,14 @@ def test_reference_search_paging_concatenation_equals_unpaged(
     # the unpaged results are exactly what the filters select
     expected = {
         s["id"]
-        for s in backend.references.search_reference_sets(OWNER, {"pageSize": 4096}).get("referenceSets", [])
+        for s in backend.reference_sets.search(OWNER, {"pageSize": 4096}).get("referenceSets", [])
         if (not assembly or assembly in s.get("assemblyId", "").lower())
         and (
             not accessions or any(a.startswith(p) for a in s.get("sourceAccessions", []) for p in accessions)
         )
     }
     assert {
-        s["id"] for s in backend.references.search_reference_sets(OWNER, set_query).get("referenceSets", [])
+        s["id"] for s in backend.reference_sets.search(OWNER, set_query).get("referenceSets", [])
     } == expected
 
 
@@ -403,10 +403,10 @@ def test_reference_search_paging_concatenation_equals_unpaged(
 def test_permissions_and_resources(backend: Backend, grch: dict[str, Any]) -> None:
     calls = record_authorize(backend)
     ref_id = grch["referenceIds"][0]
-    backend.references.get_reference_set(OWNER, grch["id"])
-    backend.references.get_reference(OWNER, ref_id)
-    backend.references.search_reference_sets(OWNER, {})
-    backend.references.search_references(OWNER, {"referenceSetId": grch["id"]})
+    backend.reference_sets.get(OWNER, grch["id"])
+    backend.references.get(OWNER, ref_id)
+    backend.reference_sets.search(OWNER, {})
+    backend.references.search(OWNER, {"referenceSetId": grch["id"]})
     assert calls == [
         ("genomics.referenceSets.get", f"referenceSets/{grch['id']}"),
         ("genomics.references.get", f"references/{ref_id}"),
@@ -418,20 +418,19 @@ def test_permissions_and_resources(backend: Backend, grch: dict[str, Any]) -> No
 def test_reference_data_is_readable_by_any_authenticated_caller(
     backend: Backend, grch: dict[str, Any]
 ) -> None:
-    assert backend.references.get_reference_set(ANYONE, grch["id"]) == grch
-    assert len(backend.references.search_references(ANYONE, {})["references"]) == 3
+    assert backend.reference_sets.get(ANYONE, grch["id"]) == grch
+    assert len(backend.references.search(ANYONE, {})["references"]) == 3
 
 
 def test_reference_state_survives_a_snapshot_round_trip(backend: Backend, grch: dict[str, Any]) -> None:
     """The indexes (tuple-keyed sharing table, placeholder set, accession lists) restore intact."""
-    shared = backend.references.create_reference_set([{"name": "2", "length": 4, "bases": "GGCC"}])
+    shared = backend.reference_sets.create([{"name": "2", "length": 4, "bases": "GGCC"}])
     restored = Backend(clock=FakeClock())
     restore(restored, json.loads(json.dumps(snapshot(backend))))
-    refs = restored.references
-    assert refs.get_reference_set(OWNER, grch["id"]) == grch
-    assert refs.search_references(OWNER, {"accessions": ["CM"]}) == backend.references.search_references(
+    assert restored.reference_sets.get(OWNER, grch["id"]) == grch
+    assert restored.references.search(OWNER, {"accessions": ["CM"]}) == backend.references.search(
         OWNER, {"accessions": ["CM"]}
     )
-    assert refs.find_reference_set_for([("MT", 16569, md5("x"))]) == grch["id"]  # still a placeholder
-    again = refs.create_reference_set([{"name": "2", "length": 4, "md5checksum": md5("GGCC")}])
+    assert restored.reference_sets.find_for_header([("MT", 16569, md5("x"))]) == grch["id"]  # placeholder
+    again = restored.reference_sets.create([{"name": "2", "length": 4, "md5checksum": md5("GGCC")}])
     assert again["referenceIds"] == shared["referenceIds"]  # still shared after restore

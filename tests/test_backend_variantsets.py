@@ -8,7 +8,6 @@ import pytest
 from iam_spy import record_authorize
 
 from mockserver.backend import DEFAULT_OWNER, Backend, Principal
-from mockserver.backend.clock import FakeClock
 from mockserver.errors import ApiError
 
 OWNER = DEFAULT_OWNER
@@ -17,16 +16,6 @@ STRANGER = Principal("user:stranger@example.com")
 
 #: paging loops stop here, so a cursor that never advances fails instead of hanging
 MAX_PAGES = 1000
-
-
-@pytest.fixture
-def backend() -> Backend:
-    return Backend(clock=FakeClock(), id_seed=7)
-
-
-@pytest.fixture
-def dataset(backend: Backend) -> dict[str, Any]:
-    return backend.datasets.create(OWNER, {"projectId": "p1", "name": "ds"})
 
 
 def make(backend: Backend, dataset_id: str, **fields: Any) -> dict[str, Any]:

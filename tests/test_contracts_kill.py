@@ -22,7 +22,7 @@ from contracts.local import local_mock
 from contracts.runner import Report, run_suites
 from mockserver.app import create_app
 from mockserver.auth import TokenRegistry
-from mockserver.backend import annotations, annotationsets, datasets, paging
+from mockserver.backend import base, paging
 from mockserver.backend.annotationsets import AnnotationSets
 from mockserver.backend.datasets import Datasets
 from mockserver.backend.iam import Iam
@@ -73,24 +73,22 @@ def missing_write_check(mp: pytest.MonkeyPatch) -> None:
 
 def leaky_search(mp: pytest.MonkeyPatch) -> None:
     """annotationsets.search authorizes only the first dataset it names."""
-    original = AnnotationSets.search
+    original_search, original_authorize = AnnotationSets.search, Iam.authorize
+    checked: list[str] = []
 
     def search(self: Any, principal: Any, body: Any) -> Any:
-        real = self._authorize
-        calls = []
+        checked.clear()
+        return original_search(self, principal, body)
 
-        def first_only(*args: Any, **kwargs: Any) -> None:
-            calls.append(args)
-            if len(calls) == 1:
-                real(*args, **kwargs)
-
-        self._authorize = first_only
-        try:
-            return original(self, principal, body)
-        finally:
-            del self._authorize
+    def authorize(self: Any, principal: Any, permission: str, resource: str, **kwargs: Any) -> None:
+        if permission == "genomics.annotationSets.list":
+            checked.append(resource)
+            if len(checked) > 1:
+                return None
+        return original_authorize(self, principal, permission, resource, **kwargs)
 
     mp.setattr(AnnotationSets, "search", search)
+    mp.setattr(Iam, "authorize", authorize)
 
 
 def missing_required_field(mp: pytest.MonkeyPatch) -> None:
@@ -111,8 +109,7 @@ def ignored_update_mask(mp: pytest.MonkeyPatch) -> None:
     def parse(mask: Any, mutable: Any, *, method: str = "update") -> list[str]:
         return list(mutable)
 
-    for module in (datasets, annotationsets, annotations):
-        mp.setattr(module, "parse_update_mask", parse)
+    mp.setattr(base, "parse_update_mask", parse)  # every update goes through Component.update
 
 
 def server_error(mp: pytest.MonkeyPatch) -> None:

@@ -14,26 +14,18 @@ from mockserver.app import create_app
 from mockserver.backend import paging
 
 
+def conformance_against_a_live_server(junit: Path, *options: str) -> int:
+    """``genomics-mock conformance`` against a fresh mock on a real socket, JUnit XML to ``junit``."""
+    with _live_server(create_app()) as server:
+        return cli.main(["conformance", "--base-url", server.url, *options, "--junit-xml", str(junit)])
+
+
 def test_conformance_against_a_running_open_server(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     junit = tmp_path / "report.xml"
-    with _live_server(create_app()) as server:
-        code = cli.main(
-            [
-                "conformance",
-                "--base-url",
-                server.url,
-                "--suite",
-                "fields",
-                "--suite",
-                "permissions",
-                "--seed",
-                "3",
-                "--junit-xml",
-                str(junit),
-            ]
-        )
+    suites = ["--suite", "fields", "--suite", "permissions"]
+    code = conformance_against_a_live_server(junit, *suites, "--seed", "3")
     out = capsys.readouterr().out
     assert code == 0, out
     assert "operations covered" in out.replace("\n", " ") or "operations" in out
@@ -51,20 +43,7 @@ def test_failure_prints_curl_reproduction_and_seed(
 ) -> None:
     monkeypatch.setattr(paging, "_canonical", lambda query: {})
     junit = tmp_path / "report.xml"
-    with _live_server(create_app()) as server:
-        code = cli.main(
-            [
-                "conformance",
-                "--base-url",
-                server.url,
-                "--suite",
-                "pagination",
-                "--seed",
-                "7",
-                "--junit-xml",
-                str(junit),
-            ]
-        )
+    code = conformance_against_a_live_server(junit, "--suite", "pagination", "--seed", "7")
     out = capsys.readouterr().out
     assert code == 1
     assert "FAILED pagination::page_tokens_bound" in out

@@ -143,7 +143,7 @@ def test_variant_set_lifecycle_and_dataset_soft_delete(client, dataset, variant_
 
 
 def test_reference_sets_and_references(client, backend: Backend) -> None:
-    rs = backend.references.create_reference_set(
+    rs = backend.reference_sets.create(
         [{"name": "chr1", "length": 4, "bases": "ACGT", "sourceAccessions": ["NC_000001.11"]}],
         assembly_id="GRCh38",
     )

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from mockserver.backend import Backend
 from mockserver.backend.clock import FakeClock
-from mockserver.backend.iam import ANONYMOUS, DEFAULT_OWNER, Principal
+from mockserver.backend.principals import ANONYMOUS, DEFAULT_OWNER, Principal
 from mockserver.errors import ApiError
 
 ROLE_LEVEL = {
@@ -134,9 +134,9 @@ def build(group: set[str], project_bindings: dict, policies: dict[int, list]) ->
     for index, pairs in policies.items():
         if pairs:
             ds = w.datasets[index]
-            b.iam.set_policy(DEFAULT_OWNER, ds, {"bindings": _policy(pairs)})
+            b.dataset_policies.set_policy(DEFAULT_OWNER, ds, {"bindings": _policy(pairs)})
             model.policies[ds] = list(pairs)
-    w.reference = b.references.create_reference_set([{"name": "chr1", "length": 10}])["referenceIds"][0]
+    w.reference = b.reference_sets.create([{"name": "chr1", "length": 10}])["referenceIds"][0]
     return w
 
 
@@ -154,10 +154,10 @@ def op_dataset(w: World, p: Principal, i: int, kind: str, extra: Any) -> None:
         "get": ("genomics.datasets.get", lambda: w.b.datasets.get(p, ds)),
         "patch": ("genomics.datasets.update", lambda: w.b.datasets.patch(p, ds, {"name": "n"}, None)),
         "delete": ("genomics.datasets.delete", lambda: w.b.datasets.delete(p, ds)),
-        "getIamPolicy": ("genomics.datasets.getIamPolicy", lambda: w.b.iam.get_policy(p, ds)),
+        "getIamPolicy": ("genomics.datasets.getIamPolicy", lambda: w.b.dataset_policies.get_policy(p, ds)),
         "setIamPolicy": (
             "genomics.datasets.setIamPolicy",
-            lambda: w.b.iam.set_policy(p, ds, {"bindings": _policy(extra)}),
+            lambda: w.b.dataset_policies.set_policy(p, ds, {"bindings": _policy(extra)}),
         ),
         "asetGet": ("genomics.annotationSets.get", lambda: w.b.annotation_sets.get(p, w.annotation_sets[ds])),
         "asetCreate": (
@@ -234,7 +234,7 @@ def op_variant_set_search(w: World, p: Principal, i: int, kind: str, extra: Any)
 
 def op_test_permissions(w: World, p: Principal, i: int, kind: str, extra: Any) -> None:
     ds = w.datasets[i % len(w.datasets)]
-    result = w.b.iam.test_permissions(p, ds, DATASET_PERMISSIONS)
+    result = w.b.dataset_policies.test_permissions(p, ds, DATASET_PERMISSIONS)
     if ds in w.model.deleted:
         expected = []
     else:
@@ -243,7 +243,7 @@ def op_test_permissions(w: World, p: Principal, i: int, kind: str, extra: Any) -
 
 
 def op_reference(w: World, p: Principal, i: int, kind: str, extra: Any) -> None:
-    code, result = outcome(lambda: w.b.references.get_reference(p, w.reference))
+    code, result = outcome(lambda: w.b.references.get(p, w.reference))
     assert code == (403 if p is ANONYMOUS else 200), result
 
 

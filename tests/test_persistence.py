@@ -386,11 +386,11 @@ def _apply(backend: Backend, steps) -> None:
             datasets.append(backend.datasets.create(OWNER, {"projectId": step[1]})["id"])
         elif kind == "delete_dataset" and datasets:
             dataset_id = datasets[step[1] % len(datasets)]
-            if backend.datasets.is_live(dataset_id):
+            if backend.datasets.find(dataset_id) is not None:
                 backend.datasets.delete(OWNER, dataset_id)
         elif kind == "annotation_set" and datasets:
             dataset_id = datasets[step[1] % len(datasets)]
-            if backend.datasets.is_live(dataset_id):
+            if backend.datasets.find(dataset_id) is not None:
                 body = {"datasetId": dataset_id, "referenceSetId": "rs", "type": "GENERIC"}
                 sets.append(backend.annotation_sets.create(OWNER, body)["id"])
         elif kind == "annotations" and sets and step[2]:

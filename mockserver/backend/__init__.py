@@ -19,14 +19,17 @@ from mockserver.backend.base import Component
 from mockserver.backend.callsets import CallSets
 from mockserver.backend.clock import Clock, SystemClock
 from mockserver.backend.coverage import Coverage
+from mockserver.backend.dataset_policies import DatasetPolicies
 from mockserver.backend.datasets import Datasets
-from mockserver.backend.iam import DEFAULT_OWNER, Iam, Principal
+from mockserver.backend.iam import Iam
 from mockserver.backend.ids import IdGenerator
 from mockserver.backend.operations import Operations
 from mockserver.backend.paging import PageTokens, Paginator
+from mockserver.backend.principals import DEFAULT_OWNER, Principal
 from mockserver.backend.readgroupsets import ReadGroupSets
 from mockserver.backend.reads import Reads
 from mockserver.backend.references import References
+from mockserver.backend.referencesets import ReferenceSets
 from mockserver.backend.storage import Storage
 from mockserver.backend.variantsets import VariantSets
 
@@ -52,6 +55,8 @@ class Backend:
         self.storage = Storage(storage_root)
         self.operations = Operations(self)
         self.datasets = Datasets(self)
+        self.dataset_policies = DatasetPolicies(self)
+        self.reference_sets = ReferenceSets(self)
         self.references = References(self)
         self.annotation_sets = AnnotationSets(self)
         self.annotations = Annotations(self)

@@ -40,17 +40,16 @@ from mockserver.backend.annotation_validation import (
     validate_annotation,
     validate_payload,
 )
-from mockserver.backend.base import Component, compact, public, synchronized
-from mockserver.backend.fieldmask import parse_update_mask
-from mockserver.backend.iam import Principal
-from mockserver.backend.paging import body_page_size
-from mockserver.backend.request_fields import request_body, string_list
-from mockserver.errors import ApiError, invalid_argument, not_found
+from mockserver.backend.base import Component, Kind, Updates, public, synchronized
+from mockserver.backend.paging import Listing
+from mockserver.backend.principals import Principal
+from mockserver.backend.request_fields import request_body, required_ids, required_str
+from mockserver.errors import ApiError, invalid_argument
 
-SEARCH_DEFAULT_PAGE_SIZE = 256
-SEARCH_MAX_PAGE_SIZE = 2048
 BATCH_MAX = 4096
 MUTABLE_FIELDS = ("name", "variant", "transcript", "info")
+#: hits are (reference key, start, id, record): the search order
+SEARCH = Listing("annotations.search", "annotations", key=lambda hit: [hit[0], hit[1], hit[2]])
 
 
 def _json_copy(value: Any) -> Any:
@@ -63,8 +62,11 @@ def _json_copy(value: Any) -> Any:
 
 
 class Annotations(Component):
+    kind = Kind("Annotation", "annotationId", "genomics.annotations", parent="annotation_sets")
+    updates = Updates("annotations.update", MUTABLE_FIELDS)
+
     def reset(self) -> None:
-        self._records: dict[str, AnnotationRecord] = {}
+        super().reset()
         self._indexes: dict[str, SetIndex] = {}
         #: (annotationSetId, requestId) -> the batchCreate response first given
         self._batches: dict[tuple[str, str], dict[str, Any]] = {}
@@ -91,19 +93,18 @@ class Annotations(Component):
                 out[key] = _json_copy(value) if isinstance(value, (dict, list)) else value
         return out
 
-    def _visible(self, annotation_id: Any) -> tuple[AnnotationRecord, dict[str, Any]]:
-        """The record and its set, or 404 (also while the dataset is deleted)."""
-        record = self._records.get(annotation_id) if isinstance(annotation_id, str) else None
-        try:
-            if record is not None:
-                return record, self.backend.annotation_sets.require(record.set_id)
-        except ApiError:
-            pass  # its dataset is deleted: the annotation is invisible too
-        raise self.missing(annotation_id)
+    def id_of(self, record: AnnotationRecord) -> str:
+        return record.id
 
-    @staticmethod
-    def missing(annotation_id: Any) -> ApiError:
-        return not_found(f"Annotation {annotation_id!r} not found (annotationId)")
+    def parent_id(self, record: AnnotationRecord) -> str:
+        return record.set_id
+
+    def group_of(self, record: AnnotationRecord) -> None:
+        """Annotations are indexed by range in their set's :class:`SetIndex`, not by id."""
+        return None
+
+    def _set_of(self, record: AnnotationRecord) -> dict[str, Any]:
+        return self.backend.annotation_sets.require(record.set_id)
 
     def _validate(
         self,
@@ -117,7 +118,7 @@ class Annotations(Component):
         fields = validate_annotation(body, set_record.get("type"), prefix)
         if check_reference:
             try:
-                self.backend.references.validate_annotation_reference(
+                self.backend.reference_sets.validate_annotation_reference(
                     set_record.get("referenceSetId"), fields.reference_name, fields.reference_id
                 )
             except ApiError as error:
@@ -126,7 +127,7 @@ class Annotations(Component):
 
     def _knows_references(self, set_record: dict[str, Any]) -> bool:
         """Whether annotations of this set are checked against a known reference set."""
-        return self.backend.references.is_known_reference_set(set_record["referenceSetId"])
+        return self.backend.reference_sets.find(set_record["referenceSetId"]) is not None
 
     def _build(self, set_id: str, fields: AnnotationFields) -> AnnotationRecord:
         return AnnotationRecord(
@@ -138,17 +139,6 @@ class Annotations(Component):
             fields.end,
             _json_copy(fields.extra) if fields.extra else None,
         )
-
-    def _authorize(
-        self, principal: Principal, action: str, set_record: dict[str, Any], hidden: ApiError
-    ) -> None:
-        """Annotation permissions are checked on the dataset owning the annotation set.
-
-        ``hidden`` is the 404 the caller gets when it holds nothing on that
-        dataset: the same error as for the id it named not existing at all.
-        """
-        resource = f"datasets/{set_record['datasetId']}"
-        self.backend.iam.authorize(principal, f"genomics.annotations.{action}", resource, hidden=hidden)
 
     def _index(self, set_id: str) -> SetIndex:
         index = self._indexes.get(set_id)
@@ -175,11 +165,10 @@ class Annotations(Component):
     @synchronized
     def create(self, principal: Principal, body: dict[str, Any]) -> dict[str, Any]:
         body = request_body(body)
-        set_id = check_string(body, "annotationSetId", "annotation.annotationSetId")
-        if not set_id:
-            raise invalid_argument("annotation.annotationSetId is required")
-        set_record = self.backend.annotation_sets.require(set_id)
-        self._authorize(principal, "create", set_record, self.backend.annotation_sets.missing(set_id))
+        set_id = required_str(body, "annotationSetId", "annotation.annotationSetId")
+        sets = self.backend.annotation_sets
+        set_record = sets.require(set_id)
+        sets.authorize(principal, "genomics.annotations.create", set_record)
         record = self._build(set_id, self._validate(body, set_record))
         self._records[record.id] = record
         self._index(set_id).add(record)
@@ -198,8 +187,9 @@ class Annotations(Component):
         set_id = self._common_set(annotations)
         request_id = check_string(body, "requestId", "requestId")
         field = "annotations[].annotationSetId"
-        set_record = self.backend.annotation_sets.require(set_id, field=field)
-        self._authorize(principal, "create", set_record, self.backend.annotation_sets.missing(set_id, field))
+        sets = self.backend.annotation_sets
+        set_record = sets.require(set_id, field=field)
+        sets.authorize(principal, "genomics.annotations.create", set_record, field=field)
         if request_id and (set_id, request_id) in self._batches:
             return public(self._batches[(set_id, request_id)])
         entries: list[dict[str, Any]] = []
@@ -243,8 +233,9 @@ class Annotations(Component):
 
         All-or-nothing: the first invalid annotation raises and nothing is stored.
         """
-        set_record = self.backend.annotation_sets.require(set_id)
-        self._authorize(principal, "create", set_record, self.backend.annotation_sets.missing(set_id))
+        sets = self.backend.annotation_sets
+        set_record = sets.require(set_id)
+        sets.authorize(principal, "genomics.annotations.create", set_record)
         known = self._knows_references(set_record)
         records = [
             self._build(set_id, self._validate(item, set_record, f"annotations[{i}]", check_reference=known))
@@ -255,24 +246,18 @@ class Annotations(Component):
         self._index(set_id).add_many(records)
         return len(records)
 
-    @synchronized
-    def get(self, principal: Principal, annotation_id: str) -> dict[str, Any]:
-        record, set_record = self._visible(annotation_id)
-        self._authorize(principal, "get", set_record, self.missing(annotation_id))
-        return self._render(record, set_record)
+    def render(self, record: AnnotationRecord) -> dict[str, Any]:
+        return self._render(record, self._set_of(record))
 
-    @synchronized
-    def update(
-        self, principal: Principal, annotation_id: str, body: dict[str, Any], update_mask: str | None = None
-    ) -> dict[str, Any]:
-        record, set_record = self._visible(annotation_id)
-        self._authorize(principal, "update", set_record, self.missing(annotation_id))
-        body = request_body(body)
-        fields = parse_update_mask(update_mask, MUTABLE_FIELDS, method="annotations.update")
+    def changes(self, record: AnnotationRecord, body: dict[str, Any], fields: list[str]) -> dict[str, Any]:
         incoming = {field: body.get(field) for field in fields if field != "name"}
-        values = validate_payload(incoming, set_record.get("type"), record.start, record.end, "annotation")
+        set_type_value = self._set_of(record).get("type")
+        values = validate_payload(incoming, set_type_value, record.start, record.end, "annotation")
         if "name" in fields:
             values["name"] = check_string(body, "name", "annotation.name")
+        return values
+
+    def apply_changes(self, record: AnnotationRecord, values: dict[str, Any], fields: list[str]) -> None:
         extra = dict(record.extra or {})
         for field in fields:
             if values.get(field) in (None, "", {}):
@@ -280,26 +265,21 @@ class Annotations(Component):
             else:
                 extra[field] = _json_copy(values[field])
         record.extra = extra or None
-        return self._render(record, set_record)
 
-    @synchronized
-    def delete(self, principal: Principal, annotation_id: str) -> dict[str, Any]:
-        record, set_record = self._visible(annotation_id)
-        self._authorize(principal, "delete", set_record, self.missing(annotation_id))
+    def remove(self, record: AnnotationRecord) -> None:
         del self._records[record.id]
         self._indexes[record.set_id].remove(record)
-        return {}
 
     @synchronized
     def search(self, principal: Principal, body: dict[str, Any]) -> dict[str, Any]:
         body = request_body(body)
-        set_ids = sorted(set(string_list(body.get("annotationSetIds"), "annotationSetIds")))
-        if not set_ids:
-            raise invalid_argument("annotationSetIds is required")
-        sets = [self.backend.annotation_sets.require(s, field="annotationSetIds") for s in set_ids]
+        set_ids = required_ids(body, "annotationSetIds")
+        annotation_sets = self.backend.annotation_sets
+        sets = [annotation_sets.require(s, field="annotationSetIds") for s in set_ids]
         for set_record in sets:
-            hidden = self.backend.annotation_sets.missing(set_record["id"], "annotationSetIds")
-            self._authorize(principal, "list", set_record, hidden)
+            annotation_sets.authorize(
+                principal, "genomics.annotations.list", set_record, field="annotationSetIds"
+            )
         types = {s.get("type") for s in sets}
         if len(types) > 1:
             raise invalid_argument("annotationSetIds: all annotation sets searched must have the same type")
@@ -313,9 +293,6 @@ class Annotations(Component):
             raise invalid_argument(f"start must be >= 0 (got {qs})")
         if qe is not None and qe <= qs:
             raise invalid_argument(f"end must be greater than start (got start={qs}, end={qe})")
-        size = body_page_size(
-            body.get("pageSize"), default=SEARCH_DEFAULT_PAGE_SIZE, maximum=SEARCH_MAX_PAGE_SIZE
-        )
         by_reference = reference_name is not None or reference_id is not None
         query_key = f"n:{reference_name}" if reference_name is not None else f"i:{reference_id}"
 
@@ -340,14 +317,12 @@ class Annotations(Component):
             "start": qs,
             "end": qe,
         }
-        hits, token = self.backend.pager.page(
-            "annotations.search",
-            query,
-            page_token=body.get("pageToken"),
-            size=size,
-            stream=stream,
-            key=lambda hit: [hit[0], hit[1], hit[2]],
-        )
         set_by_id = dict(zip(set_ids, sets, strict=True))
-        annotations = [self._render(hit[3], set_by_id[hit[3].set_id]) for hit in hits]
-        return compact({"annotations": annotations, "nextPageToken": token})
+        return self.backend.pager.respond(
+            SEARCH,
+            query,
+            page_size=body.get("pageSize"),
+            page_token=body.get("pageToken"),
+            stream=stream,
+            render=lambda hit: self._render(hit[3], set_by_id[hit[3].set_id]),
+        )

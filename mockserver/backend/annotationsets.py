@@ -18,10 +18,7 @@ undeleted; nothing is removed from the indexes meanwhile.
 
 from __future__ import annotations
 
-import copy
 from typing import Any
-
-from sortedcontainers import SortedList
 
 from mockserver.backend.annotation_validation import (
     ANNOTATION_TYPES,
@@ -30,60 +27,29 @@ from mockserver.backend.annotation_validation import (
     check_string,
     set_type,
 )
-from mockserver.backend.base import Component, compact, public, synchronized
-from mockserver.backend.fieldmask import parse_update_mask
-from mockserver.backend.iam import Principal
-from mockserver.backend.paging import body_page_size, merged_after
-from mockserver.backend.request_fields import request_body, string_list
-from mockserver.errors import ApiError, invalid_argument, not_found
+from mockserver.backend.base import Component, Kind, Updates, compact, public, synchronized
+from mockserver.backend.paging import Listing
+from mockserver.backend.principals import Principal
+from mockserver.backend.request_fields import request_body, required_ids, required_str, string_list
+from mockserver.errors import invalid_argument
 
-SEARCH_DEFAULT_PAGE_SIZE = 128
-SEARCH_MAX_PAGE_SIZE = 1024
 MUTABLE_FIELDS = ("name", "sourceUri", "info")
+SEARCH = Listing("annotationsets.search", "annotationSets")
 
 
 class AnnotationSets(Component):
-    def reset(self) -> None:
-        self._records: dict[str, dict[str, Any]] = {}
-        #: datasetId -> ids of its annotation sets, in search order
-        self._by_dataset: dict[str, SortedList] = {}
-
-    # -- helpers other components use -------------------------------------------------
-
-    def require(self, set_id: Any, *, field: str = "annotationSetId") -> dict[str, Any]:
-        """The stored record of a visible set (its dataset live), or 404 naming the id."""
-        record = self._records.get(set_id) if isinstance(set_id, str) and set_id else None
-        if record is None or not self.backend.datasets.is_live(record["datasetId"]):
-            raise self.missing(set_id, field)
-        return record
-
-    @staticmethod
-    def missing(set_id: Any, field: str = "annotationSetId") -> ApiError:
-        """The unknown-set 404; also what a caller with no access to its dataset sees."""
-        return not_found(f"Annotation set {set_id!r} not found ({field})")
-
-    def _authorize(
-        self, principal: Principal, action: str, dataset_id: str, hidden: ApiError | None = None
-    ) -> None:
-        """Check on the dataset. Without ``hidden``, IAM's 404 for a caller holding nothing there
-        is the unknown-dataset error for the field that named it (``datasetId``/``datasetIds``)."""
-        self.backend.iam.authorize(
-            principal, f"genomics.annotationSets.{action}", f"datasets/{dataset_id}", hidden=hidden
-        )
+    kind = Kind("Annotation set", "annotationSetId", "genomics.annotationSets", parent="datasets")
+    updates = Updates("annotationsets.update", MUTABLE_FIELDS)
 
     # -- API methods ------------------------------------------------------------------
 
     @synchronized
     def create(self, principal: Principal, body: dict[str, Any]) -> dict[str, Any]:
         body = request_body(body)
-        dataset_id = check_string(body, "datasetId", "datasetId")
-        if not dataset_id:
-            raise invalid_argument("datasetId is required")
-        reference_set_id = check_string(body, "referenceSetId", "referenceSetId")
-        if not reference_set_id:
-            raise invalid_argument("referenceSetId is required")
-        self.backend.datasets.require_live(dataset_id)
-        self._authorize(principal, "create", dataset_id)
+        dataset_id = required_str(body, "datasetId")
+        reference_set_id = required_str(body, "referenceSetId")
+        datasets = self.backend.datasets
+        datasets.authorize(principal, "genomics.annotationSets.create", datasets.require(dataset_id))
         record = compact(
             {
                 "id": self.backend.ids.new(),
@@ -96,53 +62,26 @@ class AnnotationSets(Component):
             }
         )
         record = public(record)  # never alias the caller's info lists
-        self._records[record["id"]] = record
-        self._by_dataset.setdefault(dataset_id, SortedList()).add(record["id"])
+        self.add_record(record)
         return public(record)
 
-    @synchronized
-    def get(self, principal: Principal, set_id: str) -> dict[str, Any]:
-        record = self.require(set_id)
-        self._authorize(principal, "get", record["datasetId"], self.missing(set_id))
-        return public(record)
-
-    @synchronized
-    def update(
-        self, principal: Principal, set_id: str, body: dict[str, Any], update_mask: str | None = None
-    ) -> dict[str, Any]:
-        record = self.require(set_id)
-        self._authorize(principal, "update", record["datasetId"], self.missing(set_id))
-        body = request_body(body)
-        fields = parse_update_mask(update_mask, MUTABLE_FIELDS, method="annotationsets.update")
+    def changes(self, record: dict[str, Any], body: dict[str, Any], fields: list[str]) -> dict[str, Any]:
         checks = {
             "name": lambda: check_string(body, "name", "name"),
             "sourceUri": lambda: check_string(body, "sourceUri", "sourceUri"),
             "info": lambda: check_info(body.get("info"), "info"),
         }
-        values = {field: checks[field]() for field in fields}  # all checked before any change
-        for field in fields:
-            if values[field] is None:
-                record.pop(field, None)
-            else:
-                record[field] = copy.deepcopy(values[field])
-        return public(record)
+        return {field: checks[field]() for field in fields}
 
-    @synchronized
-    def delete(self, principal: Principal, set_id: str) -> dict[str, Any]:
-        record = self.require(set_id)
-        dataset_id = record["datasetId"]
-        self._authorize(principal, "delete", dataset_id, self.missing(set_id))
-        del self._records[set_id]
-        self._by_dataset[dataset_id].discard(set_id)
-        self.backend.annotations.drop_set(set_id)
-        return {}
+    def remove(self, record: dict[str, Any]) -> None:
+        """Irreversible, and the set's annotations go with it."""
+        super().remove(record)
+        self.backend.annotations.drop_set(record["id"])
 
     @synchronized
     def search(self, principal: Principal, body: dict[str, Any]) -> dict[str, Any]:
         body = request_body(body)
-        dataset_ids = sorted(set(string_list(body.get("datasetIds"), "datasetIds")))
-        if not dataset_ids:
-            raise invalid_argument("datasetIds is required")
+        dataset_ids = required_ids(body, "datasetIds")
         reference_set_id = check_string(body, "referenceSetId", "referenceSetId")
         name = check_string(body, "name", "name")
         types = sorted(set(string_list(body.get("types"), "types")))
@@ -151,12 +90,8 @@ class AnnotationSets(Component):
                 raise invalid_argument(
                     f"types must hold values of {', '.join(ANNOTATION_TYPES)} (got {value!r})"
                 )
-        for dataset_id in dataset_ids:
-            self.backend.datasets.require_live(dataset_id, field="datasetIds")
-        for dataset_id in dataset_ids:
-            self._authorize(principal, "list", dataset_id)
-        size = body_page_size(
-            body.get("pageSize"), default=SEARCH_DEFAULT_PAGE_SIZE, maximum=SEARCH_MAX_PAGE_SIZE
+        self.backend.datasets.require_all(
+            principal, "genomics.annotationSets.list", dataset_ids, field="datasetIds"
         )
         needle = name.casefold() if name else None
         wanted = set(types)
@@ -168,20 +103,8 @@ class AnnotationSets(Component):
                 return False
             return not wanted or record.get("type", UNSPECIFIED) in wanted
 
-        def stream(cursor: list[Any] | None):
-            indexes = [self._by_dataset.get(d, SortedList()) for d in dataset_ids]
-            for set_id in merged_after(indexes, cursor[0] if cursor else None):
-                record = self._records[set_id]
-                if matches(record):
-                    yield record
-
         query = {"datasetIds": dataset_ids, "referenceSetId": reference_set_id, "name": name, "types": types}
-        items, token = self.backend.pager.page(
-            "annotationsets.search",
-            query,
-            page_token=body.get("pageToken"),
-            size=size,
-            stream=stream,
-            key=lambda record: [record["id"]],
+        page_size, page_token = body.get("pageSize"), body.get("pageToken")
+        return self.page_of(
+            SEARCH, query, self.groups(dataset_ids), matches, page_size=page_size, page_token=page_token
         )
-        return compact({"annotationSets": [public(r) for r in items], "nextPageToken": token})

@@ -23,27 +23,21 @@ omitted when that is a whole reference).
 
 from __future__ import annotations
 
-from array import array
 from bisect import bisect_left
-from dataclasses import dataclass
-from itertools import accumulate
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from mockserver.backend.bam import DEPTH_EXCLUDED_FLAGS, depth_runs, line_start_cigar
-from mockserver.backend.base import Component, compact, synchronized
-from mockserver.backend.iam import Principal
-from mockserver.backend.paging import page_size
+from mockserver.backend.base import Component, synchronized
+from mockserver.backend.coverage_index import BLOCK, BLOCK_SHIFT, RefCoverage
+from mockserver.backend.paging import Listing
+from mockserver.backend.principals import Principal
+from mockserver.backend.reads import SetReads
 from mockserver.backend.request_fields import optional_int64
 from mockserver.errors import invalid_argument
 
-if TYPE_CHECKING:
-    from mockserver.backend.reads import SetReads
-
-BLOCK_SHIFT = 11
-BLOCK = 1 << BLOCK_SHIFT  # 2048, the smallest bucket width
 WIDTHS = tuple(BLOCK * 4**k for k in range(11))
-LIST_DEFAULT_PAGE_SIZE = 1024
-LIST_MAX_PAGE_SIZE = 2048
+#: buckets are (reference name, start, end, depth sum), in that order
+LIST = Listing("readgroupsets.coveragebuckets.list", "coverageBuckets", key=lambda b: [b[0], b[1]])
 
 
 def bucket_width(target: int | None) -> int | None:
@@ -57,60 +51,9 @@ def bucket_width(target: int | None) -> int | None:
     return chosen
 
 
-class CoverageBuilder:
-    """Accumulates per-block depth sums while an import reads its files."""
-
-    def __init__(self, lengths: dict[str, int]) -> None:
-        self.lengths = lengths
-        self._blocks: dict[str, array] = {}
-
-    def add(self, reference: str, runs: list[tuple[int, int]]) -> None:
-        blocks = self._blocks.get(reference)
-        length = self.lengths.get(reference, 0)
-        if blocks is None:
-            blocks = self._blocks[reference] = array("Q", bytes(8 * ((length + BLOCK - 1) >> BLOCK_SHIFT)))
-        for a, b in runs:
-            b = min(b, length)
-            if a >= b:
-                continue
-            ka, kb = a >> BLOCK_SHIFT, (b - 1) >> BLOCK_SHIFT
-            if ka == kb:
-                blocks[ka] += b - a
-                continue
-            blocks[ka] += ((ka + 1) << BLOCK_SHIFT) - a
-            for k in range(ka + 1, kb):
-                blocks[k] += BLOCK
-            blocks[kb] += b - (kb << BLOCK_SHIFT)
-
-    def build(self) -> CoverageIndex:
-        refs = {}
-        for name, blocks in self._blocks.items():
-            nonzero = array("I", (k for k, v in enumerate(blocks) if v))
-            if nonzero:
-                refs[name] = RefCoverage(
-                    self.lengths[name], array("Q", accumulate(blocks, initial=0)), nonzero
-                )
-        return CoverageIndex(dict(self.lengths), refs)
-
-
-@dataclass
-class RefCoverage:
-    length: int
-    prefix: array  # prefix[k] = depth sum of blocks [0, k)
-    nonzero: array  # indexes of blocks with depth > 0, sorted
-
-
-@dataclass
-class CoverageIndex:
-    lengths: dict[str, int]  # every reference of the set's header
-    references: dict[str, RefCoverage]  # those with any coverage
-
-
 class Coverage(Component):
-    """``readgroupsets.coveragebuckets.list``."""
-
-    def reset(self) -> None:
-        """No state of its own: buckets come from the coverage index stored with the reads."""
+    """``readgroupsets.coveragebuckets.list`` (no records of its own: buckets come from the
+    coverage index stored with the reads)."""
 
     @synchronized
     def list_buckets(
@@ -141,7 +84,7 @@ class Coverage(Component):
             )
         if start_v is not None and start_v < 0:
             raise invalid_argument("start must not be negative")
-        size = page_size(page_size_value, default=LIST_DEFAULT_PAGE_SIZE, maximum=LIST_MAX_PAGE_SIZE)
+        size = LIST.page_size(page_size_value)
         width = bucket_width(target)
         ranged = bool(start_v or end_v)
         names = [reference_name] if reference_name else sorted(index.lengths)
@@ -169,37 +112,17 @@ class Coverage(Component):
                 after = cursor[1] if cursor is not None and name == cursor[0] else None
                 yield from self._buckets(reads, name, lo, hi, width, after)
 
-        items, token = self.backend.pager.page(
-            "readgroupsets.coveragebuckets.list",
-            query,
-            page_token=page_token,
-            size=size,
-            stream=stream,
-            key=lambda b: [b[0], b[1]],
-        )
-        buckets = [
-            {
-                # built directly (no compact()): this runs up to 2048 times per page
-                "range": {"referenceName": n, "start": str(a), "end": str(b)}
-                if a
-                else {"referenceName": n, "end": str(b)},
-                "meanCoverage": total / (b - a),
-            }
-            for n, a, b, total in items
-        ]
         if width is not None:
             shown: int | None = width
         elif ranged:
             shown = e_req - s_req
         else:
             shown = None
-        return compact(
-            {
-                "bucketWidth": str(shown) if shown else None,
-                "coverageBuckets": buckets,
-                "nextPageToken": token,
-            }
+        response = {"bucketWidth": str(shown)} if shown else {}
+        page = self.backend.pager.respond(
+            LIST, query, page_size=size, page_token=page_token, stream=stream, render=_bucket_json
         )
+        return {**response, **page}
 
     def _buckets(self, reads: SetReads, name: str, lo: int, hi: int, width: int | None, after: int | None):
         """Non-empty buckets ``(name, start, end, depth_sum)`` of [lo, hi) with start > ``after``."""
@@ -251,6 +174,15 @@ class Coverage(Component):
         if b < ref.length and last << BLOCK_SHIFT < b:
             total += _scan(reads, name, last << BLOCK_SHIFT, b)
         return total
+
+
+def _bucket_json(bucket: tuple[str, int, int, int]) -> dict[str, Any]:
+    """Built directly (no compact()): this runs up to 2048 times per page."""
+    name, a, b, total = bucket
+    span = {"referenceName": name, "start": str(a), "end": str(b)}
+    if not a:
+        del span["start"]
+    return {"range": span, "meanCoverage": total / (b - a)}
 
 
 def _scan(reads: SetReads, name: str, a: int, b: int) -> int:

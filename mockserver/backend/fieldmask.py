@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+from mockserver.errors import invalid_argument
+
 _CAMEL_BOUNDARY = re.compile(r"_([a-z0-9])")
 
 
@@ -30,8 +32,6 @@ def parse_update_mask(mask: str | None, mutable: Iterable[str], *, method: str =
         camel = to_camel(path)
         top = camel.split(".", 1)[0]
         if top not in allowed:
-            from mockserver.errors import invalid_argument
-
             raise invalid_argument(
                 f"updateMask: field {path!r} cannot be updated by {method}; "
                 f"mutable fields are {', '.join(allowed)}"

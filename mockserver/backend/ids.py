@@ -35,6 +35,10 @@ class IdGenerator:
                 self._issued.add(candidate)
                 return candidate
 
+    def issued(self) -> list[str]:
+        """Every id issued or reserved so far, sorted (saved with the state)."""
+        return sorted(self._issued)
+
     def reserve(self, existing: str) -> None:
         """Mark an id (from seed data or a loaded snapshot) as taken."""
         self._issued.add(existing)

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -35,16 +35,15 @@ from typing import Any
 
 from sortedcontainers import SortedDict
 
-from mockserver.backend.base import Component, compact, public, synchronized
+from mockserver.backend.base import Component, Kind, compact, public, synchronized
 from mockserver.backend.clock import parse_rfc3339, rfc3339
-from mockserver.backend.iam import Principal
-from mockserver.backend.paging import page_size
-from mockserver.errors import RPC_CODE, ApiError, invalid_argument, not_found
+from mockserver.backend.paging import Listing
+from mockserver.backend.principals import Principal
+from mockserver.errors import RPC_CODE, ApiError, invalid_argument
 
 METADATA_TYPE = "type.googleapis.com/google.genomics.v1.OperationMetadata"
 EMPTY_TYPE = "type.googleapis.com/google.protobuf.Empty"
-LIST_DEFAULT_PAGE_SIZE = 256
-LIST_MAX_PAGE_SIZE = 2048
+LIST = Listing("operations.list", "operations", key=lambda entry: [entry.seq])
 MODES = ("background", "immediate", "manual")
 STATUSES = ("RUNNING", "SUCCESS", "FAILURE", "CANCELED")
 
@@ -71,6 +70,9 @@ class _Entry:
 
 
 class Operations(Component):
+    kind = Kind("Operation", "name", "genomics.operations")
+    transient = frozenset({"mode", "_executor", "_generation"})
+
     def __init__(self, backend: Any, *, mode: str = "background") -> None:
         self.mode = mode
         self._executor: ThreadPoolExecutor | None = None
@@ -79,7 +81,7 @@ class Operations(Component):
 
     def reset(self) -> None:
         self._generation = getattr(self, "_generation", 0) + 1
-        self._entries: dict[str, _Entry] = {}
+        self._records: dict[str, _Entry] = {}
         #: projectId -> seq -> operation id (creation order)
         self._by_project: dict[str, SortedDict] = {}
         self._seq = 0
@@ -114,37 +116,52 @@ class Operations(Component):
         record = {"name": f"operations/{op_id}", "metadata": metadata, "done": False}
         self._seq += 1
         entry = _Entry(record, job, self._seq, self._generation)
-        self._entries[op_id] = entry
+        self._records[op_id] = entry
         self._by_project.setdefault(project_id, SortedDict())[self._seq] = op_id
         if self.mode == "immediate":
-            self._run(op_id, entry)
+            self._run(entry)
         elif self.mode == "background":
-            entry.future = self._pool().submit(self._run, op_id, entry)
-        return public(self._view(entry))
+            entry.future = self._pool().submit(self._run, entry)
+        return self.render(entry)
 
     def complete(self, name: str) -> dict[str, Any]:
         """Run a pending (manual-mode) operation to its end now; returns its final state."""
-        op_id = self._id(name)
         with self.backend.lock:
-            entry = self._require(op_id, name)
+            entry = self.require(name)
         if entry.record["done"] or entry.future is not None:
             self.wait(name)
         else:
-            self._run(op_id, entry)
+            self._run(entry)
         with self.backend.lock:
-            return public(self._view(entry))
+            return self.render(entry)
 
     def wait(self, name: str, timeout: float | None = 30.0) -> dict[str, Any]:
         """Block until the operation is done (background mode); returns its final state."""
-        op_id = self._id(name)
         with self.backend.lock:
-            entry = self._require(op_id, name)
+            entry = self.require(name)
         if entry.job is not None and entry.future is None and not entry.record["done"]:
             raise RuntimeError(f"{name} is waiting for complete() (manual mode)")
         if not entry.done_event.wait(timeout) and not entry.record["done"]:
             raise TimeoutError(f"{name} still running after {timeout}s")
         with self.backend.lock:
-            return public(self._view(entry))
+            return self.render(entry)
+
+    def running(self) -> bool:
+        """Whether any operation is still RUNNING (a background one may change state any moment)."""
+        with self.backend.lock:
+            return any(not entry.record["done"] for entry in self._records.values())
+
+    def after_restore(self) -> None:
+        """Operations saved while running lost their job: they end ABORTED, as after a crash."""
+        for entry in self._records.values():
+            entry.generation = self._generation
+            if not entry.record.get("done"):
+                entry.record["done"] = True
+                entry.record["error"] = {
+                    "code": RPC_CODE["ABORTED"],
+                    "message": "The server restarted before this operation finished",
+                }
+            entry.done_event.set()
 
     def shutdown(self) -> None:
         if self._executor is not None:
@@ -154,44 +171,35 @@ class Operations(Component):
     # -- API methods ------------------------------------------------------------------
 
     @synchronized
-    def get(self, principal: Principal, name: str) -> dict[str, Any]:
-        entry = self._authorized(principal, "genomics.operations.get", name)
-        return public(self._view(entry))
-
-    @synchronized
     def list(
-        self,
-        principal: Principal,
-        filter: str | None,
-        page_size_value: int | None = None,
-        page_token: str | None = None,
+        self, principal: Principal, filter: str | None,
+        page_size: int | None = None, page_token: str | None = None,
     ) -> dict[str, Any]:
         query = parse_filter(filter)
         project_id = query["projectId"]
         self.backend.iam.authorize(principal, "genomics.operations.list", f"projects/{project_id}")
-        size = page_size(page_size_value, default=LIST_DEFAULT_PAGE_SIZE, maximum=LIST_MAX_PAGE_SIZE)
         index = self._by_project.get(project_id, SortedDict())
 
-        def stream(cursor: list[Any] | None):
+        def stream(cursor: list[Any] | None) -> Iterator[_Entry]:
             start = cursor[0] if cursor else None
             for seq in index.irange(minimum=start, inclusive=(False, False)):
-                entry = self._entries[index[seq]]
+                entry = self._records[index[seq]]
                 if _matches(entry.record, query):
                     yield entry
 
-        items, token = self.backend.pager.page(
-            "operations.list",
+        return self.backend.pager.respond(
+            LIST,
             {"filter": query},
+            page_size=page_size,
             page_token=page_token,
-            size=size,
             stream=stream,
-            key=lambda entry: [entry.seq],
+            render=self.render,
         )
-        return compact({"operations": [public(self._view(e)) for e in items], "nextPageToken": token})
 
     @synchronized
     def cancel(self, principal: Principal, name: str) -> dict[str, Any]:
-        entry = self._authorized(principal, "genomics.operations.cancel", name)
+        entry = self.require(name)
+        self.authorize(principal, "genomics.operations.cancel", entry, hidden=self._hidden(name))
         if not entry.record["done"]:
             self._event(entry, "Cancelled by request")
             self._finish(entry, error={"code": RPC_CODE["CANCELLED"], "message": "Operation cancelled"})
@@ -204,31 +212,23 @@ class Operations(Component):
             self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="genomics-operation")
         return self._executor
 
-    @staticmethod
-    def _id(name: str) -> str:
-        op_id = (
-            name[len("operations/") :] if isinstance(name, str) and name.startswith("operations/") else name
-        )
+    def find(self, name: Any) -> _Entry | None:
+        """The operation named ``operations/<id>`` (or just ``<id>``); a malformed name is a 400."""
+        prefixed = isinstance(name, str) and name.startswith("operations/")
+        op_id = name[len("operations/") :] if prefixed else name
         if not isinstance(op_id, str) or not op_id or "/" in op_id:
             raise invalid_argument(f"name: {name!r} is not an operation name (operations/<id>)")
-        return op_id
+        return self._records.get(op_id)
 
-    def _authorized(self, principal: Principal, permission: str, name: str) -> _Entry:
-        """The named operation once ``permission`` holds on its project; another project's
-        operation the caller cannot see reads like an unknown one."""
-        entry = self._require(self._id(name), name)
-        project = entry.record["metadata"]["projectId"]
-        self.backend.iam.authorize(principal, permission, f"projects/{project}", hidden=_missing(name))
-        return entry
+    def id_of(self, entry: _Entry) -> str:
+        return entry.record["name"]
 
-    def _require(self, op_id: str, name: str) -> _Entry:
-        entry = self._entries.get(op_id)
-        if entry is None:
-            raise _missing(name)
-        return entry
+    def resource(self, entry: _Entry) -> str:
+        """Operations are checked on their project."""
+        return f"projects/{entry.record['metadata']['projectId']}"
 
-    def _view(self, entry: _Entry) -> dict[str, Any]:
-        return compact(dict(entry.record))
+    def render(self, entry: _Entry) -> dict[str, Any]:
+        return public(compact(dict(entry.record)))
 
     def _event(self, entry: _Entry, description: str) -> None:
         now = rfc3339(self.clock.now())
@@ -239,7 +239,7 @@ class Operations(Component):
     def _live(self, entry: _Entry) -> bool:
         return entry.generation == self._generation and not entry.record["done"]
 
-    def _run(self, op_id: str, entry: _Entry) -> None:
+    def _run(self, entry: _Entry) -> None:
         job = entry.job
         assert job is not None
         with self.backend.lock:
@@ -360,8 +360,3 @@ def _matches(record: dict[str, Any], query: dict[str, Any]) -> bool:
         if key not in labels or (value != "*" and labels[key] != value):
             return False
     return True
-
-
-def _missing(name: str) -> ApiError:
-    """The unknown-operation 404 (also what a caller with no access to its project gets)."""
-    return not_found(f"Operation {name!r} not found (name)")

@@ -11,6 +11,11 @@ another. Tokens are opaque (base64url JSON + HMAC) and bound to
 
 Anything else — tampering, reuse with other filters, garbage — is
 ``400 INVALID_ARGUMENT "invalid page token"``.
+
+Each list and search is declared once: a :class:`Listing` (method, response
+field, sort key) whose page-size rule is its row in :data:`PAGE_SIZES`; a
+component answers it with ``Component.page_of`` (records by id from sorted
+indexes) or :meth:`Paginator.respond` (any ordered stream).
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import itertools
 import json
 import secrets
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from mockserver.errors import invalid_argument
@@ -47,6 +53,15 @@ class PageTokens:
 
     def __init__(self, secret: bytes | None = None) -> None:
         self._secret = secret or secrets.token_bytes(32)
+
+    @property
+    def secret(self) -> bytes:
+        """The HMAC key; saved with the state so a restarted server honours its old tokens."""
+        return self._secret
+
+    @secret.setter
+    def secret(self, value: bytes) -> None:
+        self._secret = value
 
     def _mac(self, method: str, query: Mapping[str, Any], payload: bytes) -> bytes:
         fingerprint = json.dumps([method, _canonical(query)], sort_keys=True, separators=(",", ":"))
@@ -81,32 +96,74 @@ def _canonical(query: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def page_size(value: int | None, *, default: int, maximum: int | None, field: str = "pageSize") -> int:
-    """Apply a method's documented default and maximum.
+@dataclass(frozen=True)
+class PageSize:
+    """A method's page-size rule: ``default`` for zero or unset; above ``maximum`` (documented in
+    the OpenAPI document) is a 400; methods without a documented maximum are silently held to
+    ``cap``."""
 
-    Zero or unset means the default. Above the documented maximum is a 400
-    (the OpenAPI document states the maximum, so a schema-validating server
-    and this backend agree); methods without a documented maximum are capped
-    silently at ``maximum`` when one is given.
-    """
-    if value is None or value == 0:
-        return default
-    if value < 0:
-        raise invalid_argument(f"{field} must not be negative (got {value})")
-    if maximum is not None and value > maximum:
-        raise invalid_argument(f"{field} must be at most {maximum} (got {value})")
-    return value
+    default: int
+    maximum: int | None = None
+    cap: int | None = None
 
 
-def body_page_size(
-    value: Any, *, default: int, maximum: int | None = None, cap: int | None = None, field: str = "pageSize"
-) -> int:
-    """``pageSize`` as a search sends it in the JSON body: an integer (anything else is a 400),
-    then :func:`page_size`; ``cap`` silently limits methods without a documented maximum."""
+#: every list and search -> its page-size rule: what the backend applies, and what a test checks
+#: against spec/openapi.yaml (each documented maximum, and the default each description states)
+PAGE_SIZES: dict[str, PageSize] = {
+    "datasets.list": PageSize(50, maximum=1024),
+    "operations.list": PageSize(256, maximum=2048),
+    "annotationsets.search": PageSize(128, maximum=1024),
+    "annotations.search": PageSize(256, maximum=2048),
+    "variantsets.search": PageSize(1024, cap=1024),
+    "callsets.search": PageSize(1024, cap=1024),
+    "readgroupsets.search": PageSize(256, maximum=1024),
+    "readgroupsets.coveragebuckets.list": PageSize(1024, maximum=2048),
+    "reads.search": PageSize(256, maximum=2048),
+    "referencesets.search": PageSize(1024, maximum=4096),
+    "references.search": PageSize(1024, maximum=4096),
+}
+
+
+def page_size_for(method: str, value: Any, *, field: str = "pageSize") -> int:
+    """``value`` (a query parameter or a search body's ``pageSize``) under ``method``'s rule
+    (:data:`PAGE_SIZES`); anything but an integer is a 400 naming ``field``."""
+    rule = PAGE_SIZES[method]
     if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
         raise invalid_argument(f"{field} must be an integer (got {value!r})")
-    size = page_size(value, default=default, maximum=maximum, field=field)
-    return size if cap is None else min(size, cap)
+    if value is None or value == 0:
+        return rule.default
+    if value < 0:
+        raise invalid_argument(f"{field} must not be negative (got {value})")
+    if rule.maximum is not None and value > rule.maximum:
+        raise invalid_argument(f"{field} must be at most {rule.maximum} (got {value})")
+    return value if rule.cap is None else min(value, rule.cap)
+
+
+def by_id(record: Any) -> Cursor:
+    """The sort key of records ordered by id (most lists and searches)."""
+    return [record["id"]]
+
+
+@dataclass(frozen=True)
+class Listing:
+    """A declared list or search, in the spirit of moto's ``PAGINATION_MODEL``.
+
+    ``method`` binds its page tokens and names its page-size rule in
+    :data:`PAGE_SIZES`; ``field`` is the response field holding a page;
+    ``key(item)`` is an item's place in the method's total order.
+    """
+
+    method: str
+    field: str
+    key: Callable[[Any], Cursor] = by_id
+
+    def __post_init__(self) -> None:
+        if self.method not in PAGE_SIZES:
+            raise ValueError(f"{self.method} has no page-size rule in PAGE_SIZES")
+
+    def page_size(self, value: Any) -> int:
+        """A requested page size under this method's rule (for checking it early)."""
+        return page_size_for(self.method, value)
 
 
 def merged_after(indexes: Iterable[Any], after: Any) -> Iterator[Any]:
@@ -143,3 +200,30 @@ class Paginator:
             return items, None
         items = items[:size]
         return items, self.tokens.encode(method, query, key(items[-1]))
+
+    def respond(
+        self,
+        listing: Listing,
+        query: Mapping[str, Any],
+        *,
+        page_size: Any,
+        page_token: str | None,
+        stream: Callable[[Cursor | None], Iterator[T]],
+        render: Callable[[T], Any],
+    ) -> dict[str, Any]:
+        """The response of ``listing``: ``{<field>: [rendered items], "nextPageToken"}``, each
+        omitted when empty (proto3 JSON); the page size follows the method's rule."""
+        items, token = self.page(
+            listing.method,
+            query,
+            page_token=page_token or None,
+            size=page_size_for(listing.method, page_size),
+            stream=stream,
+            key=listing.key,
+        )
+        response: dict[str, Any] = {}
+        if items:
+            response[listing.field] = [render(item) for item in items]
+        if token:
+            response["nextPageToken"] = token
+        return response

@@ -1,7 +1,7 @@
 """What a dataset IAM policy, a role binding and a member may look like.
 
-Pure checks shared by ``setIamPolicy``, the IAM config file and the admin
-API; each rejects bad input with ``400 INVALID_ARGUMENT`` naming the field
+Pure checks shared by ``setIamPolicy``, the IAM config file (:func:`check_config`)
+and the admin API; each rejects bad input with ``400 INVALID_ARGUMENT`` naming the field
 (``policy.bindings[1].role``, ``projects.p1.bindings[0].members[2]`` …).
 Who holds what is :mod:`mockserver.backend.iam`'s business.
 """
@@ -13,6 +13,7 @@ import binascii
 import json
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from mockserver.backend.roles import is_known_role
@@ -114,3 +115,53 @@ def check_policy(policy: Any) -> list[dict[str, Any]]:
     if version is not None and version not in POLICY_VERSIONS:
         raise invalid_argument(f"policy.version must be one of {POLICY_VERSIONS}, got {version!r}")
     return validate_bindings(policy.get("bindings"), "policy.bindings")
+
+
+@dataclass
+class IamConfig:
+    """A checked IAM config: what :meth:`Iam.load_config` adds (policies without etag get one)."""
+
+    projects: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    groups: dict[str, list[str]] = field(default_factory=dict)
+    #: datasetId -> (bindings, etag or None)
+    policies: dict[str, tuple[list[dict[str, Any]], str | None]] = field(default_factory=dict)
+
+
+def check_config(config: Any) -> IamConfig:
+    """``{projects: {<id>: {bindings}}, groups: {<email>: [members]}, policies: {<datasetId>: policy}}``
+    checked whole (400 naming the entry), before anything is applied."""
+    if not isinstance(config, Mapping):
+        raise invalid_argument("the IAM config must be an object with projects and groups")
+    unknown = set(config) - {"projects", "groups", "policies"}
+    if unknown:
+        raise invalid_argument(f"unknown IAM config keys: {', '.join(sorted(unknown))}")
+    projects = config.get("projects") or {}
+    groups = config.get("groups") or {}
+    policies = config.get("policies") or {}
+    for name, value in (("projects", projects), ("groups", groups), ("policies", policies)):
+        if not isinstance(value, Mapping):
+            raise invalid_argument(f"{name} must be an object keyed by id")
+    checked = IamConfig()
+    for project_id, entry in projects.items():
+        if not isinstance(entry, Mapping):
+            raise invalid_argument(f"projects.{project_id} must be an object with bindings")
+        checked.projects[str(project_id)] = validate_bindings(
+            entry.get("bindings"), f"projects.{project_id}.bindings"
+        )
+    for group, members in groups.items():
+        email = group_email(group, f"groups.{group}")
+        if not isinstance(members, list):
+            raise invalid_argument(f"groups.{group} must be a list of members")
+        for member in members:
+            if not is_valid_member(member) or member in PUBLIC_MEMBERS:
+                raise invalid_argument(f"groups.{group}: invalid member {member!r}")
+        checked.groups.setdefault(email, []).extend(members)
+    for dataset_id, policy in policies.items():
+        if not isinstance(policy, Mapping):
+            raise invalid_argument(f"policies.{dataset_id} must be a policy object")
+        bindings = validate_bindings(policy.get("bindings"), f"policies.{dataset_id}.bindings")
+        etag = policy.get("etag")
+        if etag is not None:
+            decode_etag(etag, f"policies.{dataset_id}.etag")
+        checked.policies[str(dataset_id)] = (bindings, etag)
+    return checked

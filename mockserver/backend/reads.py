@@ -23,16 +23,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from mockserver.backend.bam import StoredRead, read_json
-from mockserver.backend.base import Component, compact, synchronized
-from mockserver.backend.coverage import CoverageBuilder, CoverageIndex
-from mockserver.backend.iam import Principal
-from mockserver.backend.paging import page_size
+from mockserver.backend.base import Component, synchronized
+from mockserver.backend.coverage_index import CoverageBuilder, CoverageIndex
+from mockserver.backend.paging import Listing
+from mockserver.backend.principals import Principal
 from mockserver.backend.request_fields import optional_int64, request_body
-from mockserver.errors import invalid_argument, not_found
+from mockserver.errors import invalid_argument
 
-SEARCH_DEFAULT_PAGE_SIZE = 256
-SEARCH_MAX_PAGE_SIZE = 2048
 UNMAPPED = "*"
+#: items are (section, reference or fragment name, position, read group set id, index)
+SEARCH = Listing("reads.search", "alignments", key=list)
 
 
 @dataclass
@@ -176,28 +176,28 @@ class Reads(Component):
     """Stored reads per read group set, and the search over them."""
 
     def reset(self) -> None:
-        self._sets: dict[str, SetReads] = {}
+        super().reset()
+        #: read group set id -> its reads
+        self._records: dict[str, SetReads] = {}
 
     # -- used by read group sets ------------------------------------------------------
 
     def store(self, set_id: str, reads: SetReads) -> None:
-        self._sets[set_id] = reads
+        self._records[set_id] = reads
 
     def drop(self, set_id: str) -> None:
-        self._sets.pop(set_id, None)
+        self._records.pop(set_id, None)
 
     def of(self, set_id: str) -> SetReads:
-        return self._sets[set_id]
+        return self._records[set_id]
 
-    def read_id(self, set_id: str, index: int) -> str:
-        return f"{set_id}.{index}"
-
-    def as_json(self, set_id: str, index: int) -> dict[str, Any]:
-        reads = self._sets[set_id]
-        record = self.backend.read_group_sets.record(set_id)
+    def as_json(self, record: dict[str, Any], index: int) -> dict[str, Any]:
+        """Read ``index`` of the read group set ``record`` as a ``Read`` (id ``<set id>.<index>``)."""
+        set_id = record["id"]
+        reads = self._records[set_id]
         return read_json(
             reads.lines[index],
-            read_id=self.read_id(set_id, index),
+            read_id=f"{set_id}.{index}",
             read_group_id=record["readGroups"][reads.read_groups[index]]["id"],
             read_group_set_id=set_id,
         )
@@ -227,14 +227,13 @@ class Reads(Component):
         if not set_ids:
             raise invalid_argument("readGroupSetIds or readGroupIds is required")
         set_ids = sorted(set(set_ids))
+        records = {}
         for set_id in set_ids:
-            record = rgsets.require(set_id, field="readGroupSetIds")
-            if group_ids and not body.get("readGroupSetIds"):  # the caller named groups, not the set
-                hidden = not_found(f"ReadGroup {group_ids[0]!r} not found (readGroupIds)")
-                resource = f"datasets/{record['datasetId']}"
-                self.backend.iam.authorize(principal, "genomics.reads.list", resource, hidden=hidden)
-            else:
-                rgsets.authorize(principal, "genomics.reads.list", record, field="readGroupSetIds")
+            record = records[set_id] = rgsets.require(set_id, field="readGroupSetIds")
+            # where the caller named groups, not the set, an invisible set reads like an unknown group
+            named_groups = group_ids and not body.get("readGroupSetIds")
+            hidden = rgsets.missing_read_group(group_ids[0]) if named_groups else None
+            rgsets.authorize(principal, "genomics.reads.list", record, field="readGroupSetIds", hidden=hidden)
         reference = body.get("referenceName") or None
         start = optional_int64(body.get("start"), "start")
         end = optional_int64(body.get("end"), "end")
@@ -248,7 +247,7 @@ class Reads(Component):
             raise invalid_argument("end must be greater than start")
         start = start or 0
         end = end or None
-        size = page_size(body.get("pageSize"), default=SEARCH_DEFAULT_PAGE_SIZE, maximum=SEARCH_MAX_PAGE_SIZE)
+        size = SEARCH.page_size(body.get("pageSize"))
         query = {
             "readGroupSetIds": set_ids,
             "readGroupIds": sorted(group_ids),
@@ -264,16 +263,14 @@ class Reads(Component):
             ]
             return heapq.merge(*iterators)
 
-        items, token = self.backend.pager.page(
-            "reads.search",
+        return self.backend.pager.respond(
+            SEARCH,
             query,
-            page_token=body.get("pageToken") or None,
-            size=size,
+            page_size=size,
+            page_token=body.get("pageToken"),
             stream=stream,
-            key=lambda item: list(item),
+            render=lambda item: self.as_json(records[item[3]], item[4]),
         )
-        alignments = [self.as_json(item[3], item[4]) for item in items]
-        return compact({"alignments": alignments, "nextPageToken": token})
 
     def _stream(
         self,
@@ -285,7 +282,7 @@ class Reads(Component):
         cursor: list[Any] | None,
     ) -> Iterator[tuple]:
         """Items ``(section, name, position, set_id, index)`` of one set, strictly after ``cursor``."""
-        reads = self._sets[set_id]
+        reads = self._records[set_id]
         rg = reads.read_groups
         mapped_names = reads.reference_order if reference is None else [reference]
         if reference != UNMAPPED:

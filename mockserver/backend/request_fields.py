@@ -22,6 +22,16 @@ def request_body(body: Any) -> dict[str, Any]:
     return body
 
 
+def required_str(body: dict[str, Any], key: str, field: str | None = None) -> str:
+    """``body[key]``, a non-empty string; else 400 naming ``field`` (default: ``key``)."""
+    value = body.get(key)
+    if value is None or value == "":
+        raise invalid_argument(f"{field or key} is required")
+    if not isinstance(value, str):
+        raise invalid_argument(f"{field or key} must be a string")
+    return value
+
+
 def optional_str(value: Any, field: str) -> str | None:
     if value is None or isinstance(value, str):
         return value
@@ -35,6 +45,15 @@ def string_list(value: Any, field: str) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(item, str) and item for item in value):
         raise invalid_argument(f"{field} must be a list of non-empty strings")
     return list(value)
+
+
+def required_ids(body: dict[str, Any], field: str) -> list[str]:
+    """A required list of ids (:func:`string_list`), sorted and without repeats: naming an id
+    twice is the same query as naming it once."""
+    ids = sorted(set(string_list(body.get(field), field)))
+    if not ids:
+        raise invalid_argument(f"{field} is required")
+    return ids
 
 
 def optional_int64(value: Any, field: str) -> int | None:

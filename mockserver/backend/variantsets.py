@@ -13,7 +13,7 @@ Decisions where the documentation is silent (tested):
 * ``referenceSetId`` is optional and not checked against the reference sets
   the mock knows (real sets such as GRCh37 may be named without being seeded);
 * ``SearchVariantSets.pageSize`` has no documented maximum: larger values are
-  accepted and silently capped at :data:`SEARCH_PAGE_CAP`;
+  accepted and silently capped (``paging.PAGE_SIZES``);
 * search order is by variant set id (total, independent of page size);
 * ``VariantSetMetadata``: ``value`` and ``info`` are mutually exclusive (400),
   ``type`` must be one of the enum's names, ``info`` must map keys to lists.
@@ -23,67 +23,30 @@ from __future__ import annotations
 
 from typing import Any
 
-from sortedcontainers import SortedList
+from mockserver.backend.base import Component, Kind, Updates, compact, public, synchronized
+from mockserver.backend.paging import Listing
+from mockserver.backend.principals import Principal
+from mockserver.backend.request_fields import optional_str, request_body, required_str
+from mockserver.errors import invalid_argument
 
-from mockserver.backend.base import Component, compact, public, synchronized
-from mockserver.backend.fieldmask import apply_mask, parse_update_mask
-from mockserver.backend.iam import Principal
-from mockserver.backend.paging import body_page_size
-from mockserver.backend.request_fields import optional_str, request_body
-from mockserver.errors import ApiError, invalid_argument, not_found
-
-SEARCH_DEFAULT_PAGE_SIZE = 1024
-SEARCH_PAGE_CAP = 1024
+SEARCH = Listing("variantsets.search", "variantSets")
 MUTABLE_FIELDS = ("metadata", "name", "description")
 METADATA_TYPES = ("TYPE_UNSPECIFIED", "INTEGER", "FLOAT", "FLAG", "CHARACTER", "STRING")
 _METADATA_STRINGS = ("key", "value", "id", "number", "description")
 
 
 class VariantSets(Component):
-    def reset(self) -> None:
-        self._records: dict[str, dict[str, Any]] = {}
-        #: datasetId -> ids of its variant sets, in search order
-        self._by_dataset: dict[str, SortedList] = {}
-
-    # -- helpers other components use -------------------------------------------------
-
-    def find_live(self, variant_set_id: Any) -> dict[str, Any] | None:
-        """The stored record when it exists and its dataset is live (no permission check)."""
-        record = self._records.get(variant_set_id) if isinstance(variant_set_id, str) else None
-        if record is None or not self.backend.datasets.is_live(record["datasetId"]):
-            return None
-        return record
-
-    def require_live(self, variant_set_id: Any, *, field: str = "variantSetId") -> dict[str, Any]:
-        """The stored record of a visible variant set, or 404 naming the id and field."""
-        record = self.find_live(variant_set_id)
-        if record is None:
-            raise variant_set_not_found(variant_set_id, field)
-        return record
-
-    def authorize(
-        self, principal: Principal, permission: str, record: dict[str, Any], *, field: str = "variantSetId"
-    ) -> None:
-        """Check ``permission`` on the set's dataset; a caller who may not see it gets this set's 404."""
-        self.backend.iam.authorize(
-            principal,
-            permission,
-            f"datasets/{record['datasetId']}",
-            hidden=variant_set_not_found(record["id"], field),
-        )
+    kind = Kind("Variant set", "variantSetId", "genomics.variantSets", parent="datasets")
+    updates = Updates("variantsets.patch", MUTABLE_FIELDS)
 
     # -- API methods ------------------------------------------------------------------
 
     @synchronized
     def create(self, principal: Principal, body: dict[str, Any] | None) -> dict[str, Any]:
         body = request_body(body)
-        dataset_id = body.get("datasetId")
-        if not dataset_id:
-            raise invalid_argument("datasetId is required")
-        if not isinstance(dataset_id, str):
-            raise invalid_argument("datasetId must be a string")
-        self.backend.datasets.require_live(dataset_id)
-        self.backend.iam.authorize(principal, "genomics.variantSets.create", f"datasets/{dataset_id}")
+        dataset_id = required_str(body, "datasetId")
+        datasets = self.backend.datasets
+        datasets.authorize(principal, "genomics.variantSets.create", datasets.require(dataset_id))
         fields = {
             "referenceSetId": optional_str(body.get("referenceSetId"), "referenceSetId"),
             "name": optional_str(body.get("name"), "name"),
@@ -92,45 +55,23 @@ class VariantSets(Component):
         }
         variant_set_id = self.backend.ids.new_numeric()
         record = compact({"id": variant_set_id, "datasetId": dataset_id, **fields})
-        self._records[variant_set_id] = record
-        self._by_dataset.setdefault(dataset_id, SortedList()).add(variant_set_id)
+        self.add_record(record)
         return public(record)
 
-    @synchronized
-    def get(self, principal: Principal, variant_set_id: str) -> dict[str, Any]:
-        record = self.require_live(variant_set_id)
-        self.authorize(principal, "genomics.variantSets.get", record)
-        return public(record)
+    #: variantsets.patch is the standard update (the API calls it patch)
+    patch = Component.update
 
-    @synchronized
-    def patch(
-        self,
-        principal: Principal,
-        variant_set_id: str,
-        body: dict[str, Any] | None,
-        update_mask: str | None = None,
-    ) -> dict[str, Any]:
-        record = self.require_live(variant_set_id)
-        self.authorize(principal, "genomics.variantSets.update", record)
-        body = request_body(body)
-        fields = parse_update_mask(update_mask, MUTABLE_FIELDS, method="variantsets.patch")
-        update: dict[str, Any] = {}
+    def changes(self, record: dict[str, Any], body: dict[str, Any], fields: list[str]) -> dict[str, Any]:
+        values = {}
         for field in fields:
-            if field == "metadata":
-                update[field] = validate_metadata(body.get(field))
-            else:
-                update[field] = optional_str(body.get(field), field)
-        apply_mask(record, update, fields)
-        return public(record)
+            value = body.get(field)
+            values[field] = validate_metadata(value) if field == "metadata" else optional_str(value, field)
+        return values
 
-    @synchronized
-    def delete(self, principal: Principal, variant_set_id: str) -> dict[str, Any]:
-        record = self.require_live(variant_set_id)
-        self.authorize(principal, "genomics.variantSets.delete", record)
-        del self._records[variant_set_id]
-        self._by_dataset[record["datasetId"]].discard(variant_set_id)
-        self.backend.call_sets.drop_variant_set(variant_set_id)
-        return {}
+    def remove(self, record: dict[str, Any]) -> None:
+        """Irreversible, and the set's call sets go with it."""
+        super().remove(record)
+        self.backend.call_sets.drop_variant_set(record["id"])
 
     @synchronized
     def search(self, principal: Principal, body: dict[str, Any] | None) -> dict[str, Any]:
@@ -140,32 +81,19 @@ class VariantSets(Component):
             count = len(dataset_ids) if isinstance(dataset_ids, list) else 0
             raise invalid_argument(f"datasetIds must hold exactly one dataset id (got {count})")
         dataset_id = dataset_ids[0]
-        self.backend.datasets.require_live(dataset_id, field="datasetIds")
-        self.backend.iam.authorize(principal, "genomics.variantSets.list", f"datasets/{dataset_id}")
-        size = body_page_size(body.get("pageSize"), default=SEARCH_DEFAULT_PAGE_SIZE, cap=SEARCH_PAGE_CAP)
-        index = self._by_dataset.get(dataset_id, SortedList())
-
-        def stream(cursor: list[Any] | None):
-            start = cursor[0] if cursor else None
-            for item_id in index.irange(minimum=start, inclusive=(False, False)):
-                yield self._records[item_id]
-
-        items, token = self.backend.pager.page(
-            "variantsets.search",
+        datasets = self.backend.datasets
+        dataset = datasets.require(dataset_id, field="datasetIds")
+        datasets.authorize(principal, "genomics.variantSets.list", dataset, field="datasetIds")
+        return self.page_of(
+            SEARCH,
             {"datasetIds": [dataset_id]},
+            self.groups([dataset_id]),
+            page_size=body.get("pageSize"),
             page_token=body.get("pageToken"),
-            size=size,
-            stream=stream,
-            key=lambda record: [record["id"]],
         )
-        return compact({"variantSets": [public(r) for r in items], "nextPageToken": token})
 
 
-# -- errors and field rules (call sets use validate_info too) ----------------------------
-
-
-def variant_set_not_found(variant_set_id: Any, field: str = "variantSetId") -> ApiError:
-    return not_found(f"Variant set {variant_set_id!r} not found ({field})")
+# -- field rules (call sets use validate_info too) ----------------------------------------
 
 
 def validate_info(value: Any, field: str = "info") -> dict[str, list[Any]]:

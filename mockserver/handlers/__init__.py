@@ -1,5 +1,57 @@
-"""Thin HTTP handlers: arguments in, one backend call, dict out.
+"""Thin HTTP handlers: arguments in, one backend call, dict out. No rules live here.
 
-Each module serves one resource; functions are named after the operationId's
-method (see :mod:`mockserver.resolver`). No rules live here.
+The standard methods of a resource (create, get, patch or update, delete,
+search) have no handler function of their own: :func:`standard` calls the
+component's method of that name with the caller and, in this order, the id
+from the path, the body and ``updateMask`` (:data:`ARGUMENTS`). Every other
+operation has a function in ``<resource>.py``, named after the operationId's
+method (see :mod:`mockserver.resolver`).
 """
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from mockserver.context import backend, principal
+
+Handler = Callable[..., Awaitable[Any]]
+ID = "<id>"  # stands for the path parameter naming the record
+
+#: resource (as operationIds spell it) -> (backend component, path parameter naming one record)
+RESOURCES: dict[str, tuple[str, str | None]] = {
+    "datasets": ("datasets", "datasetId"),
+    "annotationsets": ("annotation_sets", "annotationSetId"),
+    "annotations": ("annotations", "annotationId"),
+    "variantsets": ("variant_sets", "variantSetId"),
+    "callsets": ("call_sets", "callSetId"),
+    "readgroupsets": ("read_group_sets", "readGroupSetId"),
+    "reads": ("reads", None),
+    "referencesets": ("reference_sets", "referenceSetId"),
+    "references": ("references", "referenceId"),
+}
+#: standard method -> the request values passed after the caller
+ARGUMENTS: dict[str, tuple[str, ...]] = {
+    "create": ("body",),
+    "get": (ID,),
+    "patch": (ID, "body", "updateMask"),
+    "update": (ID, "body", "updateMask"),
+    "delete": (ID,),
+    "search": ("body",),
+}
+
+
+def standard(resource: str, method: str) -> Handler | None:
+    """The handler of a standard method, None for any other operation."""
+    if resource not in RESOURCES or method not in ARGUMENTS:
+        return None
+    component, id_parameter = RESOURCES[resource]
+    names = [id_parameter if name == ID else name for name in ARGUMENTS[method]]
+
+    async def handler(**params: Any) -> Any:
+        call = getattr(getattr(backend(), component), method)
+        return call(principal(), *(params.get(name) for name in names if name is not None))
+
+    handler.__name__ = handler.__qualname__ = method
+    handler.__doc__ = f"genomics.{resource}.{method}: {component}.{method}({', '.join(map(str, names))})"
+    return handler

@@ -7,17 +7,17 @@ from typing import Any
 from mockserver.context import backend, principal
 
 
-async def get(operationsId: str) -> dict[str, Any]:  # noqa: N803 - spec parameter name
+async def get(operationsId: str) -> dict[str, Any]:
     return backend().operations.get(principal(), f"operations/{operationsId}")
 
 
 async def list_(
-    filter: str | None = None,  # noqa: A002 - spec parameter name
-    pageSize: int | None = None,  # noqa: N803
-    pageToken: str | None = None,  # noqa: N803
+    filter: str | None = None,
+    pageSize: int | None = None,
+    pageToken: str | None = None,
 ) -> dict[str, Any]:
     return backend().operations.list(principal(), filter, pageSize, pageToken)
 
 
-async def cancel(operationsId: str, body: dict[str, Any] | None = None) -> dict[str, Any]:  # noqa: N803
+async def cancel(operationsId: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
     return backend().operations.cancel(principal(), f"operations/{operationsId}")

@@ -1,0 +1,212 @@
+"""Reference sets: the assemblies (GRCh37, a BAM file's header …) references belong to.
+
+Read-only over the API (get and search); they come into being from seed data
+(:meth:`ReferenceSets.load_seed`) and from imported BAM headers
+(:meth:`ReferenceSets.create`, called by the read group set import with no
+principal and no permission check). Reference data belongs to no dataset: the
+API methods authorize ``genomics.referenceSets.{get,list}`` on
+``referenceSets/<id>`` (``referenceSets/-`` for a search), which IAM treats as
+readable by any authenticated caller. The references themselves are
+:mod:`.references`; the rules both share are stated there.
+
+``ReferenceSet.md5checksum`` is the MD5 of its references' checksums, sorted
+and concatenated, so it does not depend on reference order. Within one set,
+reference names and checksums must be unique (the doc's rule for checksums;
+names because everything else looks references up by name).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from typing import Any
+
+from mockserver.backend.base import Component, Kind, compact, public, synchronized
+from mockserver.backend.paging import Listing
+from mockserver.backend.principals import Principal
+from mockserver.backend.references import Lookup, ReferenceSearch, checked_int32
+from mockserver.backend.request_fields import optional_str, string_list
+from mockserver.errors import invalid_argument
+
+ANY_REFERENCE_SET = "referenceSets/-"
+SEARCH = Listing("referencesets.search", "referenceSets")
+
+
+def reference_set_md5(reference_md5s: Iterable[str]) -> str:
+    """Order-independent set checksum: MD5 of the sorted, concatenated reference checksums."""
+    return hashlib.md5("".join(sorted(reference_md5s)).encode("ascii")).hexdigest()
+
+
+class ReferenceSets(Component):
+    kind = Kind("Reference set", "referenceSetId", "genomics.referenceSets", public=True)
+
+    def reset(self) -> None:
+        super().reset()
+        #: reference set id -> {reference name: reference id}
+        self._names: dict[str, dict[str, str]] = {}
+        self._lookup = Lookup()
+
+    # -- internal API other components call (no principal, no permission check) ----------
+
+    @synchronized
+    def create(
+        self,
+        references: list[dict[str, Any]],
+        *,
+        assembly_id: str | None = None,
+        source_uri: str | None = None,
+        description: str | None = None,
+        source_accessions: list[str] | None = None,
+        ncbi_taxon_id: int | None = None,
+        reference_set_id: str | None = None,
+    ) -> dict[str, Any]:
+        """Store a new reference set (and any references not already known); returns it.
+
+        Each reference is ``{"name", "length", "md5checksum"?, "bases"?,
+        "sourceAccessions"?, "sourceUri"?, "ncbiTaxonId"?, "id"?}``. Invalid
+        input is a 400 naming ``references[i].<field>``; nothing is stored then.
+        """
+        if not isinstance(references, list) or not references:
+            raise invalid_argument("references: a reference set needs at least one reference")
+        store = self.backend.references
+        if reference_set_id is not None:
+            store.check_new_id(reference_set_id, self._records, "id")
+        prepared = [store.prepare(spec, f"references[{i}]") for i, spec in enumerate(references)]
+        names: dict[str, int] = {}
+        md5s: dict[str, int] = {}
+        for i, (record, _bases, _placeholder) in enumerate(prepared):
+            if record["name"] in names:
+                raise invalid_argument(
+                    f"references[{i}].name: {record['name']!r} repeats references[{names[record['name']]}]"
+                )
+            if record["md5checksum"] in md5s:
+                raise invalid_argument(
+                    f"references[{i}].md5checksum: {record['md5checksum']} repeats "
+                    f"references[{md5s[record['md5checksum']]}] (checksums are unique within a set)"
+                )
+            names[record["name"]] = i
+            md5s[record["md5checksum"]] = i
+        set_id = reference_set_id or self.backend.ids.new("E")
+        self.backend.ids.reserve(set_id)
+        reference_ids = [store.store(*item) for item in prepared]
+        record = compact(
+            {
+                "id": set_id,
+                "referenceIds": reference_ids,
+                "md5checksum": reference_set_md5(md5s),
+                "assemblyId": optional_str(assembly_id, "assemblyId"),
+                "description": optional_str(description, "description"),
+                "sourceUri": optional_str(source_uri, "sourceUri"),
+                "sourceAccessions": string_list(source_accessions, "sourceAccessions"),
+                "ncbiTaxonId": checked_int32(ncbi_taxon_id, "ncbiTaxonId"),
+            }
+        )
+        self._records[set_id] = record
+        self._names[set_id] = dict(zip(names, reference_ids, strict=True))
+        self._lookup.add(record)
+        return public(record)
+
+    @synchronized
+    def load_seed(self, reference_sets: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Create reference sets from seed dicts shaped like ReferenceSet plus ``references``.
+
+        Each dict: ``{"id"?, "assemblyId"?, "description"?, "sourceUri"?,
+        "sourceAccessions"?, "ncbiTaxonId"?, "references": [reference dicts]}``;
+        a given ``md5checksum`` is ignored (always computed).
+        """
+        created = []
+        for i, spec in enumerate(reference_sets):
+            if not isinstance(spec, dict):
+                raise invalid_argument(f"referenceSets[{i}] must be an object")
+            created.append(
+                self.create(
+                    spec.get("references") or [],
+                    assembly_id=spec.get("assemblyId"),
+                    source_uri=spec.get("sourceUri"),
+                    description=spec.get("description"),
+                    source_accessions=spec.get("sourceAccessions"),
+                    ncbi_taxon_id=spec.get("ncbiTaxonId"),
+                    reference_set_id=spec.get("id"),
+                )
+            )
+        return created
+
+    @synchronized
+    def find_for_header(self, header_refs: list[tuple[str, int, str | None]]) -> str | None:
+        """An existing reference set covering every ``(name, length, md5)`` of a header.
+
+        A set covers a header reference when it holds a reference of that name
+        and length, with the same checksum when both sides know a real one
+        (:meth:`References.covers`). Among covering sets the smallest wins (so a
+        set with exactly the header's names beats its supersets), then the
+        lowest id. An empty header matches nothing.
+        """
+        if not header_refs:
+            return None
+        covers = self.backend.references.covers
+        best: tuple[int, str] | None = None
+        for set_id in self._lookup.ids:
+            names = self._names[set_id]
+            if all(covers(names.get(name), length, md5) for name, length, md5 in header_refs):
+                rank = (len(names), set_id)
+                best = rank if best is None or rank < best else best
+        return best[1] if best else None
+
+    @synchronized
+    def reference_names(self, reference_set_id: str) -> set[str]:
+        self.require(reference_set_id)
+        return set(self._names[reference_set_id])
+
+    def reference_ids(self, reference_set_id: str) -> set[str]:
+        """The ids of a known set's references."""
+        return set(self._names[reference_set_id].values())
+
+    @synchronized
+    def reference_by_name(self, reference_set_id: str, name: str) -> dict[str, Any] | None:
+        self.require(reference_set_id)
+        ref_id = self._names[reference_set_id].get(name)
+        return public(self.backend.references.require(ref_id)) if ref_id else None
+
+    @synchronized
+    def validate_annotation_reference(
+        self, reference_set_id: str | None, reference_name: str | None, reference_id: str | None
+    ) -> None:
+        """400 when an annotation names a reference outside its set's known reference set.
+
+        Does nothing when the reference set id is unknown to the mock (annotation
+        sets may name reference sets the mock was never given).
+        """
+        if not reference_set_id or self.find(reference_set_id) is None:
+            return
+        names = self._names[reference_set_id]
+        if reference_id:
+            if reference_id not in names.values():
+                raise invalid_argument(
+                    f"referenceId {reference_id!r} is not a reference of reference set {reference_set_id!r}"
+                )
+            actual = self.backend.references.require(reference_id)["name"]
+            if reference_name and reference_name != actual:
+                raise invalid_argument(
+                    f"referenceName {reference_name!r} does not match referenceId {reference_id!r} "
+                    f"(named {actual!r})"
+                )
+        elif reference_name and reference_name not in names:
+            raise invalid_argument(
+                f"referenceName {reference_name!r} is not a reference of reference set {reference_set_id!r}"
+            )
+
+    # -- API methods ------------------------------------------------------------------
+
+    @synchronized
+    def search(self, principal: Principal, body: dict[str, Any] | None) -> dict[str, Any]:
+        search = ReferenceSearch.parse(body, SEARCH, "assemblyId")
+        self.backend.iam.authorize(principal, "genomics.referenceSets.list", ANY_REFERENCE_SET)
+        needle = search.extra.casefold() if search.extra else None
+        return self.page_of(
+            SEARCH,
+            search.query,
+            [self._lookup.matching(search.md5s, search.accessions)],
+            (lambda record: needle in record.get("assemblyId", "").casefold()) if needle else None,
+            page_size=search.page_size,
+            page_token=search.page_token,
+        )
