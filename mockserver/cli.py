@@ -1,9 +1,9 @@
 """The ``genomics-mock`` command line: serve, health, conformance and spec sub-commands.
 
-Options that can also come from an environment variable get a :class:`FromEnv`
-default; it is converted and checked after parsing, so a bad value is reported
-under the variable's name (``GENOMICS_MOCK_PORT='abc': ...``), not as if it had
-been typed as ``--port``.
+Options that can also come from an environment variable get a
+:class:`~mockserver.env.FromEnv` default; it is converted and checked after
+parsing, so a bad value is reported under the variable's name
+(``GENOMICS_MOCK_PORT='abc': ...``), not as if it had been typed as ``--port``.
 """
 
 from __future__ import annotations
@@ -13,46 +13,17 @@ import difflib
 import os
 import sys
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, NoReturn
 
 from mockserver import __version__
+from mockserver.env import FromEnv
 
 DESCRIPTION = (
     "genomics-mock: a stateful mock of the Google Genomics v1 REST API, and contract suites "
     "for any server that speaks it. Run 'genomics-mock COMMAND --help' for a command's options."
 )
 VERSION = f"genomics-mock {__version__}"
-
-
-class FromEnv:
-    """A default taken from environment variable ``var``; ``convert`` (else the option's type) runs
-    after parsing. Not a ``str``, so argparse leaves it alone."""
-
-    __slots__ = ("var", "text", "convert")
-
-    def __init__(self, var: str, text: str, convert: Callable[[str], Any] | None = None) -> None:
-        self.var, self.text, self.convert = var, text, convert
-
-    def __repr__(self) -> str:
-        return f"{self.var}={self.text!r}"
-
-
-def env_default(
-    env: Mapping[str, str], var: str, fallback: Any = None, convert: Callable[[str], Any] | None = None
-) -> Any:
-    """``FromEnv`` when ``var`` is set, else ``fallback`` (used as is)."""
-    return FromEnv(var, env[var], convert) if var in env else fallback
-
-
-def env_flag(text: str) -> bool:
-    """``1/true/yes/on`` or ``0/false/no/off`` (any case, or empty: off)."""
-    value = text.strip().lower()
-    if value in ("1", "true", "yes", "on"):
-        return True
-    if value in ("", "0", "false", "no", "off"):
-        return False
-    raise argparse.ArgumentTypeError("must be 1/true/yes/on or 0/false/no/off")
 
 
 class _Parser(argparse.ArgumentParser):

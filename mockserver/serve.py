@@ -36,6 +36,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from mockserver.env import env_default, env_flag
+
 EXIT_OK, EXIT_SAVE_FAILED, EXIT_USAGE, EXIT_INPUT, EXIT_LISTEN = 0, 1, 2, 3, 4
 
 log = logging.getLogger("genomics_mock")
@@ -202,8 +204,6 @@ def run(args: argparse.Namespace) -> int:
 
 def add_listen_arguments(parser: argparse.ArgumentParser, env: Mapping[str, str]) -> None:
     """--host, --port and --url-file: shared by ``serve`` and ``health`` (same variables, same defaults)."""
-    from mockserver.cli import env_default
-
     parser.add_argument("--host", default=env_default(env, "GENOMICS_MOCK_HOST", "127.0.0.1"),
                         help="[GENOMICS_MOCK_HOST] 127.0.0.1")
     parser.add_argument("--port", type=_port, default=env_default(env, "GENOMICS_MOCK_PORT", 8080),
@@ -214,8 +214,6 @@ def add_listen_arguments(parser: argparse.ArgumentParser, env: Mapping[str, str]
 
 
 def add_arguments(serve: argparse.ArgumentParser, env: Mapping[str, str]) -> None:
-    from mockserver.cli import env_default, env_flag
-
     def default(name: str, fallback: Any = None, convert: Any = None) -> Any:
         return env_default(env, f"GENOMICS_MOCK_{name}", fallback, convert)
 

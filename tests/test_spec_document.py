@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from mockserver import spec_build
+from mockserver.backend.paging import PAGE_SIZES
 from mockserver.specfile import openapi_path
 
 SEED, COMPLETION, OUT = spec_build.default_paths()
@@ -200,26 +201,35 @@ def test_enums_are_complete(spec) -> None:
 
 # ----------------------------------------------------------------------------- limits and bodies
 
-PAGE_MAXIMA = {
-    ("genomics.datasets.list", None): 1024,
-    ("genomics.operations.list", None): 2048,
-    ("genomics.readgroupsets.coveragebuckets.list", None): 2048,
-    ("genomics.annotationsets.search", "SearchAnnotationSetsRequest"): 1024,
-    ("genomics.annotations.search", "SearchAnnotationsRequest"): 2048,
-    ("genomics.readgroupsets.search", "SearchReadGroupSetsRequest"): 1024,
-    ("genomics.reads.search", "SearchReadsRequest"): 2048,
-    ("genomics.referencesets.search", "SearchReferenceSetsRequest"): 4096,
-    ("genomics.references.search", "SearchReferencesRequest"): 4096,
-}
+def page_size_schema(spec: dict[str, Any], op: dict[str, Any]) -> dict[str, Any] | None:
+    """The schema of an operation's pageSize: its query parameter, else its request body's field."""
+    for param in op.get("parameters", []):
+        param = deref(spec, param)
+        if param.get("name") == "pageSize":
+            return {**deref(spec, param["schema"]), "description": param.get("description", "")}
+    body = deref(spec, op.get("requestBody") or {})
+    schema = deref(spec, ((body.get("content") or {}).get("application/json") or {}).get("schema") or {})
+    field = (schema.get("properties") or {}).get("pageSize")
+    return deref(spec, field) if field else None
 
 
-@pytest.mark.parametrize("opid,schema", list(PAGE_MAXIMA))
-def test_page_size_limits(spec, ops, opid: str, schema: str | None) -> None:
-    if schema is None:
-        page = next(p["schema"] for p in ops[opid][2]["parameters"] if p["name"] == "pageSize")
-    else:
-        page = spec["components"]["schemas"][schema]["properties"]["pageSize"]
-    assert (page["minimum"], page["maximum"]) == (0, PAGE_MAXIMA[(opid, schema)])
+@pytest.mark.parametrize("method", list(PAGE_SIZES))
+def test_page_size_limits(spec, ops, method: str) -> None:
+    """The backend's page-size table (paging.PAGE_SIZES) is what the document states."""
+    rule = PAGE_SIZES[method]
+    page = page_size_schema(spec, ops[f"genomics.{method}"][2])
+    assert page is not None, method
+    assert page["minimum"] == 0
+    # no documented maximum: only the int32 bound, and the backend caps silently (rule.cap)
+    assert page.get("maximum") == (rule.maximum if rule.maximum is not None else 2**31 - 1)
+    assert f"default {rule.default}" in page["description"]
+    if rule.maximum is not None:
+        assert f"at most {rule.maximum}" in page["description"]
+
+
+def test_every_paged_operation_has_a_page_size_rule(spec, ops) -> None:
+    paged = {opid for opid, (_m, _p, op) in ops.items() if page_size_schema(spec, op)}
+    assert paged == {f"genomics.{method}" for method in PAGE_SIZES}
 
 
 def test_required_parameters_and_batch_limit(spec, ops) -> None:

@@ -21,7 +21,7 @@ from mockserver.backend.sam_tags import program_fields, read_group_fields
 from mockserver.errors import ApiError, invalid_argument
 
 if TYPE_CHECKING:
-    from mockserver.backend.readgroupsets import ReadGroupSets
+    from mockserver.backend import Backend
 
 IMPORT_RESPONSE_TYPE = "type.googleapis.com/google.genomics.v1.ImportReadGroupSetsResponse"
 
@@ -30,14 +30,14 @@ IMPORT_RESPONSE_TYPE = "type.googleapis.com/google.genomics.v1.ImportReadGroupSe
 class ImportPlan:
     """The files of one import, read off the lock and committed in one step."""
 
-    owner: ReadGroupSets
+    backend: Backend
     dataset_id: str
     uris: list[str]
     strategy: str
     reference_set_id: str | None
 
     def prepare(self) -> list[dict[str, Any]]:
-        storage = self.owner.backend.storage
+        storage = self.backend.storage
         files: list[tuple[str, Path]] = []
         seen: set[Path] = set()
         for uri in self.uris:
@@ -59,7 +59,7 @@ class ImportPlan:
 
     def _check_headers(self, headers: list[bam.HeaderInfo]) -> None:
         if self.reference_set_id is not None:
-            known = self.owner.backend.reference_sets.reference_names(self.reference_set_id)
+            known = self.backend.reference_sets.reference_names(self.reference_set_id)
             for header in headers:
                 missing = [name for name, _l, _m in header.references if name not in known]
                 if missing:
@@ -129,8 +129,7 @@ class ImportPlan:
     # -- commit (under the lock) ------------------------------------------------------
 
     def commit(self, outputs: list[dict[str, Any]]) -> dict[str, Any]:
-        owner = self.owner
-        backend = owner.backend
+        backend = self.backend
         backend.datasets.require(self.dataset_id)
         if self.reference_set_id is not None:
             backend.reference_sets.require(self.reference_set_id, field="referenceSetId")
@@ -147,7 +146,7 @@ class ImportPlan:
         return {"@type": IMPORT_RESPONSE_TYPE, "readGroupSetIds": ids}
 
     def _reference_set_for(self, header: bam.HeaderInfo) -> str | None:
-        refs = self.owner.backend.reference_sets
+        refs = self.backend.reference_sets
         if not header.references:
             return None
         found = refs.find_for_header(header.references)
@@ -164,8 +163,7 @@ class ImportPlan:
             ) from None
 
     def _create(self, out: dict[str, Any]) -> str:
-        owner = self.owner
-        set_id = owner.backend.ids.new("C")
+        set_id = self.backend.ids.new("C")
         reads: SetReads = out["reads"]
         header: bam.HeaderInfo = out["header"]
         groups = []
@@ -173,7 +171,7 @@ class ImportPlan:
             rg = out["groups"].get(rg_name, {"ID": rg_name} if rg_name else {})
             groups.append(
                 _read_group(
-                    owner.backend.ids.new("G"),
+                    self.backend.ids.new("G"),
                     self.dataset_id,
                     out["referenceSetId"],
                     rg,
@@ -191,7 +189,7 @@ class ImportPlan:
             }
         )
         record.setdefault("readGroups", [])
-        owner.add(record, reads)
+        self.backend.read_group_sets.add(record, reads)
         return set_id
 
 

@@ -152,7 +152,7 @@ class ReadGroupSets(Component):
         if reference_set_id is not None:
             self.backend.reference_sets.require(reference_set_id, field="referenceSetId")
         request = {"@type": IMPORT_REQUEST_TYPE, **{k: v for k, v in body.items() if k != "@type"}}
-        plan = ImportPlan(self, dataset_id, list(uris), strategy, reference_set_id)
+        plan = ImportPlan(self.backend, dataset_id, list(uris), strategy, reference_set_id)
         job = Job(
             plan.prepare, plan.commit, started="Reading source files", finished="Read group sets created"
         )
