@@ -28,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from mockserver.backend import Backend  # noqa: E402
 from mockserver.backend.bam import DEPTH_EXCLUDED_FLAGS, depth_runs, line_start_cigar  # noqa: E402
 from mockserver.backend.principals import DEFAULT_OWNER  # noqa: E402
+from mockserver.backend.reads import SetReads  # noqa: E402
 
 REFERENCES = (("chr1", 60_000_000), ("chr2", 40_000_000))
 READ_LENGTH = 100
@@ -42,7 +43,7 @@ def rss_bytes() -> int:
     return 0
 
 
-def stored_bytes(reads) -> int:  # noqa: ANN001 - SetReads
+def stored_bytes(reads: SetReads) -> int:
     """Bytes held by one set's stored reads: line objects, list slots and index arrays."""
     total = sys.getsizeof(reads.lines) + sum(sys.getsizeof(line) for line in reads.lines)
     total += reads.read_groups.buffer_info()[1] * reads.read_groups.itemsize

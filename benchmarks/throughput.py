@@ -73,16 +73,17 @@ def serve_mock(port: int, annotations: int, info_file: str) -> None:
 def serve_bare(port: int, bodies_file: str) -> None:
     import uvicorn
     from starlette.applications import Starlette
+    from starlette.requests import Request
     from starlette.responses import Response
     from starlette.routing import Route
 
     bodies = json.loads(Path(bodies_file).read_text())
     get_body, search_body = bodies["get"].encode(), bodies["search"].encode()
 
-    async def get_dataset(_request):  # noqa: ANN001
+    async def get_dataset(_request: Request) -> Response:
         return Response(get_body, media_type="application/json")
 
-    async def search(request):  # noqa: ANN001
+    async def search(request: Request) -> Response:
         await request.body()
         return Response(search_body, media_type="application/json")
 

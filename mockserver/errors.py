@@ -143,6 +143,3 @@ def unauthenticated(message: str) -> ApiError:
 def aborted(message: str) -> ApiError:
     return ApiError("ABORTED", message)
 
-
-def already_exists(message: str) -> ApiError:
-    return ApiError("ALREADY_EXISTS", message)

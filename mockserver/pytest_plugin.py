@@ -138,7 +138,7 @@ class GenomicsMock:
         self,
         dataset_id: str | None = None,
         n_annotations: int = 0,
-        type: str = "GENERIC",  # noqa: A002 - the API's field name
+        type: str = "GENERIC",
         *,
         name: str | None = None,
         reference_set_id: str = DEFAULT_REFERENCE_SET,

@@ -428,7 +428,8 @@ def path_sort_key(path: str) -> tuple[str, int, str]:
     """Collection, then: /x, /x:verb, /x/literal, /x/{id}:verb, /x/{id}/sub, /x/{id}.
 
     Starlette routes in document order, so colon verbs must precede the bare ``{id}``
-    route (DESIGN.md decision 3) and literal segments (``/search``) precede ``{id}``.
+    route (else ``GET /x/1:verb`` reaches the get of id ``1:verb``; see
+    :mod:`mockserver.routing`) and literal segments (``/search``) precede ``{id}``.
     """
     parts = path.strip("/").split("/")
     collection = parts[1].split(":")[0] if len(parts) > 1 else ""

@@ -42,7 +42,7 @@ class AnnotationRecord:
 
     def __init__(
         self,
-        id: str,  # noqa: A002 - the API's field name
+        id: str,
         set_id: str,
         ref_name: str | None,
         ref_id: str | None,

@@ -41,7 +41,6 @@ CIGAR_OPS = {
     "=": "SEQUENCE_MATCH",
     "X": "SEQUENCE_MISMATCH",
 }
-CIGAR_LETTERS = {name: letter for letter, name in CIGAR_OPS.items()}
 #: pysam cigartuple op codes that consume the reference / count towards depth
 REF_CONSUMING = frozenset({0, 2, 3, 7, 8})  # M D N = X
 DEPTH_OPS = frozenset({0, 7, 8})  # M = X (samtools depth)
