@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 
 import pytest
 
@@ -30,6 +31,7 @@ def test_only_standard_methods_of_known_resources_are_generic() -> None:
     assert standard("callsets", "get") is not None
     assert standard("callsets", "frobnicate") is None
     assert standard("variants", "get") is None  # not (yet) a component
+    assert standard("reads", "get") is None  # reads have no path id
 
 
 def test_a_standard_handler_passes_the_caller_path_id_body_and_mask_in_order(monkeypatch) -> None:
@@ -51,6 +53,8 @@ def test_a_standard_handler_passes_the_caller_path_id_body_and_mask_in_order(mon
         context.current_backend.reset(token)
     assert result == {"ok": True}
     assert calls == [(context.principal(), "c1", {"name": "n"}, "name")]
+    # Connexion passes what the signature names: not the standard query parameters (slower)
+    assert list(inspect.signature(handler).parameters) == ["callSetId", "body", "updateMask"]
 
 
 @pytest.mark.parametrize(
