@@ -93,10 +93,9 @@ class CallSets(Component):
         if not all(isinstance(item, str) and item for item in requested):
             raise invalid_argument("variantSetIds must hold non-empty variant set ids")
         variant_set_ids = sorted(set(requested))
-        variant_sets = self.backend.variant_sets
-        for vs_id in variant_set_ids:
-            variant_set = variant_sets.require(vs_id, field="variantSetIds")
-            variant_sets.authorize(principal, "genomics.callSets.list", variant_set, field="variantSetIds")
+        self.backend.variant_sets.require_all(
+            principal, "genomics.callSets.list", variant_set_ids, field="variantSetIds"
+        )
         name = optional_str(body.get("name"), "name")
         return self.page_of(
             SEARCH,
