@@ -19,7 +19,7 @@ A resource module declares what is particular to it and inherits the rest::
 * :meth:`Component.require` finds a visible record or raises the resource's
   unknown-id 404 (naming the field the caller used);
 * :meth:`Component.authorize` checks a full permission name on the record's IAM
-  resource (:meth:`Component.resource`, its dataset by default); a caller
+  resource (:meth:`Component.resource`: its parent's, up to the dataset); a caller
   holding nothing there gets the very 404 an unknown id gets, so existence
   never leaks. A child checks its parent's permission through the parent:
   ``datasets.authorize(principal, "genomics.variantSets.create", dataset)``;
@@ -114,6 +114,7 @@ class Component:
     state extends :meth:`reset`.
     """
 
+    #: what the resource is (every component holding records declares one)
     kind: ClassVar[Kind]
     #: None: the resource has no update method
     updates: ClassVar[Updates | None] = None
