@@ -12,20 +12,27 @@ from __future__ import annotations
 
 import functools
 import secrets
+import sys
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import hypothesis
 from hypothesis import HealthCheck, Phase, settings
+from hypothesis.errors import UnsatisfiedAssumption
 
 from contracts.client import ApiClient, Recorder, expect
+from contracts.preflight import FALLBACK_REFERENCE_SET
 
 PROFILES = ("quick", "deep")
 #: Hypothesis examples per property, by profile
 EXAMPLES = {"quick": 20, "deep": 150}
 #: model-based run: (examples, steps per example)
 MODEL_RUNS = {"quick": (10, 20), "deep": (100, 50)}
+#: seconds a property may spend shrinking its first counter-example (every shrink step is a
+#: round of HTTP requests; past the budget the smallest failure found so far is reported)
+SHRINK_BUDGET = {"quick": 5.0, "deep": 30.0}
 
 
 class SkipCheck(Exception):
@@ -38,6 +45,8 @@ class Target:
 
     base_url: str
     writer_token: str | None = None
+    #: token for the mock's admin API (/_mock/...); the writer's when not given
+    admin_token: str | None = None
     reader_token: str | None = None
     outsider_token: str | None = None
     readonly_token: str | None = None
@@ -52,25 +61,39 @@ class Target:
     #: overrides for the toolkit's own tests: fewer examples, no shrinking
     max_examples: int | None = None
     shrink: bool = True
+    #: learned by contracts.preflight.prepare unless given: the reference set annotation sets
+    #: name, whether the writer sees every project (else only ``project``), the admin API
+    reference_set_id: str | None = None
+    writer_sees_all_projects: bool | None = None
+    has_admin: bool | None = None
 
 
 @dataclass
 class Stats:
     cases: int = 0
     invariants: int = 0
+    #: counter-examples found so far (a property stops at its first; the schema suite counts each)
+    failures: int = 0
     operations: set[str] = field(default_factory=set)
+
+
+#: called after each case with the check's statistics (live progress)
+Listener = Callable[[Stats], None]
 
 
 class Context:
     """Per-check state: callers sharing one recorder, statistics, and resources to clean up."""
 
-    def __init__(self, target: Target, recorder: Recorder | None = None) -> None:
+    def __init__(
+        self, target: Target, recorder: Recorder | None = None, listener: Listener | None = None
+    ) -> None:
         self.target = target
         self.recorder = recorder or Recorder()
         self.stats = Stats()
+        self.listener = listener
         self.writer = ApiClient(target.base_url, self.recorder, token=target.writer_token, name="writer")
         self.project = target.project or f"contracts-{secrets.token_hex(4)}"
-        self._admin: bool | None = None
+        self._first_failure: float | None = None
 
     # -- callers ------------------------------------------------------------------------
 
@@ -81,13 +104,28 @@ class Context:
     def anonymous(self) -> ApiClient:
         return self.writer.with_token(None, "anonymous")
 
+    def admin(self) -> ApiClient:
+        """The caller of the mock's admin API: ``--admin-token``, else the writer's token."""
+        return self.writer.with_token(self.target.admin_token or self.target.writer_token, "admin")
+
+    def project_refusals(self) -> tuple[int, ...]:
+        """What the writer may rightly get for a project other than its own: nothing when it sees
+        every project (a superuser, or an open server), else 403 (the API's answer to a caller
+        without the project permission)."""
+        return () if self.target.writer_sees_all_projects is not False else (403,)
+
     # -- Hypothesis ---------------------------------------------------------------------
 
     def settings(self, examples: int | None = None, **extra: Any) -> settings:
-        phases = list(Phase) if self.target.shrink else [Phase.explicit, Phase.reuse, Phase.generate]
+        """This profile's settings: one bug per property (the first found), shrinking within
+        :data:`SHRINK_BUDGET` (see :meth:`past_budget`), no explain phase (more requests)."""
+        phases = [Phase.explicit, Phase.reuse, Phase.generate, Phase.target]
+        if self.target.shrink:
+            phases.append(Phase.shrink)
         return settings(
             max_examples=self.target.max_examples or examples or EXAMPLES[self.target.profile],
             phases=phases,
+            report_multiple_bugs=False,
             deadline=None,
             derandomize=self.target.seed is None,  # no seed: deterministic runs
             database=None,
@@ -95,6 +133,40 @@ class Context:
             print_blob=False,
             **extra,
         )
+
+    def case_started(self) -> None:
+        """Bookkeeping at the start of each example; rejects it once the shrink budget is spent."""
+        if self.past_budget():
+            hypothesis.reject()
+        self.recorder.clear()
+        self.stats.cases += 1
+        self.notify()
+
+    def failed(self) -> None:
+        """An example failed: start the shrink clock (once) and tell the listener."""
+        if self._first_failure is None:
+            self._first_failure = time.monotonic()
+            self.stats.failures += 1
+        self.notify()
+
+    def past_budget(self) -> bool:
+        """True once a counter-example was found and the shrink budget is spent, except in the
+        final replay (which must run to report the failure). Shrink candidates rejected after
+        that leave Hypothesis with the smallest failure found so far, at no network cost."""
+        if self._first_failure is None:
+            return False
+        if time.monotonic() - self._first_failure < SHRINK_BUDGET[self.target.profile]:
+            return False
+        from hypothesis.control import current_build_context
+
+        try:
+            return not current_build_context().is_final
+        except Exception:  # noqa: BLE001 - outside a Hypothesis test: nothing to reject
+            return False
+
+    def notify(self) -> None:
+        if self.listener is not None:
+            self.listener(self.stats)
 
     def given(
         self,
@@ -114,9 +186,12 @@ class Context:
         def decorate(fn: Callable) -> Callable:
             @functools.wraps(fn)
             def body(*args: Any, **kwargs: Any) -> None:
-                self.recorder.clear()
-                self.stats.cases += 1
-                fn(*args, **kwargs)
+                self.case_started()
+                try:
+                    fn(*args, **kwargs)
+                except Exception:
+                    self.failed()
+                    raise
 
             test = hypothesis.given(*strategies, **kw)(body)
             for args in reversed(explicit):
@@ -129,8 +204,14 @@ class Context:
         return decorate
 
     def checked(self, n: int = 1) -> None:
-        """Count invariant evaluations (shown in the summary)."""
+        """Count invariant evaluations (shown in the summary; a check that counts none fails)."""
         self.stats.invariants += n
+
+    def teardown_example(self) -> None:
+        """Call from a state machine's teardown: notes a failing example (the exception in flight)."""
+        exc = sys.exc_info()[1]
+        if isinstance(exc, Exception) and not isinstance(exc, UnsatisfiedAssumption):
+            self.failed()
 
     def covers(self, *operations: str) -> None:
         self.stats.operations.update(operations)
@@ -148,22 +229,26 @@ class Context:
     def new_annotation_set(self, dataset_id: str, type_: str = "GENERIC", **fields: Any) -> dict[str, Any]:
         body = {
             "datasetId": dataset_id,
-            "referenceSetId": fields.pop("referenceSetId", "contracts-refset"),
+            "referenceSetId": fields.pop("referenceSetId", self.reference_set_id),
             "type": type_,
             "name": "contracts",
             **fields,
         }
         return expect(self.writer.post("/v1/annotationsets", body), 200, rule="annotationsets.create")
 
+    @property
+    def reference_set_id(self) -> str:
+        """The reference set annotation sets are created against (one the target knows)."""
+        return self.target.reference_set_id or FALLBACK_REFERENCE_SET
+
     def has_admin(self) -> bool:
         """Whether the target is the mock with its admin API (/_mock/) reachable."""
-        if self._admin is None:
+        if self.target.has_admin is None:
             try:
-                r = self.writer.get("/_mock/health")
-                self._admin = r.status_code == 200
+                self.target.has_admin = self.writer.get("/_mock/health").status_code == 200
             except Exception:  # noqa: BLE001 - any failure means "no admin API"
-                self._admin = False
-        return self._admin
+                self.target.has_admin = False
+        return self.target.has_admin
 
     def cleanup(self) -> None:
         """Delete every dataset created during the check (by any caller); their contents go with them."""

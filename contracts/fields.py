@@ -66,7 +66,7 @@ def required_fields(ctx: Context) -> None:
                 "/v1/annotationsets",
                 {
                     "datasetId": dataset_id,
-                    "referenceSetId": "contracts-refset",
+                    "referenceSetId": ctx.reference_set_id,
                     "name": opt_name,
                     "type": data.draw(st.sampled_from(["GENERIC", "GENE"])),
                     "info": data.draw(info, label="info") or None,
@@ -349,7 +349,7 @@ def server_fields_ignored(ctx: Context) -> None:
                 "createTime": "2001-01-01T00:00:00Z",
             }
         elif kind == "annotationsets":
-            body = {"datasetId": dataset_id, "referenceSetId": "contracts-refset", "id": fake_id}
+            body = {"datasetId": dataset_id, "referenceSetId": ctx.reference_set_id, "id": fake_id}
         else:
             body = {
                 "annotationSetId": set_id,

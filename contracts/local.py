@@ -51,7 +51,8 @@ def local_mock(app: Any = None, *, profile: str = "quick", seed: int | None = No
     app.state.tokens.add_token(writer, writer_account, superuser=True)
     with _live_server(app) as server:
         tokens = {}
-        with httpx.Client(base_url=server.url) as http:
+        # the admin API is called as the superuser writer (a strict mock may refuse anyone else)
+        with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {writer}"}) as http:
             for role, member in MEMBERS.items():
                 roles = {"reader": ["roles/viewer"], "readonly": ["roles/editor"]}.get(role, [])
                 body: dict[str, Any] = {
@@ -68,6 +69,7 @@ def local_mock(app: Any = None, *, profile: str = "quick", seed: int | None = No
         yield Target(
             server.url,
             writer_token=writer,
+            admin_token=writer,
             reader_token=tokens["reader"],
             outsider_token=tokens["outsider"],
             readonly_token=tokens["readonly"],

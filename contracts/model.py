@@ -71,8 +71,6 @@ def build_machine(ctx: Context) -> type[RuleBasedStateMachine]:
 
         def __init__(self) -> None:
             super().__init__()
-            ctx.stats.cases += 1
-            ctx.recorder.clear()
             self.project = ctx.project
             self.ds: dict[str, DatasetM] = {}
             self.st: dict[str, SetM] = {}
@@ -162,7 +160,7 @@ def build_machine(ctx: Context) -> type[RuleBasedStateMachine]:
         def create_set(self, ds: str, name: str, type_: str) -> str:
             r = api.post(
                 "/v1/annotationsets",
-                {"datasetId": ds, "referenceSetId": "contracts-refset", "name": name, "type": type_},
+                {"datasetId": ds, "referenceSetId": ctx.reference_set_id, "name": name, "type": type_},
             )
             if self.ds[ds].deleted:
                 expect(r, 404, rule="annotationsets.create in a deleted dataset")
@@ -354,6 +352,7 @@ def build_machine(ctx: Context) -> type[RuleBasedStateMachine]:
                     self.compare_annotation(item, "annotations.search")
 
         def teardown(self) -> None:
+            ctx.teardown_example()
             for ds, m in self.ds.items():
                 if not m.deleted:
                     api.delete(f"/v1/datasets/{ds}")
@@ -383,7 +382,12 @@ def model_based_run(ctx: Context) -> None:
     )
     examples, steps = MODEL_RUNS[ctx.target.profile]
     machine = build_machine(ctx)
+
+    def factory() -> RuleBasedStateMachine:
+        ctx.case_started()  # per example: bookkeeping, and the shrink budget
+        return machine()
+
     settings = ctx.settings(examples, stateful_step_count=steps)
     if ctx.target.seed is not None:
-        machine = hypothesis.seed(ctx.target.seed)(machine)
-    run_state_machine_as_test(machine, settings=settings)
+        factory = hypothesis.seed(ctx.target.seed)(factory)
+    run_state_machine_as_test(factory, settings=settings)

@@ -140,7 +140,7 @@ OPS = [
         "genomics.annotationSets.create",
         False,
         lambda c, f: c.post(
-            "/v1/annotationsets", {"datasetId": f.dataset, "referenceSetId": "contracts-refset"}
+            "/v1/annotationsets", {"datasetId": f.dataset, "referenceSetId": f.ctx.reference_set_id}
         ),
     ),
     Op(
@@ -288,7 +288,7 @@ def mint_principal(ctx: Context, roles: list[str], scope: str) -> tuple[str, Api
         "projectId": ctx.project,
         "scopes": [scope],
     }
-    result = expect(ctx.anonymous().post("/_mock/principals", body), 200, rule="admin: add principal")
+    result = expect(ctx.admin().post("/_mock/principals", body), 200, rule="admin: add principal")
     return member, ctx.writer.with_token(result["token"], member)
 
 

@@ -1,8 +1,14 @@
-"""Run the suites against a target: progress on the terminal, a summary table, reproductions.
+"""Run the suites against a target: live progress, a summary table, reproductions, JUnit.
 
-``genomics-mock conformance`` is :func:`main`; without ``--base-url`` it
-starts the mock in-process (:mod:`contracts.local`). Exit status: 0 when
-every check passed (or was skipped with a reason), 1 when any failed.
+``genomics-mock conformance`` is :func:`main`; without ``--base-url`` it starts the mock
+in-process (:mod:`contracts.local`). ``--workers N`` (or ``--tx``) hands the checks to
+pytest-xdist (:mod:`contracts.parallel`); otherwise they run one after the other here.
+
+A verdict is never a false pass. Exit status: 0 when every check passed (or was skipped
+with a reason); 1 when any failed, including a check that evaluated no invariant at all;
+2 when the run cannot start (a malformed ``--base-url``, a target that does not answer, does
+not speak the API or refuses the writer: one line, at once); 130 when interrupted (Ctrl-C:
+the check that was running is marked interrupted, the ones not reached "not run").
 """
 
 from __future__ import annotations
@@ -10,47 +16,63 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import signal
 import sys
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 SUITE_NAMES = ("schema", "pagination", "permissions", "fields", "model")
+INTERRUPTED_EXIT = 130
+NOT_RUN = "not run: the run was interrupted"
+
+
+def base_url(value: str) -> str:
+    """argparse type of ``--base-url``: an absolute http(s) URL (checked before anything runs)."""
+    from contracts.preflight import validate_base_url
+
+    try:
+        return validate_base_url(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def workers(value: str) -> int:
+    """argparse type of ``--workers``: a positive number, or ``auto`` (one per CPU)."""
+    if value == "auto":
+        return os.cpu_count() or 1
+    try:
+        count = int(value)
+    except ValueError:
+        count = 0
+    if count < 1:
+        raise argparse.ArgumentTypeError(f"--workers takes a positive number or 'auto', got {value!r}")
+    return count
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     env = os.environ.get
     parser.add_argument(
         "--base-url",
+        type=base_url,
         default=env("GENOMICS_CONFORMANCE_URL"),
         metavar="URL",
         help="[GENOMICS_CONFORMANCE_URL] server to test (default: start the mock in-process and test that)",
     )
-    parser.add_argument(
-        "--writer-token",
-        default=env("GENOMICS_WRITER_TOKEN"),
-        metavar="T",
-        help="[GENOMICS_WRITER_TOKEN] bearer token allowed to create datasets in --project and set "
-        "their IAM policies",
-    )
-    parser.add_argument(
-        "--reader-token",
-        default=env("GENOMICS_READER_TOKEN"),
-        metavar="T",
-        help="[GENOMICS_READER_TOKEN] bearer token of a caller with read access only",
-    )
-    parser.add_argument(
-        "--outsider-token",
-        default=env("GENOMICS_OUTSIDER_TOKEN"),
-        metavar="T",
-        help="[GENOMICS_OUTSIDER_TOKEN] bearer token of a caller with no access to --project",
-    )
-    parser.add_argument(
-        "--readonly-token",
-        default=env("GENOMICS_READONLY_TOKEN"),
-        metavar="T",
-        help="[GENOMICS_READONLY_TOKEN] bearer token with write roles but only the genomics.readonly scope",
-    )
+    tokens = {
+        "writer": "owner of --project: creates datasets there and sets their IAM policies",
+        "admin": "for the mock's admin API (/_mock/principals): a superuser (default: the writer's)",
+        "reader": "a caller with roles/viewer on --project",
+        "outsider": "an authenticated caller with no role on --project",
+        "readonly": "roles/editor on --project, but only the genomics.readonly scope",
+    }
+    for role, meaning in tokens.items():
+        parser.add_argument(
+            f"--{role}-token",
+            default=env(f"GENOMICS_{role.upper()}_TOKEN"),
+            metavar="T",
+            help=f"[GENOMICS_{role.upper()}_TOKEN] {meaning}",
+        )
     parser.add_argument(
         "--reader-member",
         default=env("GENOMICS_READER_MEMBER"),
@@ -67,7 +89,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--project",
         default=env("GENOMICS_PROJECT"),
-        help="[GENOMICS_PROJECT] project to create test datasets in (default: a fresh random id)",
+        help="[GENOMICS_PROJECT] project to create test datasets in (default: a fresh random id per check)",
+    )
+    parser.add_argument(
+        "--reference-set-id",
+        default=env("GENOMICS_REFERENCE_SET_ID"),
+        metavar="ID",
+        help="[GENOMICS_REFERENCE_SET_ID] reference set the annotation sets name (default: the first the "
+        "target lists)",
     )
     parser.add_argument(
         "--suite",
@@ -83,6 +112,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="quick: ~1 minute, for every CI run; deep: thorough, many minutes",
     )
     parser.add_argument("--seed", type=int, help="Hypothesis/Schemathesis seed (default: random, printed)")
+    parser.add_argument(
+        "--workers",
+        type=workers,
+        default=1,
+        metavar="N",
+        help="spread the checks over N processes with pytest-xdist ('auto': one per CPU); "
+        "without --base-url each runs its own in-process mock",
+    )
+    parser.add_argument(
+        "--tx",
+        action="append",
+        metavar="SPEC",
+        help="pytest-xdist execution spec, repeatable (e.g. ssh=host//python=python3): run checks there",
+    )
     parser.add_argument("--junit-xml", metavar="FILE", help="write a JUnit XML report")
     parser.add_argument(
         "--strict-auth",
@@ -96,13 +139,18 @@ class Result:
     suite: str
     check: str
     doc: str
-    status: str  # passed | failed | skipped
+    status: str  # passed | failed | skipped | interrupted
     seconds: float
     cases: int = 0
     invariants: int = 0
     operations: set[str] = field(default_factory=set)
     message: str = ""
     reproduction: str = ""
+    failures: int = 0
+
+    @property
+    def id(self) -> str:
+        return f"{self.suite}::{self.check}"
 
 
 @dataclass
@@ -115,21 +163,32 @@ class Report:
     def failed(self) -> list[Result]:
         return [r for r in self.results if r.status == "failed"]
 
+    @property
+    def interrupted(self) -> bool:
+        return any(r.status == "interrupted" or r.message == NOT_RUN for r in self.results)
+
     def suites_failed(self) -> set[str]:
         return {r.suite for r in self.failed}
 
 
-def run_check(check: Any, target: Any) -> Result:
-    """One check in a fresh Context; never raises for a server's fault."""
+def not_run(check: Any) -> Result:
+    return Result(check.suite, check.name, check.doc, "skipped", 0.0, message=NOT_RUN)
+
+
+def run_check(check: Any, target: Any, listener: Any = None) -> Result:
+    """One check in a fresh Context; never raises for a server's fault, nor for Ctrl-C (the
+    result is then ``interrupted``). A check that evaluated no invariant fails."""
     from contracts.core import Context, SkipCheck
 
-    ctx = Context(target)
+    ctx = Context(target, listener=listener)
     started = time.monotonic()
     status, message, repro = "passed", "", ""
     try:
         check.fn(ctx)
     except SkipCheck as skip:
         status, message = "skipped", str(skip)
+    except KeyboardInterrupt:
+        status, message = "interrupted", f"interrupted (SIGINT) after {ctx.stats.cases} cases"
     except Exception as exc:  # noqa: BLE001 - a failing server, or a broken check: both are reported
         status = "failed"
         notes = "\n".join(getattr(exc, "__notes__", []) or [])
@@ -141,6 +200,13 @@ def run_check(check: Any, target: Any) -> Result:
             ctx.cleanup()
         except Exception:  # noqa: BLE001 - cleanup is best effort
             pass
+    if status == "passed" and ctx.stats.invariants == 0:
+        status = "failed"
+        message = (
+            f"checked nothing: {ctx.stats.cases} cases ran but no invariant was evaluated, "
+            "so there is no evidence the target keeps this rule"
+        )
+    failures = max(1, ctx.stats.failures) if status == "failed" else 0
     return Result(
         check.suite,
         check.name,
@@ -152,40 +218,33 @@ def run_check(check: Any, target: Any) -> Result:
         set(ctx.stats.operations),
         message,
         repro,
+        failures,
     )
 
 
-def run_suites(target: Any, suites: list[str] | None = None, *, console: Any = None) -> Report:
-    """Run the chosen suites against ``target`` (a :class:`contracts.core.Target`)."""
+def run_suites(target: Any, suites: list[str] | None = None, *, progress: Any = None) -> Report:
+    """Run the chosen suites against ``target`` (a :class:`contracts.core.Target`), in this
+    process, one check after the other; stops at the first interrupted check."""
     from contracts.core import iter_checks
+    from contracts.progress import listener_for
 
     checks = list(iter_checks(list(suites) if suites else None))
     results: list[Result] = []
-    if console is None:
+    try:
         for check in checks:
-            results.append(run_check(check, target))
-        return Report(results, target.seed or 0, target.base_url)
-    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
-    columns = (
-        SpinnerColumn(),
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        TextColumn("{task.completed}/{task.total}"),
-        TimeElapsedColumn(),
-    )
-    with Progress(*columns, console=console, transient=False) as progress:
-        task = progress.add_task("conformance", total=len(checks))
-        for check in checks:
-            progress.update(task, description=f"{check.suite}: {check.name}")
-            result = run_check(check, target)
+            listener = None
+            if progress is not None:
+                progress.started(check.id)
+                listener = listener_for(progress, check.id)
+            result = run_check(check, target, listener)
             results.append(result)
-            mark = {"passed": "[green]PASS", "failed": "[red]FAIL", "skipped": "[yellow]SKIP"}[result.status]
-            progress.console.print(
-                f"  {mark}[/] {check.suite}::{check.name}  "
-                f"[dim]{result.cases} cases, {result.seconds:.1f}s[/]"
-            )
-            progress.advance(task)
+            if progress is not None:
+                progress.finished(check.id, result.status, result.cases, result.failures, result.seconds)
+            if result.status == "interrupted":
+                break
+    except KeyboardInterrupt:  # between checks, or a second Ctrl-C during a clean-up
+        pass
+    results += [not_run(check) for check in checks[len(results) :]]
     return Report(results, target.seed or 0, target.base_url)
 
 
@@ -203,10 +262,7 @@ def print_report(report: Report, console: Any) -> None:
         "time",
     ):
         table.add_column(column, justify="left" if column == "suite" else "right")
-    by_suite: dict[str, list[Result]] = {}
-    for r in report.results:
-        by_suite.setdefault(r.suite, []).append(r)
-    for suite, results in by_suite.items():
+    for suite, results in by_suite(report).items():
         ops = set().union(*(r.operations for r in results))
         failed = sum(r.status == "failed" for r in results)
         table.add_row(
@@ -221,9 +277,9 @@ def print_report(report: Report, console: Any) -> None:
     console.print(table)
     for r in report.results:
         if r.status == "skipped":
-            console.print(f"[yellow]skipped[/] {r.suite}::{r.check}: {r.message}")
+            console.print(f"[yellow]skipped[/] {r.id}: {r.message}")
     for r in report.failed:
-        console.rule(f"[red]FAILED {r.suite}::{r.check}")
+        console.rule(f"[red]FAILED {r.id}")
         console.print(r.doc, markup=False)
         console.print(r.message, markup=False, highlight=False)
         if r.reproduction:
@@ -236,20 +292,27 @@ def print_report(report: Report, console: Any) -> None:
         )
 
 
+def by_suite(report: Report) -> dict[str, list[Result]]:
+    grouped: dict[str, list[Result]] = {}
+    for r in report.results:
+        grouped.setdefault(r.suite, []).append(r)
+    return grouped
+
+
 def write_junit(report: Report, path: str) -> None:
+    """One ``<testsuite>`` per suite; failures carry the reproduction, an interrupted check is an
+    ``<error>`` and a check the interruption kept from running is ``<skipped>``, both saying so."""
     import xml.etree.ElementTree as ET
 
     root = ET.Element("testsuites", name="genomics-conformance")
-    by_suite: dict[str, list[Result]] = {}
-    for r in report.results:
-        by_suite.setdefault(r.suite, []).append(r)
-    for suite, results in by_suite.items():
+    for suite, results in by_suite(report).items():
         element = ET.SubElement(
             root,
             "testsuite",
             name=suite,
             tests=str(len(results)),
             failures=str(sum(r.status == "failed" for r in results)),
+            errors=str(sum(r.status == "interrupted" for r in results)),
             skipped=str(sum(r.status == "skipped" for r in results)),
             time=f"{sum(r.seconds for r in results):.3f}",
         )
@@ -261,9 +324,53 @@ def write_junit(report: Report, path: str) -> None:
             if r.status == "failed":
                 failure = ET.SubElement(case, "failure", message=r.message.split("\n")[0][:500])
                 failure.text = f"{r.message}\n\nReproduction:\n{r.reproduction}"
+            elif r.status == "interrupted":
+                ET.SubElement(case, "error", type="interrupted", message=r.message)
             elif r.status == "skipped":
                 ET.SubElement(case, "skipped", message=r.message)
     ET.ElementTree(root).write(path, encoding="utf-8", xml_declaration=True)
+
+
+def target_from_args(args: argparse.Namespace, seed: int) -> Any:
+    from contracts.core import Target
+
+    return Target(
+        args.base_url,
+        writer_token=args.writer_token,
+        admin_token=args.admin_token,
+        reader_token=args.reader_token,
+        outsider_token=args.outsider_token,
+        readonly_token=args.readonly_token,
+        reader_member=args.reader_member,
+        outsider_member=args.outsider_member,
+        project=args.project,
+        profile=args.profile,
+        seed=seed,
+        strict_auth=args.strict_auth,
+        reference_set_id=args.reference_set_id,
+    )
+
+
+def execute(args: argparse.Namespace, seed: int, target: Any, console: Any, progress: Any) -> Report:
+    """Run the chosen checks: here one by one, or over pytest-xdist workers. ``target`` is the
+    prepared target of ``--base-url`` (None: the mock in-process)."""
+    from contracts.local import local_mock
+    from contracts.preflight import prepare
+
+    what = f"profile {args.profile}, seed {seed}"
+    if args.workers > 1 or args.tx:
+        from contracts.parallel import run_parallel
+
+        where = args.base_url or "an in-process mock per worker"
+        spread = f"{len(args.tx)} --tx" if args.tx else f"{args.workers} workers"
+        console.print(f"Testing {where} ({what}, {spread})")
+        return run_parallel(args, seed, progress)
+    if target is not None:
+        console.print(f"Testing {target.base_url} ({what})")
+        return run_suites(target, args.suite, progress=progress)
+    with local_mock(profile=args.profile, seed=seed) as local:
+        console.print(f"Testing the in-process mock at {local.base_url} ({what})")
+        return run_suites(prepare(local), args.suite, progress=progress)
 
 
 def main(args: argparse.Namespace) -> int:
@@ -271,39 +378,50 @@ def main(args: argparse.Namespace) -> int:
 
     from rich.console import Console
 
-    from contracts.core import Target
-    from contracts.local import local_mock
+    from contracts.core import iter_checks
+    from contracts.preflight import TargetError, prepare
+    from contracts.progress import make_progress
 
     warnings.filterwarnings("ignore", message=".*starlette.testclient")
-    console = Console() if sys.stdout.isatty() else Console(width=120)
+    # Ctrl-C / SIGINT stops the run even when the caller started us with SIGINT ignored (a shell's
+    # background job): Python keeps an inherited SIG_IGN, and the run would go on to a verdict
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    # bound to the real stdout: the parallel runner silences pytest by redirecting sys.stdout
+    console = Console(file=sys.stdout) if sys.stdout.isatty() else Console(file=sys.stdout, width=120)
+    errors = Console(stderr=True, width=200)
     seed = args.seed if args.seed is not None else random.randrange(2**31)
     started = time.monotonic()
-    if args.base_url:
-        target = Target(
-            args.base_url,
-            writer_token=args.writer_token,
-            reader_token=args.reader_token,
-            outsider_token=args.outsider_token,
-            readonly_token=args.readonly_token,
-            reader_member=args.reader_member,
-            outsider_member=args.outsider_member,
-            project=args.project,
-            profile=args.profile,
-            seed=seed,
-            strict_auth=args.strict_auth,
-        )
-        console.print(f"Testing {target.base_url} (profile {args.profile}, seed {seed})")
-        report = run_suites(target, args.suite, console=console)
-    else:
-        with local_mock(profile=args.profile, seed=seed) as target:
-            console.print(
-                f"Testing the in-process mock at {target.base_url} (profile {args.profile}, seed {seed})"
-            )
-            report = run_suites(target, args.suite, console=console)
+    checks = list(iter_checks(args.suite))
+    progress = None
+    try:
+        # unreachable, not the API, writer refused: one line, before anything runs
+        target = prepare(target_from_args(args, seed)) if args.base_url else None
+        progress = make_progress(console, checks)
+        report = execute(args, seed, target, console, progress)
+    except TargetError as exc:
+        errors.print(f"genomics-mock conformance: {exc}", markup=False, highlight=False, soft_wrap=True)
+        return 2
+    except KeyboardInterrupt:  # before the first check: nothing ran
+        report = Report([not_run(c) for c in checks], seed, args.base_url or "the in-process mock")
+    finally:
+        if progress is not None:
+            progress.close()
     report.seed = seed
-    print_report(report, console)
     if args.junit_xml:
         write_junit(report, args.junit_xml)
+    if report.interrupted:
+        finished = sum(r.status in ("passed", "failed") for r in report.results)
+        saved = f"; JUnit written to {args.junit_xml}" if args.junit_xml else ""
+        errors.print(
+            f"genomics-mock conformance: interrupted (SIGINT) after {finished} of {len(report.results)} "
+            f"checks, {len(report.failed)} failed{saved}",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+        return INTERRUPTED_EXIT
+    print_report(report, console)
+    if args.junit_xml:
         console.print(f"JUnit XML written to {args.junit_xml}")
     total = len(report.results)
     console.print(f"{total - len(report.failed)}/{total} checks passed in {time.monotonic() - started:.0f}s")

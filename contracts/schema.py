@@ -8,15 +8,28 @@ server errors, status code / content type / headers / body conformance,
 negative data rejected, positive data accepted (404, 400 and 409 are
 legitimate answers of a stateful server to generated ids, to bodies missing
 fields the API requires but the schema cannot express, and to stale IAM
-policy etags), unsupported methods,
+policy etags; 403 too when the writer may use only its own project, since
+generated project ids name other projects), unsupported methods,
 use after free, resource availability after create, and ignored auth (only
 when the target refuses anonymous callers).
+
+Credentials are never generated: the standard ``key``, ``access_token`` and
+``oauth_token`` query parameters are taken out of the document the engine
+sees, and security parameters are not generated, so every request carries
+exactly the credentials the user gave (the writer's token, or none). A server
+rightly refuses credentials it does not know (401), which is no failure of it.
+
+The operations are split into a few checks (by resource) plus one for the
+stateful phase, so that ``--workers N`` can spread them over processes.
 """
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 from contracts.client import ContractViolation
 from contracts.core import Context, Suite
@@ -28,6 +41,18 @@ SUITE = Suite("schema", "Schemathesis: responses match spec/openapi.yaml, bad in
 #: documented field reaches is found on every run, whatever the seed; fuzzing adds random depth.
 SCHEMA_RUNS = {"quick": (4, 10), "deep": (60, 40)}
 
+#: query parameters that carry credentials; generating them would make the target see a caller
+#: the user never configured (and rightly answer 401)
+CREDENTIAL_PARAMETERS = ("key", "access_token", "oauth_token")
+
+#: operation groups, by the document's tags: one check each (examples, coverage, fuzzing)
+GROUPS: dict[str, tuple[str, ...]] = {
+    "datasets": ("Dataset",),
+    "annotations": ("Annotation", "Annotation Set"),
+    "variants": ("Variant Set", "Call Set"),
+    "reads_and_references": ("Read Group Set", "Read", "Reference", "Reference Set", "Operation"),
+}
+
 
 def spec_path() -> Path:
     try:
@@ -38,25 +63,61 @@ def spec_path() -> Path:
         return Path(__file__).resolve().parent.parent / "spec" / "openapi.yaml"
 
 
-def schemathesis_config(ctx: Context) -> dict[str, Any]:
+@cache
+def _document_text() -> str:
+    return spec_path().read_text(encoding="utf-8")
+
+
+def contract_document() -> dict[str, Any]:
+    """spec/openapi.yaml without the credential parameters (a fresh copy: the engine may annotate it)."""
+    document: dict[str, Any] = yaml.safe_load(_document_text())
+    refs = {f"#/components/parameters/{name}" for name in CREDENTIAL_PARAMETERS}
+
+    def keep(parameter: Any) -> bool:
+        if not isinstance(parameter, dict):
+            return True
+        if parameter.get("$ref") in refs:
+            return False
+        return not (parameter.get("in") == "query" and parameter.get("name") in CREDENTIAL_PARAMETERS)
+
+    for item in document.get("paths", {}).values():
+        for value in item.values():
+            if isinstance(value, dict) and "parameters" in value:
+                value["parameters"] = [p for p in value["parameters"] if keep(p)]
+        if "parameters" in item:
+            item["parameters"] = [p for p in item["parameters"] if keep(p)]
+    for name in CREDENTIAL_PARAMETERS:
+        document.get("components", {}).get("parameters", {}).pop(name, None)
+    return document
+
+
+def schemathesis_config(ctx: Context, *, stateful: bool) -> dict[str, Any]:
+    """The engine's configuration for one check: the stateful phase alone, or the other three."""
     examples, steps = SCHEMA_RUNS[ctx.target.profile]
     target = ctx.target
     if target.max_examples:  # the toolkit's own tests: a short run
         examples, steps = min(examples, target.max_examples), min(steps, 5)
+    accepted: list[str] = ["2XX", "400", "404", "409", *map(str, ctx.project_refusals())]
     config: dict[str, Any] = {
         "base-url": target.base_url,
-        "generation": {"max-examples": examples, "database": "none"},
+        "generation": {
+            "max-examples": examples,
+            "database": "none",
+            "with-security-parameters": False,
+            # quick: report the first counter-example as found (each shrink step is a request)
+            "no-shrink": target.profile == "quick" or not target.shrink,
+        },
         "phases": {
-            "examples": {"enabled": True},
-            "coverage": {"enabled": True},
-            "fuzzing": {"enabled": True},
-            "stateful": {"enabled": True, "max-steps": steps},
+            "examples": {"enabled": not stateful},
+            "coverage": {"enabled": not stateful},
+            "fuzzing": {"enabled": not stateful},
+            "stateful": {"enabled": stateful, "max-steps": steps},
         },
         "checks": {
             "enabled": True,
             # a stateful server refuses some schema-valid requests for reasons of state: unknown ids
             # (404), fields required by the API but not by the schema (400), stale etags (409)
-            "positive_data_acceptance": {"expected-statuses": ["2XX", "400", "404", "409"]},
+            "positive_data_acceptance": {"expected-statuses": accepted},
             "ignored_auth": {"enabled": bool(target.strict_auth)},
             # /v1/<x>/search shares its URL shape with /v1/<x>/{id}: a router answering 405 for
             # PUT .../search rightly lists the methods of both templates in Allow (Google's
@@ -83,20 +144,21 @@ def operation_id(operation: Any) -> str:
         return str(getattr(operation, "label", ""))
 
 
-@SUITE.check
-def schemathesis_run(ctx: Context) -> None:
-    """Every operation: examples, coverage, fuzzing, stateful links; all applicable checks."""
+def run_engine(ctx: Context, *, tags: tuple[str, ...] = (), stateful: bool = False) -> None:
+    """Run Schemathesis over the operations tagged ``tags`` (all when empty); fail with every
+    distinct (operation, check) failure and its curl reproduction."""
     import schemathesis
     from schemathesis.config import SchemathesisConfig
     from schemathesis.engine import Status, events, from_schema
 
-    config = SchemathesisConfig.from_dict(schemathesis_config(ctx))
-    schema = schemathesis.openapi.from_path(str(spec_path()), config=config)
+    config = SchemathesisConfig.from_dict(schemathesis_config(ctx, stateful=stateful))
+    schema = schemathesis.openapi.from_dict(contract_document(), config=config)
+    if tags:
+        schema = schema.include(tag=list(tags))
     failures: dict[tuple[str, str], tuple[str, str]] = {}
-    seed: int | None = None
     for event in from_schema(schema).execute():
-        if isinstance(event, events.EngineStarted):
-            seed = getattr(config, "seed", None)
+        if isinstance(event, events.Interrupted):
+            raise KeyboardInterrupt  # Schemathesis stopped on Ctrl-C: the whole run stops
         if isinstance(event, events.ScenarioFinished):
             recorder = event.recorder
             for case in recorder.cases.values():
@@ -116,11 +178,17 @@ def schemathesis_run(ctx: Context) -> None:
                         status = getattr(failure, "status_code", None)
                         got = f" (got {status})" if status else ""
                         failures[key] = (f"{failure.title}{got}: {failure.message}".strip(), steps)
+            ctx.stats.failures = len(failures)
+            ctx.notify()
+        elif isinstance(event, events.NonFatalError):
+            # the engine could not test an operation (e.g. the connection broke): never a pass
+            label = event.label or "schemathesis"
+            failures.setdefault((label, "error"), (f"could not be tested: {event.info.message}", ""))
         elif isinstance(event, events.FatalError):
             raise ContractViolation(f"Schemathesis could not run: {event.exception}")
     ctx.stats.operations = {op for op in ctx.stats.operations if op}
     if failures:
-        lines = [f"{len(failures)} Schemathesis failure(s) (seed {seed}):"]
+        lines = [f"{len(failures)} Schemathesis failure(s) (seed {ctx.target.seed}):"]
         repro: list[str] = []
         for (label, check_name), (message, steps) in sorted(failures.items()):
             lines.append(f"- {label}: {check_name}: {message[:300]}")
@@ -128,3 +196,22 @@ def schemathesis_run(ctx: Context) -> None:
         error = ContractViolation("\n".join(lines))
         error.reproduction = "\n".join(repro)  # type: ignore[attr-defined]
         raise error
+
+
+def _group_check(name: str, tags: tuple[str, ...]) -> None:
+    def check(ctx: Context) -> None:
+        run_engine(ctx, tags=tags)
+
+    check.__name__ = name
+    check.__doc__ = f"{', '.join(tags)} operations: examples, coverage and fuzzing; all applicable checks."
+    SUITE.check(check)
+
+
+for _name, _tags in GROUPS.items():
+    _group_check(_name, _tags)
+
+
+@SUITE.check
+def stateful_links(ctx: Context) -> None:
+    """Every operation, chained through the document's links from each create (stateful phase)."""
+    run_engine(ctx, stateful=True)
