@@ -18,9 +18,11 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# exactly the set-up docs/conformance.md documents: the admin token is the only superuser (it mints
+# the callers below and the suites' random principals); the writer is roles/owner on the project
 cat > "$WORK/tokens.yaml" <<YAML
 tokens:
-  ci-writer: {principal: "serviceAccount:writer@ci.example.com", superuser: true}
+  ci-admin: {principal: "serviceAccount:admin@ci.example.com", superuser: true}
 YAML
 
 # --port 0: the server picks a free port and prints its URL on the first line
@@ -50,14 +52,16 @@ fi
 
 principal() {  # name roles-json scopes-json
   curl -fsS -X POST "$URL/_mock/principals" -H 'Content-Type: application/json' \
+    -H "Authorization: Bearer ci-admin" \
     -d "{\"member\": \"user:$1@ci.example.com\", \"token\": \"ci-$1\", \"projectId\": \"$PROJECT\",
          \"roles\": $2, \"scopes\": $3}" > /dev/null
 }
+principal writer '["roles/owner"]' '["cloud-platform"]'
 principal reader '["roles/viewer"]' '["cloud-platform"]'
 principal outsider '[]' '["cloud-platform"]'
 principal readonly '["roles/editor"]' '["genomics.readonly"]'
 
 genomics-mock conformance --base-url "$URL" --profile quick --strict-auth --project "$PROJECT" \
-  --writer-token ci-writer --reader-token ci-reader --outsider-token ci-outsider \
+  --writer-token ci-writer --admin-token ci-admin --reader-token ci-reader --outsider-token ci-outsider \
   --readonly-token ci-readonly --outsider-member "user:outsider@ci.example.com" \
   --reader-member "user:reader@ci.example.com" --junit-xml "$JUNIT"

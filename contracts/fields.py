@@ -6,7 +6,7 @@ documented ``pageSize`` maximum, transcript exons outside their annotation)
 must be ``400 INVALID_ARGUMENT`` whose message names that field; the same
 payload without the defect is accepted; server-generated fields (``id``,
 ``createTime``) sent on input are ignored; fields left out of the mask keep
-their values.
+their values; int64 fields travel as exact decimal strings.
 """
 
 from __future__ import annotations
@@ -325,6 +325,38 @@ def limits(ctx: Context) -> None:
                 rule="TRANSCRIPT annotation with ordered exons inside it (the valid neighbour)",
             )
         ctx.checked(2)
+
+    run()
+
+
+@SUITE.check
+def int64_as_strings(ctx: Context) -> None:
+    """int64 fields (annotation start/end) are JSON strings holding the exact value, in create,
+    get and search answers alike (proto3 JSON: a JSON number loses digits past 2**53)."""
+    ctx.covers("genomics.annotations.create", "genomics.annotations.get", "genomics.annotations.search")
+    dataset_id = ctx.new_dataset("fields-int64")
+    set_id = ctx.new_annotation_set(dataset_id)["id"]
+
+    @ctx.given(st.integers(1, 200_000_000), st.integers(1, 1000), explicit=[(123_456_789, 7), (1, 1)])
+    def run(start: int, length: int) -> None:
+        end = start + length
+        body = {"annotationSetId": set_id, "referenceName": "chr1", "start": str(start), "end": str(end)}
+        made = expect(ctx.writer.post("/v1/annotations", body), 200, rule="annotations.create")
+        got = expect(ctx.writer.get(f"/v1/annotations/{made['id']}"), 200, rule="annotations.get")
+        query = {"annotationSetIds": [set_id], "referenceName": "chr1", "start": str(start), "end": str(end)}
+        found = expect(ctx.writer.post("/v1/annotations/search", query), 200, rule="annotations.search")
+        hit = next((a for a in found.get("annotations", []) if a.get("id") == made["id"]), None)
+        if hit is None:
+            raise ContractViolation(f"annotations.search over [{start}, {end}) missed {made['id']}")
+        for where, answer in (("create", made), ("get", got), ("search", hit)):
+            for field, want in (("start", start), ("end", end)):
+                value = answer.get(field)
+                if value != str(want):
+                    raise ContractViolation(
+                        f"annotations.{where}: {field} is {value!r} ({type(value).__name__}); int64 fields "
+                        f"are JSON strings, expected {str(want)!r}"
+                    )
+        ctx.checked(6)
 
     run()
 

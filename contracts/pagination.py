@@ -33,7 +33,12 @@ def annotation_specs(max_size: int = 24) -> st.SearchStrategy[list[tuple[str, in
 
 
 def collect(fetch: Fetch, key: str, size: int, what: str) -> list[dict[str, Any]]:
-    """All items, page by page; checks page sizes and the end-of-list token rule."""
+    """All items, page by page; checks page sizes and the end-of-list token rule.
+
+    A page may hold fewer items than asked, even none, and still carry a token; but the page
+    that reaches the end of the list carries none (the only end-of-list signal the API has),
+    so a token that leads to a final empty page was a token on the last page.
+    """
     items: list[dict[str, Any]] = []
     token: str | None = None
     for _ in range(MAX_PAGES):
@@ -42,12 +47,15 @@ def collect(fetch: Fetch, key: str, size: int, what: str) -> list[dict[str, Any]
         if len(page) > size:
             raise ContractViolation(f"{what}: a page of pageSize={size} held {len(page)} items")
         items.extend(page)
-        token = body.get("nextPageToken")
-        if not token:
+        following = body.get("nextPageToken")
+        if not following:
+            if token is not None and not page and items:
+                raise ContractViolation(
+                    f"{what}: nextPageToken on the last page (pageSize={size}): the page it led to "
+                    f"was empty and final, after {len(items)} items"
+                )
             return items
-        if not page:
-            # an empty page with a token is allowed but must make progress eventually
-            continue
+        token = following
     raise ContractViolation(f"{what}: more than {MAX_PAGES} pages at pageSize={size} (a token loop?)")
 
 
@@ -372,8 +380,14 @@ def insert_behind_cursor(ctx: Context) -> None:
     ctx.covers("genomics.annotations.search", "genomics.annotations.create")
     dataset_id = ctx.new_dataset("cursor")
 
-    @ctx.given(annotation_specs(max_size=16).filter(lambda s: len(s) >= 3), st.integers(1, 4), st.data())
-    def run(specs: list[tuple[str, int, int]], size: int, data: st.DataObject) -> None:
+    # explicit: six annotations at page size 2, so the first page always has a token to follow
+    @ctx.given(
+        annotation_specs(max_size=16).filter(lambda s: len(s) >= 3),
+        st.integers(1, 4),
+        st.integers(0, 3),
+        explicit=[(SPREAD, 2, 1)],
+    )
+    def run(specs: list[tuple[str, int, int]], size: int, new_end: int) -> None:
         set_id = ctx.new_annotation_set(dataset_id)["id"]
         created = batch_annotations(ctx, set_id, specs)
         fetch = search_annotations(ctx.writer, {"annotationSetIds": [set_id]})
@@ -390,7 +404,7 @@ def insert_behind_cursor(ctx: Context) -> None:
             "annotationSetId": set_id,
             "referenceName": ref,
             "start": "0",
-            "end": str(data.draw(st.integers(0, 3), label="end")),
+            "end": str(new_end),
         }
         inserted = expect(ctx.writer.post("/v1/annotations", new), 200, rule="annotations.create")["id"]
         while token:

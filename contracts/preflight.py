@@ -48,6 +48,17 @@ def validate_base_url(url: str) -> str:
     return url.strip().rstrip("/")
 
 
+def reachable(url: str) -> None:
+    """Raise :class:`TargetError` (``cannot reach URL: connection refused``) unless something
+    answers HTTP at ``url``; ValueError for a malformed URL."""
+    base = validate_base_url(url)
+    try:
+        with httpx.Client(timeout=httpx.Timeout(CONNECT_TIMEOUT)) as http:
+            http.get(base + "/_mock/health")
+    except httpx.HTTPError as exc:
+        raise TargetError(f"cannot reach {base}: {describe(exc)}") from None
+
+
 def describe(exc: httpx.HTTPError) -> str:
     """A transport error in a few words: ``connection refused``, ``no answer within 3 s``, ..."""
     if isinstance(exc, httpx.TimeoutException):

@@ -9,16 +9,21 @@ Fixtures
     ``genomics_service``  a google-api-python-client service built from the mock's discovery
                           document (skipped when that package is missing).
 
-Options (or ini settings ``genomics_mock_url`` / ``genomics_mock_seed``)
+Options (or ini settings ``genomics_mock_url`` / ``genomics_mock_seed`` / ``genomics_mock_admin_token``)
     ``--genomics-mock-url URL``   run against an already running server (admin API required:
-                                  state is reset with ``POST /_mock/reset``);
-    ``--genomics-mock-seed FILE`` load a seed file (YAML/JSON) once; every reset returns to it.
+                                  state is reset with ``POST /_mock/reset``); an unreachable URL
+                                  ends the session at once with one line (exit 2);
+    ``--genomics-mock-seed FILE`` load a seed file (YAML/JSON) once; every reset returns to it;
+    ``--genomics-mock-admin-token T`` bearer token the harness sends to that server (resets,
+                                  principals, faults, helpers): a superuser token of a strict
+                                  server (also ``GENOMICS_MOCK_ADMIN_TOKEN``).
 
 Heavy imports happen inside the fixtures, so merely having the plugin installed costs nothing.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -46,8 +51,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="use the genomics-mock (or compatible) server at URL instead of starting one")
     group.addoption("--genomics-mock-seed", dest="genomics_mock_seed", default=None, metavar="FILE",
                     help="seed file (YAML/JSON) loaded into the mock once; resets return to it")
+    group.addoption("--genomics-mock-admin-token", dest="genomics_mock_admin_token", default=None,
+                    metavar="TOKEN", help="bearer token for the harness calls to --genomics-mock-url "
+                    "(a superuser of a strict server) [GENOMICS_MOCK_ADMIN_TOKEN]")
     parser.addini("genomics_mock_url", "default for --genomics-mock-url", default="")
     parser.addini("genomics_mock_seed", "default for --genomics-mock-seed", default="")
+    parser.addini("genomics_mock_admin_token", "default for --genomics-mock-admin-token", default="")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -58,6 +67,24 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def _option(config: pytest.Config, name: str) -> str | None:
     return config.getoption(name) or config.getini(name) or None
+
+
+def _admin_token(config: pytest.Config) -> str | None:
+    return _option(config, "genomics_mock_admin_token") or os.environ.get("GENOMICS_MOCK_ADMIN_TOKEN") or None
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """An unreachable ``--genomics-mock-url`` ends the session here, once, with one line (the
+    controlling process checks it; pytest-xdist workers trust it)."""
+    url = _option(session.config, "genomics_mock_url")
+    if not url or hasattr(session.config, "workerinput"):
+        return
+    from contracts.preflight import TargetError, reachable
+
+    try:
+        reachable(url)
+    except (TargetError, ValueError) as exc:
+        pytest.exit(f"genomics-mock: {exc} (--genomics-mock-url)", returncode=2)
 
 
 class RemoteClock:
@@ -249,7 +276,9 @@ def genomics_mock_session(pytestconfig: pytest.Config) -> Iterator[GenomicsMock]
     url = _option(pytestconfig, "genomics_mock_url")
     seed_path = _option(pytestconfig, "genomics_mock_seed")
     if url:
-        with httpx.Client(base_url=url.rstrip("/"), timeout=30) as http:
+        token = _admin_token(pytestconfig)
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        with httpx.Client(base_url=url.rstrip("/"), timeout=30, headers=headers) as http:
             mock = GenomicsMock(url, http=http)
             if seed_path:
                 from mockserver.seed import read_seed_file

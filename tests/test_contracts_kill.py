@@ -23,10 +23,12 @@ from contracts.runner import Report, run_suites
 from mockserver.app import create_app
 from mockserver.auth import TokenRegistry
 from mockserver.backend import base, paging
+from mockserver.backend.annotations import Annotations
 from mockserver.backend.annotationsets import AnnotationSets
 from mockserver.backend.datasets import Datasets
 from mockserver.backend.iam import Iam
 from mockserver.backend.variantsets import VariantSets
+from mockserver.errors import ApiError
 
 Mutant = Callable[[pytest.MonkeyPatch], None]
 KILLS: dict[str, bool] = {}
@@ -134,6 +136,92 @@ def wrong_response_type(mp: pytest.MonkeyPatch) -> None:
     mp.setattr(Datasets, "create", create)
 
 
+def existence_leak(mp: pytest.MonkeyPatch) -> None:
+    """A caller holding nothing on a dataset gets 403 (which says it exists) instead of 404."""
+    mp.setattr(Iam, "can_see", lambda self, principal, resource: True)
+
+
+def mask_ignored_by_annotations(mp: pytest.MonkeyPatch) -> None:
+    """annotations.update alone ignores updateMask: every mutable field in the body is applied."""
+    original = Annotations.update
+
+    def update(self: Any, principal: Any, item_id: str, body: Any, update_mask: Any = None) -> Any:
+        return original(self, principal, item_id, body, None)
+
+    mp.setattr(Annotations, "update", update)
+
+
+def int64_as_numbers(mp: pytest.MonkeyPatch) -> None:
+    """Annotations answer start/end as JSON numbers instead of decimal strings."""
+    original = Annotations._render
+
+    def render(record: Any, set_record: Any) -> Any:
+        out = original(record, set_record)
+        return {k: int(v) if k in ("start", "end") else v for k, v in out.items()}
+
+    mp.setattr(Annotations, "_render", staticmethod(render))
+
+
+def page_repeats_an_item(mp: pytest.MonkeyPatch) -> None:
+    """Each page after the first starts with the last item of the page before (in place of its own)."""
+    original = paging.Paginator.page
+    last_of: dict[str, Any] = {}
+
+    def page(self: Any, method: str, query: Any, *, page_token: Any, **kwargs: Any) -> Any:
+        items, token = original(self, method, query, page_token=page_token, **kwargs)
+        if page_token in last_of and items:
+            items = [last_of[page_token], *items[1:]]
+        if token and items:
+            last_of[token] = items[-1]
+        return items, token
+
+    mp.setattr(paging.Paginator, "page", page)
+
+
+def create_without_project(mp: pytest.MonkeyPatch) -> None:
+    """datasets.create accepts a body without projectId (files it under a default project)."""
+    original = Datasets.create
+
+    def create(self: Any, principal: Any, body: Any) -> Any:
+        if isinstance(body, dict) and not body.get("projectId"):
+            body = {**body, "projectId": "defaulted"}
+        return original(self, principal, body)
+
+    mp.setattr(Datasets, "create", create)
+
+
+def errors_without_envelope(mp: pytest.MonkeyPatch) -> None:
+    """Errors answer a bare {"message": ...} instead of Google's {"error": {code, message, status}}."""
+    mp.setattr(ApiError, "body", lambda self: {"message": self.message})
+
+
+def token_on_the_last_page(mp: pytest.MonkeyPatch) -> None:
+    """The last page carries a nextPageToken, which leads to an empty final page."""
+    original = paging.Paginator.page
+    issued: set[str] = set()
+
+    def page(self: Any, method: str, query: Any, *, page_token: Any, **kwargs: Any) -> Any:
+        if page_token in issued:
+            return [], None
+        items, token = original(self, method, query, page_token=page_token, **kwargs)
+        if token is None and items:
+            token = f"past-the-end-{len(issued)}"
+            issued.add(token)
+        return items, token
+
+    mp.setattr(paging.Paginator, "page", page)
+
+
+def token_ignores_a_filter(mp: pytest.MonkeyPatch) -> None:
+    """Page tokens are bound to every filter but annotationSetIds."""
+    original = paging._canonical
+
+    def canonical(query: Any) -> dict[str, Any]:
+        return {k: v for k, v in original(query).items() if k != "annotationSetIds"}
+
+    mp.setattr(paging, "_canonical", canonical)
+
+
 MUTANTS: dict[str, tuple[Mutant, str]] = {
     "page drops its last item": (drop_last_item, "pagination"),
     "order depends on page size": (order_depends_on_page_size, "pagination"),
@@ -145,6 +233,15 @@ MUTANTS: dict[str, tuple[Mutant, str]] = {
     # beyond the issue's list: the schema suite bites too
     "server error on one operation": (server_error, "schema"),
     "int64/timestamp field of the wrong JSON type": (wrong_response_type, "schema"),
+    # issue 13
+    "existence leak: 403 instead of 404 for outsiders": (existence_leak, "permissions"),
+    "updateMask ignored by one resource": (mask_ignored_by_annotations, "fields"),
+    "int64 fields as JSON numbers": (int64_as_numbers, "fields"),
+    "a page repeats an item of the previous page": (page_repeats_an_item, "pagination"),
+    "a create accepted without a required field": (create_without_project, "fields"),
+    "errors without the Google envelope": (errors_without_envelope, "schema"),
+    "nextPageToken on the last page": (token_on_the_last_page, "pagination"),
+    "a token that works with other filters": (token_ignores_a_filter, "pagination"),
 }
 
 

@@ -175,3 +175,62 @@ def test_users_do_not_see_the_libraries_deprecation_warnings(pytester: pytest.Py
     result = pytester.runpytest_subprocess(*_plugin_args(), "-p", "no:cacheprovider")
     result.assert_outcomes(passed=1)
     assert "DeprecationWarning" not in result.stdout.str()
+
+
+def test_unreachable_url_is_one_line_for_the_session(pytester: pytest.Pytester):
+    import socket
+
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    pytester.makepyfile("def test_a(genomics_mock):\n    pass\n\ndef test_b(genomics_mock):\n    pass\n")
+    # a subprocess: the session must end by itself, as a user's would
+    result = pytester.runpytest_subprocess(*_plugin_args(), "-p", "no:cacheprovider", f"--genomics-mock-url={closed}")
+    assert result.ret == 2
+    lines = [line for line in result.outlines + result.errlines if "cannot reach" in line]
+    assert lines and all(f"cannot reach {closed}: connection refused" in line for line in lines)
+    assert "Traceback" not in result.stdout.str() + result.stderr.str()
+    assert "test_a" not in result.stdout.str()  # no test ran, none reported a traceback
+
+
+STRICT = """
+def test_harness_calls_carry_the_admin_token(genomics_mock, genomics_client):
+    ds = genomics_mock.create_dataset(name="strict")       # POST /v1/datasets as the admin
+    token = genomics_mock.add_principal("carol", roles=["viewer"])
+    assert genomics_client.as_user("carol").get(f"/v1/datasets/{ds['id']}").status_code == 200
+    assert genomics_client.get(f"/v1/datasets/{ds['id']}").status_code == 401   # tests' own client: anonymous
+"""
+
+
+@pytest.fixture
+def strict_external() -> Iterator[LiveServer]:
+    from mockserver.auth import TokenRegistry
+
+    tokens = TokenRegistry()
+    tokens.add_token("harness-admin", "serviceAccount:harness@example.com", superuser=True)
+    with LiveServer(create_app(Backend(clock=FakeClock()), auth="strict", tokens=tokens)) as server:
+        yield server
+
+
+@pytest.mark.parametrize("how", ["option", "ini", "env"])
+def test_admin_token_reaches_a_strict_server(
+    pytester: pytest.Pytester, strict_external: LiveServer, how: str, monkeypatch: pytest.MonkeyPatch
+):
+    pytester.makepyfile(test_strict=STRICT)
+    args = [f"--genomics-mock-url={strict_external.url}"]
+    if how == "option":
+        args.append("--genomics-mock-admin-token=harness-admin")
+    elif how == "ini":
+        pytester.makeini("[pytest]\ngenomics_mock_admin_token = harness-admin\n")
+    else:
+        monkeypatch.setenv("GENOMICS_MOCK_ADMIN_TOKEN", "harness-admin")
+    _run(pytester, *args).assert_outcomes(passed=1)
+
+
+def test_without_the_admin_token_a_strict_server_refuses_the_harness(
+    pytester: pytest.Pytester, strict_external: LiveServer
+):
+    pytester.makepyfile(test_strict=STRICT)
+    result = _run(pytester, f"--genomics-mock-url={strict_external.url}")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*POST /v1/datasets failed: 401*"])
