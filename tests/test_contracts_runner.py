@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import signal
+import subprocess
+import sys
+import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from contracts.local import _live_server
@@ -53,3 +59,143 @@ def test_failure_prints_curl_reproduction_and_seed(
         c for c in ET.parse(junit).getroot().iter("testcase") if c.find("failure") is not None
     )
     assert "curl" in failure.find("failure").text
+
+
+# -- verdicts that cannot be false passes ------------------------------------------------------
+
+
+def closed_port_url() -> str:
+    import socket
+
+    with socket.socket() as sock:  # bound, never listening: connections are refused
+        sock.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{sock.getsockname()[1]}"
+
+
+def test_unreachable_target_is_exit_2_with_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    url = closed_port_url()
+    code = cli.main(["conformance", "--base-url", url, "--suite", "schema"])
+    out, err = capsys.readouterr()
+    assert code == 2
+    assert err.strip().splitlines() == [f"genomics-mock conformance: cannot reach {url}: connection refused"]
+    assert "PASS" not in out and "checks passed" not in out
+
+
+@pytest.mark.parametrize("url", ["localhost:8306", "ftp://example.com", "http://", "127.0.0.1"])
+def test_base_url_is_validated_up_front(url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as stop:
+        cli.main(["conformance", "--base-url", url])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "not an absolute http(s) URL" in err[0] and repr(url) in err[0]
+
+
+def test_a_server_that_does_not_speak_the_api_is_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    from starlette.applications import Starlette
+    from starlette.responses import HTMLResponse
+
+    async def page(request: Any, exc: Any) -> HTMLResponse:
+        return HTMLResponse("<h1>not here</h1>", status_code=404)
+
+    with _live_server(Starlette(routes=[], exception_handlers={404: page})) as server:
+        code = cli.main(["conformance", "--base-url", server.url])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "does not answer like a Genomics v1 server" in err and "404 (text/html)" in err
+
+
+def test_a_target_refusing_the_writer_is_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    with _live_server(create_app(auth="strict")) as server:
+        code = cli.main(["conformance", "--base-url", server.url, "--writer-token", "nobody-knows-me"])
+    assert code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "refuses the writer's credentials (401 UNAUTHENTICATED" in err[0]
+
+
+def test_a_project_scoped_writer_needs_its_project(capsys: pytest.CaptureFixture[str]) -> None:
+    from mockserver.auth import TokenRegistry
+
+    tokens = TokenRegistry()
+    app = create_app(auth="strict", tokens=tokens)
+    with _live_server(app) as server:
+        owner = {"member": "user:w@example.com", "token": "w", "roles": ["roles/owner"], "projectId": "mine"}
+        assert httpx.post(f"{server.url}/_mock/principals", json=owner).status_code == 200
+        code = cli.main(["conformance", "--base-url", server.url, "--writer-token", "w"])
+    assert code == 2
+    assert "give --project, a project where the writer holds roles/owner" in capsys.readouterr().err
+
+
+def test_a_check_that_evaluates_no_invariant_fails() -> None:
+    from contracts.core import Check, Target
+    from contracts.runner import run_check
+
+    def looks_busy(ctx: Any) -> None:
+        ctx.stats.cases += 5  # requests may have gone out, but nothing was compared
+
+    result = run_check(Check("demo", "looks_busy", "", looks_busy), Target("http://127.0.0.1:1"))
+    assert result.status == "failed"
+    assert result.message.startswith("checked nothing: 5 cases ran but no invariant was evaluated")
+
+
+def test_credentials_are_never_generated() -> None:
+    from contracts.schema import CREDENTIAL_PARAMETERS, contract_document
+
+    document = contract_document()
+    assert f"#/components/parameters/{CREDENTIAL_PARAMETERS[0]}" not in json.dumps(document)
+    shared = document["components"]["parameters"]
+    names: set[str] = set()
+    for item in document["paths"].values():
+        for value in [item, *item.values()]:
+            for parameter in value.get("parameters", []) if isinstance(value, dict) else []:
+                ref = parameter.get("$ref", "").rsplit("/", 1)[-1]
+                names.add(parameter.get("name") or shared[ref]["name"])
+    assert not names & set(CREDENTIAL_PARAMETERS)
+    assert {"fields", "alt", "prettyPrint", "quotaUser"} <= names  # the other standard parameters stay
+
+
+def test_the_schema_suite_passes_on_an_open_server_without_credentials() -> None:
+    """An open server refuses unknown credentials (401, as Google does): had the suite generated
+    key/access_token/oauth_token values, this run would fail with 401s."""
+    from contracts.core import Target
+    from contracts.preflight import prepare
+    from contracts.runner import run_suites
+
+    with _live_server(create_app()) as server:
+        target = prepare(Target(server.url, seed=2, max_examples=3))
+        report = run_suites(target, ["schema"])
+    assert not report.failed, "\n".join(f"{r.id}: {r.message[:500]}" for r in report.failed)
+    assert all(r.invariants > 0 for r in report.results)
+
+
+def test_sigint_stops_the_run_with_130_and_junit_says_interrupted(tmp_path: Path) -> None:
+    """Ctrl-C while a check waits on the server: exit 130, one line, no traceback, and the JUnit
+    report marks that check interrupted and the rest not run."""
+    junit = tmp_path / "report.xml"
+    with _live_server(create_app()) as server:
+        # the first annotations.search of the run is held for 5 s: the run is inside a check
+        search = "genomics.annotations.search"
+        fault = {"operationId": search, "action": "latency", "fixedMs": 5_000, "count": 1}
+        httpx.post(f"{server.url}/_mock/faults", json=fault).raise_for_status()
+        command = [sys.executable, "-m", "mockserver.cli", "conformance", "--base-url", server.url,
+                   "--suite", "pagination", "--suite", "fields", "--seed", "1", "--junit-xml", str(junit)]
+        proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            while httpx.get(f"{server.url}/_mock/faults").json()["faults"][0].get("remaining", 1):
+                assert proc.poll() is None, proc.communicate()
+                time.sleep(0.05)
+            proc.send_signal(signal.SIGINT)
+            out, err = proc.communicate(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    assert proc.returncode == 130, out + err
+    assert "Traceback" not in out + err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("genomics-mock conformance: interrupted (SIGINT)")
+    cases = {c.get("name"): c for c in ET.parse(junit).getroot().iter("testcase")}
+    interrupted = [n for n, c in cases.items() if c.find("error") is not None]
+    assert interrupted == ["annotations_search_order"]
+    assert cases["annotations_search_order"].find("error").get("type") == "interrupted"  # type: ignore[union-attr]
+    not_run = [n for n, c in cases.items() if c.find("skipped") is not None]
+    assert len(not_run) == len(cases) - 1
+    assert all("not run" in (cases[n].find("skipped").get("message") or "") for n in not_run)  # type: ignore[union-attr]

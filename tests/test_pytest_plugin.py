@@ -185,7 +185,9 @@ def test_unreachable_url_is_one_line_for_the_session(pytester: pytest.Pytester):
         closed = f"http://127.0.0.1:{sock.getsockname()[1]}"
     pytester.makepyfile("def test_a(genomics_mock):\n    pass\n\ndef test_b(genomics_mock):\n    pass\n")
     # a subprocess: the session must end by itself, as a user's would
-    result = pytester.runpytest_subprocess(*_plugin_args(), "-p", "no:cacheprovider", f"--genomics-mock-url={closed}")
+    result = pytester.runpytest_subprocess(
+        *_plugin_args(), "-p", "no:cacheprovider", f"--genomics-mock-url={closed}"
+    )
     assert result.ret == 2
     lines = [line for line in result.outlines + result.errlines if "cannot reach" in line]
     assert lines and all(f"cannot reach {closed}: connection refused" in line for line in lines)
