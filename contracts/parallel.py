@@ -20,7 +20,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from contracts.runner import NOT_RUN, Report, Result
+from contracts.outcome import NOT_RUN, Report, Result
 
 #: seconds between two looks at the workers' progress files
 POLL = 0.5

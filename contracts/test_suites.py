@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from contracts.core import Check, Stats, Target, iter_checks
-from contracts.runner import run_check
+from contracts.outcome import run_check
 
 #: seconds between two writes of a running check's counts to --contracts-progress-dir
 PROGRESS_EVERY = 0.5
