@@ -45,3 +45,17 @@ def client(app) -> Iterator[TestClient]:
 def live_server(app) -> Iterator[LiveServer]:
     with LiveServer(app) as server:
         yield server
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """The kill count of tests/test_contracts_kill.py: broken mocks caught / tried. Counted from
+    the test reports (the controlling process sees every worker's under pytest-xdist)."""
+    reports = [
+        report
+        for outcome in ("passed", "failed")
+        for report in terminalreporter.stats.get(outcome, [])
+        if report.when == "call" and "test_contracts_kill.py::test_mutant_is_caught" in report.nodeid
+    ]
+    if reports:
+        caught = sum(report.passed for report in reports)
+        terminalreporter.write_line(f"kill count: {caught}/{len(reports)} broken servers caught")
