@@ -199,3 +199,48 @@ def test_sigint_stops_the_run_with_130_and_junit_says_interrupted(tmp_path: Path
     not_run = [n for n, c in cases.items() if c.find("skipped") is not None]
     assert len(not_run) == len(cases) - 1
     assert all("not run" in (cases[n].find("skipped").get("message") or "") for n in not_run)  # type: ignore[union-attr]
+
+
+def test_annotation_sets_name_a_reference_set_the_target_knows() -> None:
+    """The first reference set the target lists (here a seeded one with a fixed id), unless
+    --reference-set-id names one; the made-up fallback only when the target lists none."""
+    from contracts.core import Context, Target
+    from contracts.preflight import FALLBACK_REFERENCE_SET, prepare
+
+    seed = {"referenceSets": [{"id": "EMud_c37lKPXTQ", "assemblyId": "GRCh38",
+                               "references": [{"name": "chr1", "length": 248956422}]}]}
+    with _live_server(create_app()) as server:
+        assert prepare(Target(server.url)).reference_set_id == FALLBACK_REFERENCE_SET
+        httpx.post(f"{server.url}/_mock/seed", json=seed).raise_for_status()
+        target = prepare(Target(server.url))
+        assert target.reference_set_id == "EMud_c37lKPXTQ"
+        ctx = Context(target)
+        made = ctx.new_annotation_set(ctx.new_dataset())
+        assert made["referenceSetId"] == "EMud_c37lKPXTQ"
+        ctx.cleanup()
+        assert prepare(Target(server.url, reference_set_id="given")).reference_set_id == "given"
+
+
+def test_the_documented_strict_set_up_passes_with_a_project_owner_writer() -> None:
+    """docs/conformance.md's set-up: the writer is roles/owner on --project, not a superuser, so
+    the target rightly answers it 403 for other projects; the verdicts accept exactly that."""
+    from contracts.core import Target
+    from contracts.preflight import prepare
+    from contracts.runner import run_suites
+    from mockserver.auth import TokenRegistry
+
+    tokens = TokenRegistry()
+    tokens.add_token("admin", "serviceAccount:admin@example.com", superuser=True)
+    with _live_server(create_app(auth="strict", tokens=tokens)) as server:
+        callers = {"writer": ["roles/owner"], "reader": ["roles/viewer"], "outsider": []}
+        for name, roles in callers.items():
+            body = {"member": f"user:{name}@example.com", "token": name, "roles": roles, "projectId": "p"}
+            admin = {"Authorization": "Bearer admin"}
+            httpx.post(f"{server.url}/_mock/principals", json=body, headers=admin).raise_for_status()
+        target = Target(server.url, writer_token="writer", admin_token="admin", reader_token="reader",
+                        outsider_token="outsider", project="p", strict_auth=True, seed=3, max_examples=3)
+        prepare(target)
+        assert target.writer_sees_all_projects is False
+        report = run_suites(target, ["pagination", "permissions"])
+    assert not report.failed, "\n".join(f"{r.id}: {r.message[:500]}" for r in report.failed)
+    assert [r.id for r in report.results if r.status != "passed"] == []
