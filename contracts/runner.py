@@ -162,7 +162,9 @@ def run_suites(target: Any, suites: list[str] | None = None, *, progress: Any = 
     return Report(results, target.seed or 0, target.base_url)
 
 
-def print_report(report: Report, console: Any) -> None:
+def print_report(report: Report, console: Any, rerun: str = "") -> None:
+    """The summary table, skip reasons and each failure; ``rerun`` holds the options the re-run
+    command repeats besides suite and seed (the target, the profile)."""
     from rich.table import Table
 
     table = Table(title=f"Conformance of {report.base_url} (seed {report.seed})")
@@ -200,8 +202,7 @@ def print_report(report: Report, console: Any) -> None:
             console.print("Reproduction (requests in order, as sent):", style="bold")
             console.print(r.reproduction, markup=False, highlight=False, soft_wrap=True)
         console.print(
-            f"Re-run: genomics-mock conformance --base-url {report.base_url} --suite {r.suite} "
-            f"--seed {report.seed}",
+            f"Re-run: genomics-mock conformance{rerun} --suite {r.suite} --seed {report.seed}",
             markup=False,
         )
 
@@ -334,7 +335,10 @@ def main(args: argparse.Namespace) -> int:
             soft_wrap=True,
         )
         return INTERRUPTED_EXIT
-    print_report(report, console)
+    rerun = (f" --base-url {args.base_url}" if args.base_url else "") + (
+        f" --profile {args.profile}" if args.profile != "quick" else ""
+    )
+    print_report(report, console, rerun)
     if args.junit_xml:
         console.print(f"JUnit XML written to {args.junit_xml}")
     total = len(report.results)
