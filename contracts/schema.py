@@ -19,6 +19,18 @@ sees, and security parameters are not generated, so every request carries
 exactly the credentials the user gave (the writer's token, or none). A server
 rightly refuses credentials it does not know (401), which is no failure of it.
 
+Request bodies accept int64 fields as JSON numbers as well as decimal strings,
+as Google's proto3 JSON parser (and the mock) does: the engine sees a request
+twin of each component schema that allows both, while responses are checked
+against the document's strings. Without it, a server accepting ``"end": 5``
+would count as accepting invalid data.
+
+Every run reaches a successful create of each resource, whatever the seed: the
+document the engine sees carries a valid example body for each create (naming
+the run's project, and containers the check makes first), which the examples
+phase sends as is, so a create's answer is checked against its response
+schema on every run (generated bodies alone rarely name a live container).
+
 The operations are split into a few checks (by resource) plus one for the
 stateful phase, so that ``--workers N`` can spread them over processes.
 """
@@ -31,7 +43,7 @@ from typing import Any
 
 import yaml
 
-from contracts.client import ContractViolation
+from contracts.client import ContractViolation, expect
 from contracts.core import Context, Suite
 
 SUITE = Suite("schema", "Schemathesis: responses match spec/openapi.yaml, bad input is rejected")
@@ -68,9 +80,51 @@ def _document_text() -> str:
     return spec_path().read_text(encoding="utf-8")
 
 
-def contract_document() -> dict[str, Any]:
-    """spec/openapi.yaml without the credential parameters (a fresh copy: the engine may annotate it)."""
+SCHEMAS = "#/components/schemas/"
+#: suffix of the request twin of a component schema (see :func:`lenient_requests`)
+REQUEST_TWIN = "__request"
+#: unbounded, like the document's int64 strings (a decimal pattern, no range)
+INT64 = {"type": "integer"}
+
+
+def _relaxed(node: Any) -> Any:
+    """``node`` with int64 strings also accepting JSON integers, and references to request twins."""
+    if isinstance(node, list):
+        return [_relaxed(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out = {key: _relaxed(value) for key, value in node.items()}
+    ref = out.get("$ref")
+    if isinstance(ref, str) and ref.startswith(SCHEMAS):
+        out["$ref"] = ref + REQUEST_TWIN
+    if out.get("type") == "string" and out.get("format") == "int64":
+        out = {"anyOf": [out, dict(INT64)]}
+    return out
+
+
+def lenient_requests(document: dict[str, Any]) -> None:
+    """Request bodies take int64 fields as decimal strings or JSON integers (proto3 JSON input);
+    response schemas stay as the document has them."""
+    schemas = document.get("components", {}).get("schemas", {})
+    for name in list(schemas):
+        schemas[name + REQUEST_TWIN] = _relaxed(schemas[name])
+    for item in document.get("paths", {}).values():
+        for operation in item.values():
+            if isinstance(operation, dict) and "requestBody" in operation:
+                for media in operation["requestBody"].get("content", {}).values():
+                    media["schema"] = _relaxed(media["schema"])
+
+
+def contract_document(examples: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The document the engine sees: spec/openapi.yaml without the credential parameters, with
+    lenient int64 input (:func:`lenient_requests`) and ``examples`` (``"POST /v1/x"`` -> body)
+    as request-body examples. A fresh copy each time: the engine may annotate it."""
     document: dict[str, Any] = yaml.safe_load(_document_text())
+    lenient_requests(document)
+    for key, body in (examples or {}).items():
+        method, path = key.split(" ", 1)
+        content = document["paths"][path][method.lower()]["requestBody"]["content"]
+        content["application/json"]["example"] = body
     refs = {f"#/components/parameters/{name}" for name in CREDENTIAL_PARAMETERS}
 
     def keep(parameter: Any) -> bool:
@@ -144,15 +198,64 @@ def operation_id(operation: Any) -> str:
         return str(getattr(operation, "label", ""))
 
 
+#: the name of every dataset the examples create (deleted after the check)
+EXAMPLE_NAME = "contracts-schema-example"
+
+
+def create_examples(ctx: Context, tags: tuple[str, ...]) -> dict[str, Any]:
+    """A valid body for each create of the group, naming containers made here (cleaned up with
+    the check's datasets)."""
+    examples: dict[str, Any] = {}
+    if "Dataset" in tags:
+        examples["POST /v1/datasets"] = {"projectId": ctx.project, "name": EXAMPLE_NAME}
+    if "Annotation Set" in tags:
+        dataset = ctx.new_dataset("schema-annotations")
+        annotation_set = ctx.new_annotation_set(dataset)["id"]
+        examples["POST /v1/annotationsets"] = {
+            "datasetId": dataset,
+            "referenceSetId": ctx.reference_set_id,
+            "name": EXAMPLE_NAME,
+            "type": "GENERIC",
+        }
+        one = {"annotationSetId": annotation_set, "referenceName": "chr1", "start": "10", "end": "20"}
+        examples["POST /v1/annotations"] = one
+        examples["POST /v1/annotations:batchCreate"] = {"annotations": [one]}
+    if "Variant Set" in tags:
+        dataset = ctx.new_dataset("schema-variants")
+        made = ctx.writer.post("/v1/variantsets", {"datasetId": dataset})
+        variant_set = expect(made, 200, rule="variantsets.create")["id"]
+        examples["POST /v1/variantsets"] = {"datasetId": dataset, "name": EXAMPLE_NAME}
+        examples["POST /v1/callsets"] = {"variantSetIds": [variant_set], "name": EXAMPLE_NAME}
+    return examples
+
+
+def delete_example_datasets(ctx: Context) -> None:
+    """The datasets the datasets.create example made in the run's project."""
+    listed = ctx.writer.get("/v1/datasets", projectId=ctx.project, pageSize=1024)
+    if listed.status_code == 200:
+        for dataset in listed.json().get("datasets", []):
+            if dataset.get("name") == EXAMPLE_NAME:
+                ctx.writer.delete(f"/v1/datasets/{dataset['id']}")
+
+
 def run_engine(ctx: Context, *, tags: tuple[str, ...] = (), stateful: bool = False) -> None:
     """Run Schemathesis over the operations tagged ``tags`` (all when empty); fail with every
     distinct (operation, check) failure and its curl reproduction."""
+    try:
+        _run_engine(ctx, tags=tags, stateful=stateful)
+    finally:
+        if "Dataset" in tags:
+            delete_example_datasets(ctx)
+
+
+def _run_engine(ctx: Context, *, tags: tuple[str, ...], stateful: bool) -> None:
     import schemathesis
     from schemathesis.config import SchemathesisConfig
     from schemathesis.engine import Status, events, from_schema
 
     config = SchemathesisConfig.from_dict(schemathesis_config(ctx, stateful=stateful))
-    schema = schemathesis.openapi.from_dict(contract_document(), config=config)
+    document = contract_document(create_examples(ctx, tags))
+    schema = schemathesis.openapi.from_dict(document, config=config)
     if tags:
         schema = schema.include(tag=list(tags))
     failures: dict[tuple[str, str], tuple[str, str]] = {}

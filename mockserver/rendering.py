@@ -118,9 +118,27 @@ def render_json(data: Any, *, pretty: bool = True, fields: str | None = None) ->
     """
     if fields:
         data = select(data, parse_fields(fields))
-    if pretty:
-        return orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE)
-    return orjson.dumps(data)
+    option = orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE if pretty else None
+    try:
+        return orjson.dumps(data, option=option)
+    except TypeError:  # an integer wider than 64 bits, stored from a free-form info/metadata value
+        return orjson.dumps(as_doubles(data), option=option)
+
+
+def as_doubles(data: Any) -> Any:
+    """``data`` with integers wider than 64 bits written as doubles, as Google writes them: a
+    free-form value (``info``, ``metadata``) is a ``google.protobuf.Value``, whose numbers are
+    doubles. (The mock keeps what it was sent and converts only when writing.)"""
+    if isinstance(data, dict):
+        return {key: as_doubles(value) for key, value in data.items()}
+    if isinstance(data, list):
+        return [as_doubles(value) for value in data]
+    if isinstance(data, int) and not isinstance(data, bool) and not -(2**63) <= data < 2**64:
+        try:
+            return float(data)
+        except OverflowError:  # beyond a double too: JSON has no infinity
+            return None
+    return data
 
 
 def json_response(

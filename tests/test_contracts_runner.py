@@ -244,3 +244,22 @@ def test_the_documented_strict_set_up_passes_with_a_project_owner_writer() -> No
         report = run_suites(target, ["pagination", "permissions"])
     assert not report.failed, "\n".join(f"{r.id}: {r.message[:500]}" for r in report.failed)
     assert [r.id for r in report.results if r.status != "passed"] == []
+
+
+def test_requests_take_int64_as_numbers_too_responses_keep_strings() -> None:
+    """proto3 JSON input takes an int64 as a decimal string or a number (Google's parser and the
+    mock alike), so the schema suite must not call a number "invalid data"; output stays strings."""
+    from contracts.schema import REQUEST_TWIN, contract_document
+
+    document = contract_document({"POST /v1/datasets": {"projectId": "p"}})
+    annotations = document["paths"]["/v1/annotations"]["post"]
+    body = annotations["requestBody"]["content"]["application/json"]["schema"]
+    assert body == {"$ref": f"#/components/schemas/Annotation{REQUEST_TWIN}"}
+    schemas = document["components"]["schemas"]
+    start = schemas[f"Annotation{REQUEST_TWIN}"]["properties"]["start"]
+    assert [branch.get("type") for branch in start["anyOf"]] == ["string", "integer"]
+    assert schemas["Annotation"]["properties"]["start"]["type"] == "string"  # what responses must be
+    created = annotations["responses"]["200"]["content"]["application/json"]["schema"]
+    assert created == {"$ref": "#/components/schemas/Annotation"}
+    example = document["paths"]["/v1/datasets"]["post"]["requestBody"]["content"]["application/json"]
+    assert example["example"] == {"projectId": "p"}

@@ -48,3 +48,24 @@ def test_render_pretty_and_compact_hold_the_same_json():
     assert b"\n" not in compact and b" " not in compact
     assert json.loads(pretty) == json.loads(compact) == data
     assert "ü".encode() in compact  # UTF-8, not \u escapes
+
+
+def test_integers_wider_than_64_bits_are_written_as_doubles():
+    """A free-form ``info`` value may hold any JSON number; a google.protobuf.Value number is a
+    double, and the mock writes it as one instead of failing (500) on the encoder's 64-bit limit."""
+    wide = 65249017502789149154021998592
+    data = {"info": {"k": [wide, -wide, 10**400, 7, True]}}
+    expected = {"info": {"k": [float(wide), -float(wide), None, 7, True]}}
+    assert json.loads(render_json(data, pretty=False)) == expected
+    assert json.loads(render_json(data)) == json.loads(render_json(data, pretty=False))
+
+
+def test_an_annotation_set_with_a_wide_integer_in_info_round_trips(client):
+    body = b'{"datasetId": "DS", "referenceSetId": "r", "info": {"n": [65249017502789149154021998592]}}'
+    dataset = client.post("/v1/datasets", json={"projectId": "p"}).json()["id"]
+    made = client.post("/v1/annotationsets", content=body.replace(b"DS", dataset.encode()),
+                       headers={"Content-Type": "application/json"})
+    assert made.status_code == 200, made.text
+    assert made.json()["info"] == {"n": [6.524901750278915e28]}
+    stored = client.get(f"/v1/annotationsets/{made.json()['id']}").json()
+    assert stored["info"] == {"n": [6.524901750278915e28]}
