@@ -28,10 +28,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import Route
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from mockserver.live import LiveServer  # noqa: E402
@@ -67,27 +63,41 @@ def broken(mode: str, data: Any) -> Any:
     return data
 
 
-def proxy_app(upstream: str, mode: str) -> Starlette:
+def proxy_app(upstream: str, mode: str) -> Any:
+    """A bare ASGI app (no router: every path, however hostile, is forwarded as sent)."""
     client = httpx.AsyncClient(base_url=upstream, timeout=60)
 
-    async def forward(request: Request) -> Response:
-        headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP}
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
         # the raw, still percent-encoded target: the suites send hostile paths on purpose
-        target = request.scope["raw_path"].decode("ascii")
-        if request.scope["query_string"]:
-            target += "?" + request.scope["query_string"].decode("ascii")
+        target = scope["raw_path"].decode("ascii")
+        if scope["query_string"]:
+            target += "?" + scope["query_string"].decode("ascii")
+        headers = [(k, v) for k, v in scope["headers"] if k.decode("latin-1").lower() not in HOP_BY_HOP]
         answer = await client.send(
-            client.build_request(request.method, target, headers=headers, content=await request.body())
+            client.build_request(scope["method"], target, headers=headers, content=body)
         )
         content = answer.content
         is_json = answer.headers.get("content-type", "").startswith("application/json")
         if answer.status_code == 200 and is_json:
             content = json.dumps(broken(mode, answer.json())).encode()
-        out_headers = {k: v for k, v in answer.headers.items() if k.lower() not in HOP_BY_HOP}
-        return Response(content, status_code=answer.status_code, headers=out_headers)
+        out = [
+            (k.encode("latin-1"), v.encode("latin-1"))
+            for k, v in answer.headers.items()
+            if k.lower() not in HOP_BY_HOP
+        ]
+        out.append((b"content-length", str(len(content)).encode()))
+        await send({"type": "http.response.start", "status": answer.status_code, "headers": out})
+        await send({"type": "http.response.body", "body": content})
 
-    methods = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD", "TRACE"]
-    return Starlette(routes=[Route("/{path:path}", forward, methods=methods)])
+    return app
 
 
 def start_mock() -> tuple[subprocess.Popen[str], str]:

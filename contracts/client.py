@@ -122,6 +122,9 @@ class ApiClient:
         self.recorder.add(
             Exchange(self.name, method, str(url), headers, json_body, response.status_code, parsed)
         )
+        if method == "POST" and path == "/v1/datasets" and response.status_code == 200:
+            if isinstance(parsed, dict) and isinstance(parsed.get("id"), str):
+                self.recorder.created_datasets.append(parsed["id"])  # deleted with the check
         return response
 
     def get(self, path: str, **params: Any) -> httpx.Response:

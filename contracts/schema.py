@@ -37,9 +37,11 @@ stateful phase, so that ``--workers N`` can spread them over processes.
 
 from __future__ import annotations
 
+import json
 from functools import cache
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
 
@@ -198,7 +200,7 @@ def operation_id(operation: Any) -> str:
         return str(getattr(operation, "label", ""))
 
 
-#: the name of every dataset the examples create (deleted after the check)
+#: the name the example bodies give what they create
 EXAMPLE_NAME = "contracts-schema-example"
 
 
@@ -229,26 +231,26 @@ def create_examples(ctx: Context, tags: tuple[str, ...]) -> dict[str, Any]:
     return examples
 
 
-def delete_example_datasets(ctx: Context) -> None:
-    """The datasets the datasets.create example made in the run's project."""
-    listed = ctx.writer.get("/v1/datasets", projectId=ctx.project, pageSize=1024)
-    if listed.status_code == 200:
-        for dataset in listed.json().get("datasets", []):
-            if dataset.get("name") == EXAMPLE_NAME:
-                ctx.writer.delete(f"/v1/datasets/{dataset['id']}")
+def note_created_datasets(ctx: Context, recorder: Any) -> None:
+    """Every dataset the engine created (a 200 to ``POST /v1/datasets``) joins the check's
+    clean-up list: generated creates would otherwise pile up in the run's project (and, on a
+    foreign server, stay there), and every later list of that project pages through them."""
+    for interaction in recorder.interactions.values():
+        request, response = interaction.request, interaction.response
+        if response is None or response.status_code != 200 or request.method != "POST":
+            continue
+        if urlsplit(request.uri).path.rstrip("/").endswith("/v1/datasets"):
+            try:
+                created = json.loads(response.content)
+            except ValueError:
+                continue
+            if isinstance(created, dict) and isinstance(created.get("id"), str):
+                ctx.recorder.created_datasets.append(created["id"])
 
 
 def run_engine(ctx: Context, *, tags: tuple[str, ...] = (), stateful: bool = False) -> None:
     """Run Schemathesis over the operations tagged ``tags`` (all when empty); fail with every
     distinct (operation, check) failure and its curl reproduction."""
-    try:
-        _run_engine(ctx, tags=tags, stateful=stateful)
-    finally:
-        if "Dataset" in tags:
-            delete_example_datasets(ctx)
-
-
-def _run_engine(ctx: Context, *, tags: tuple[str, ...], stateful: bool) -> None:
     import schemathesis
     from schemathesis.config import SchemathesisConfig
     from schemathesis.engine import Status, events, from_schema
@@ -264,6 +266,7 @@ def _run_engine(ctx: Context, *, tags: tuple[str, ...], stateful: bool) -> None:
             raise KeyboardInterrupt  # Schemathesis stopped on Ctrl-C: the whole run stops
         if isinstance(event, events.ScenarioFinished):
             recorder = event.recorder
+            note_created_datasets(ctx, recorder)
             for case in recorder.cases.values():
                 ctx.covers(operation_id(case.value.operation))
             ctx.stats.cases += len(recorder.cases)

@@ -263,3 +263,19 @@ def test_requests_take_int64_as_numbers_too_responses_keep_strings() -> None:
     assert created == {"$ref": "#/components/schemas/Annotation"}
     example = document["paths"]["/v1/datasets"]["post"]["requestBody"]["content"]["application/json"]
     assert example["example"] == {"projectId": "p"}
+
+
+def test_every_dataset_a_check_creates_is_deleted_with_it() -> None:
+    """Ours and the schema engine's: otherwise they pile up in --project (on a foreign server, for
+    good) and every later list of that project pages through them."""
+    from contracts.core import Target, iter_checks
+    from contracts.preflight import prepare
+    from contracts.runner import run_check
+
+    checks = {c.id: c for c in iter_checks()}
+    with _live_server(create_app()) as server:
+        target = prepare(Target(server.url, project="p", seed=1, max_examples=3))
+        for check_id in ("schema::datasets", "pagination::datasets_list_pages", "fields::required_fields"):
+            assert run_check(checks[check_id], target).status == "passed", check_id
+            left = httpx.get(f"{server.url}/v1/datasets", params={"projectId": "p"}).json()
+            assert left.get("datasets", []) == [], check_id
