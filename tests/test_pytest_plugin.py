@@ -70,6 +70,51 @@ def test_fixtures_reset_state_between_tests(pytester: pytest.Pytester):
     result.assert_outcomes(passed=6)
 
 
+ISOLATION = """
+import ssl
+
+seen = {}
+contexts = []
+_original = ssl.create_default_context
+
+
+def counting(*args, **kwargs):
+    contexts.append(1)
+    return _original(*args, **kwargs)
+
+
+ssl.create_default_context = counting  # every verifying httpx client loads one
+
+
+def test_leaves_headers_cookies_and_users_behind(genomics_client, genomics_service):
+    genomics_client.headers["X-Leak"] = "1"
+    genomics_client.cookies.set("leak", "1")
+    alice = genomics_client.as_user("alice")
+    assert alice.get("/v1/datasets", params={"projectId": "p"}).request.headers["authorization"]
+    seen.update(client=genomics_client, alice=alice, service=genomics_service)
+
+
+def test_gets_a_new_client_and_service(genomics_mock, genomics_client, genomics_service):
+    assert genomics_client is not seen["client"] and genomics_service is not seen["service"]
+    assert seen["client"].is_closed and seen["alice"].is_closed
+    assert genomics_mock.tokens == {}  # alice's token is not kept either
+    sent = genomics_client.get("/v1/datasets", params={"projectId": "p"}).request
+    assert "x-leak" not in sent.headers and "cookie" not in sent.headers
+    assert "authorization" not in sent.headers
+    assert not genomics_client.cookies
+    assert genomics_service.datasets().list(projectId="p").execute() == {}
+
+
+def test_no_client_loaded_an_ssl_context(genomics_client):
+    assert contexts == []  # http:// needs none; one per client cost ~27 ms
+"""
+
+
+def test_each_test_gets_new_clients_that_carry_nothing_over(pytester: pytest.Pytester):
+    pytester.makepyfile(test_isolation=ISOLATION)
+    _run(pytester, "-q").assert_outcomes(passed=3)
+
+
 def test_genomics_service_skips_with_a_clear_reason_without_the_client(pytester: pytest.Pytester):
     pytester.makeconftest(
         """
