@@ -5,6 +5,22 @@ method surface from a discovery document. This module derives one from
 ``spec/openapi.yaml`` — resources from operationIds, parameters, request and
 response schemas, scopes — so the real client drives the mock with nothing
 but ``discoveryServiceUrl``. ``rootUrl`` is the address the request came to.
+
+The document is a *view* of the OpenAPI document written the way Google writes
+discovery documents, because clients check parameters locally against it
+(google-api-python-client applies ``required``, ``pattern`` and ``enum`` before
+sending anything):
+
+* only path parameters are ``required``; a query parameter the server needs
+  says "Required." in its description and the server reports it missing
+  (``datasets.list`` without ``projectId`` is the server's 400, not the client's);
+* ``pattern`` appears only on resource-name path parameters (``{+resource}``,
+  ``{+name}``); the OpenAPI document's patterns (int64 query parameters as
+  decimal text) stay server-side checks, so ``start=1000`` (an int) reaches the
+  server as ``1000``;
+* enum types are written inline and timestamps as ``google-datetime``.
+
+The OpenAPI document keeps its stricter validation; nothing here loosens the server.
 """
 
 from __future__ import annotations
@@ -23,16 +39,24 @@ STANDARD_PARAMS = (
 #: while our OpenAPI document, following the discovery ``flatPath``, names one id.
 #: Client code written for the real API calls ``getIamPolicy(resource="datasets/1")``
 #: and ``operations().get(name="operations/7")``, so the discovery document we serve
-#: speaks that way too. operationId -> (client parameter, flat prefix it stands for,
-#: pattern the name must match).
+#: speaks that way too. operationId -> (client parameter, prefix of our path it stands for,
+#: the same prefix as Google's ``flatPath`` names it, pattern the name must match).
 RESOURCE_NAME_METHODS = {
-    "genomics.datasets.getIamPolicy": ("resource", "datasets/{datasetId}", "^datasets/[^/]+$"),
-    "genomics.datasets.setIamPolicy": ("resource", "datasets/{datasetId}", "^datasets/[^/]+$"),
-    "genomics.datasets.testIamPermissions": ("resource", "datasets/{datasetId}", "^datasets/[^/]+$"),
-    "genomics.operations.get": ("name", "operations/{operationsId}", "^operations/.+$"),
-    "genomics.operations.cancel": ("name", "operations/{operationsId}", "^operations/.+$"),
-    "genomics.operations.list": ("name", "operations", "^operations$"),
-}
+    "genomics.datasets.getIamPolicy": (
+        "resource", "datasets/{datasetId}", "datasets/{datasetsId}", "^datasets/[^/]+$"),
+    "genomics.datasets.setIamPolicy": (
+        "resource", "datasets/{datasetId}", "datasets/{datasetsId}", "^datasets/[^/]+$"),
+    "genomics.datasets.testIamPermissions": (
+        "resource", "datasets/{datasetId}", "datasets/{datasetsId}", "^datasets/[^/]+$"),
+    "genomics.operations.get": (
+        "name", "operations/{operationsId}", "operations/{operationsId}", "^operations/.+$"),
+    "genomics.operations.cancel": (
+        "name", "operations/{operationsId}", "operations/{operationsId}", "^operations/.+$"),
+    "genomics.operations.list": ("name", "operations", "operations", "^operations$"),
+}  # fmt: skip
+
+#: the OpenAPI formats Google's discovery documents spell their own way
+DISCOVERY_FORMATS = {"date-time": "google-datetime"}
 
 
 def openapi_document(spec: dict[str, Any], root_url: str) -> dict[str, Any]:
@@ -74,7 +98,8 @@ class DiscoveryBuilder:
                         standard[p["name"]] = self._parameter(p)
                 self._add_method(resources, path, method, op, params)
         for name, schema in self.spec.get("components", {}).get("schemas", {}).items():
-            self._schemas.setdefault(name, self._schema(schema, name))
+            if not _is_enum(schema):  # enums are written inline where they are used
+                self._schemas.setdefault(name, self._schema(schema, name))
         scopes = {}
         for scheme in self.spec.get("components", {}).get("securitySchemes", {}).values():
             for flow in (scheme.get("flows") or {}).values():
@@ -130,9 +155,13 @@ class DiscoveryBuilder:
         holder[parts[-1]] = entry
 
     @staticmethod
-    def _use_resource_name(entry: dict[str, Any], name: str, flat_prefix: str, pattern: str) -> None:
+    def _use_resource_name(
+        entry: dict[str, Any], name: str, our_prefix: str, flat_prefix: str, pattern: str
+    ) -> None:
         """Rewrite ``v1/datasets/{datasetId}:verb`` as ``v1/{+resource}:verb`` (see RESOURCE_NAME_METHODS)."""
-        entry["path"] = entry["flatPath"].replace(flat_prefix, "{+" + name + "}", 1)
+        ours = entry["flatPath"]
+        entry["path"] = ours.replace(our_prefix, "{+" + name + "}", 1)
+        entry["flatPath"] = ours.replace(our_prefix, flat_prefix, 1)
         replaced = [n for n, p in entry["parameters"].items() if p.get("location") == "path"]
         for old in replaced:
             del entry["parameters"][old]
@@ -166,23 +195,34 @@ class DiscoveryBuilder:
         return node
 
     def _parameter(self, p: dict) -> dict[str, Any]:
+        """One parameter as Google writes it (see the module docstring: ``required`` on path
+        parameters only, no ``pattern`` — resource names get theirs in _use_resource_name)."""
         schema = self._deref(p.get("schema") or {})
         out: dict[str, Any] = {"location": p["in"]}
         if schema.get("type") == "array":
             out["repeated"] = True
             schema = self._deref(schema.get("items") or {})
         out["type"] = schema.get("type", "string")
-        for key in ("format", "enum", "default", "pattern"):
+        for key in ("format", "enum", "default"):
             if key in schema:
                 out[key] = schema[key] if key != "default" else str(schema[key]).lower()
+        if "format" in out:
+            out["format"] = DISCOVERY_FORMATS.get(out["format"], out["format"])
+        description = (p.get("description") or "").strip()
         if p.get("required"):
-            out["required"] = True
-        if p.get("description"):
-            out["description"] = p["description"]
+            if p["in"] == "path":
+                out["required"] = True
+            elif not description.startswith("Required."):
+                description = f"Required. {description}".strip()
+        if description:
+            out["description"] = description
         return out
 
     def _schema(self, schema: dict, name: str | None = None) -> dict[str, Any]:
         if "$ref" in schema:
+            target = self._deref(schema)
+            if _is_enum(target):
+                return self._schema(target)
             return {"$ref": schema["$ref"].rsplit("/", 1)[-1]}
         if "allOf" in schema and len(schema["allOf"]) == 1:
             merged = self._schema(schema["allOf"][0])
@@ -200,6 +240,8 @@ class DiscoveryBuilder:
         for key in ("description", "format", "enum"):
             if key in schema:
                 out[key] = schema[key]
+        if "format" in out:
+            out["format"] = DISCOVERY_FORMATS.get(out["format"], out["format"])
         if "items" in schema:
             out["items"] = self._schema(schema["items"])
         if schema.get("properties"):
@@ -209,4 +251,10 @@ class DiscoveryBuilder:
             out["additionalProperties"] = self._schema(extra)
         elif extra is True or (kind == "object" and not schema.get("properties") and extra is None):
             out["additionalProperties"] = {"type": "any"}
+        if out["type"] == "object" and "properties" not in out and "additionalProperties" not in out:
+            out["properties"] = {}  # a message without fields (Empty), as Google writes it
         return out
+
+
+def _is_enum(schema: dict[str, Any]) -> bool:
+    return schema.get("type") == "string" and "enum" in schema and not schema.get("properties")
