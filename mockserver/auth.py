@@ -3,7 +3,8 @@
 Credentials are read the way Google's front end reads them: an
 ``Authorization: Bearer <token>`` header, else an ``access_token`` or
 ``oauth_token`` query parameter; an API key (``key=``) identifies the caller
-only when no token is sent. Tokens and keys come from a
+only when no token is sent (an unknown key is Google's 400 ``API_KEY_INVALID``,
+not a 401). Tokens and keys come from a
 :class:`TokenRegistry` (a YAML/JSON token file, ``create_app`` or the admin
 API)::
 
@@ -20,7 +21,8 @@ or short (``genomics``); a token without ``scopes`` has ``cloud-platform``.
 Modes: ``open`` (the default) lets a request without credentials act as the
 built-in superuser :data:`DEFAULT_OWNER`, so the simple case needs no set-up;
 ``strict`` answers it ``401 UNAUTHENTICATED``. A credential that is sent but
-unknown is 401 in both modes — a client bug should never pass silently.
+unknown is 401 (an unknown API key 400) in both modes — a client bug should never
+pass silently.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ import yaml
 from starlette.datastructures import Headers
 
 from mockserver.backend.principals import ANONYMOUS, DEFAULT_OWNER, SCOPE_CLOUD_PLATFORM, Principal
-from mockserver.errors import ApiError, unauthenticated
+from mockserver.errors import AUTH_REALM, ApiError, error_info, unauthenticated
 
 AUTH_MODES = ("open", "strict")
 SCOPE_PREFIX = "https://www.googleapis.com/auth/"
@@ -46,6 +48,9 @@ MISSING_CREDENTIALS = (
 )
 INVALID_CREDENTIALS = "Request had invalid authentication credentials: {what} is not known to this server."
 INSUFFICIENT_SCOPES = "Request had insufficient authentication scopes."
+INVALID_API_KEY = "API key not valid. Please pass a valid API key."
+#: the ErrorInfo reason of a token the server does not accept (Google's for unknown tokens too)
+TOKEN_REJECTED = "ACCESS_TOKEN_TYPE_UNSUPPORTED"
 
 
 class TokenFileError(ValueError):
@@ -225,7 +230,8 @@ def identify(
     headers: Mapping[str, str],
     query: Mapping[str, Any],
 ) -> Principal:
-    """The caller of one request, or 401 UNAUTHENTICATED (with ``WWW-Authenticate: Bearer``).
+    """The caller of one request, or 401 UNAUTHENTICATED (``WWW-Authenticate: Bearer realm=...``,
+    ``error="invalid_token"`` when a credential was sent), or 400 for an unknown API key.
 
     ``headers`` are Starlette ``Headers`` or any mapping (names in any case);
     ``query`` values may be strings or lists of strings (``parse_qs`` output).
@@ -242,7 +248,9 @@ def identify(
         if scheme.lower() != "bearer" or not credential.strip():
             raise unauthenticated(
                 "Request had invalid authentication credentials: the Authorization header must be "
-                "'Bearer <access token>'."
+                "'Bearer <access token>'.",
+                reason=TOKEN_REJECTED,
+                credentials_sent=True,
             )
         token = credential.strip()
     else:
@@ -253,17 +261,21 @@ def identify(
     if token:
         principal = registry.principal_for_token(token)
         if principal is None:
-            raise unauthenticated(INVALID_CREDENTIALS.format(what="the access token"))
+            raise unauthenticated(
+                INVALID_CREDENTIALS.format(what="the access token"),
+                reason=TOKEN_REJECTED,
+                credentials_sent=True,
+            )
         return principal
     key = _query_value(query, "key")
     if key:
         principal = registry.principal_for_key(key)
         if principal is None:
-            raise unauthenticated(INVALID_CREDENTIALS.format(what="the API key"))
+            raise ApiError("INVALID_ARGUMENT", INVALID_API_KEY, details=[error_info("API_KEY_INVALID")])
         return principal
     if auth_mode == "open":
         return DEFAULT_OWNER
-    raise unauthenticated(MISSING_CREDENTIALS)
+    raise unauthenticated(MISSING_CREDENTIALS, reason="CREDENTIALS_MISSING", credentials_sent=False)
 
 
 def check_scopes(principal: Principal, accepted_scopes: Iterable[str] | None) -> None:
@@ -271,12 +283,14 @@ def check_scopes(principal: Principal, accepted_scopes: Iterable[str] | None) ->
     accepted = frozenset(accepted_scopes or ())
     if not accepted or principal.scopes & accepted:
         return
+    challenge = (
+        f'Bearer realm="{AUTH_REALM}", error="insufficient_scope", scope="{" ".join(sorted(accepted))}"'
+    )
     raise ApiError(
         "PERMISSION_DENIED",
         INSUFFICIENT_SCOPES,
-        headers={
-            "WWW-Authenticate": f'Bearer error="insufficient_scope", scope="{" ".join(sorted(accepted))}"'
-        },
+        headers={"WWW-Authenticate": challenge},
+        details=[error_info("ACCESS_TOKEN_SCOPE_INSUFFICIENT")],
     )
 
 

@@ -1,12 +1,24 @@
-"""Google-style API errors: ``{"error": {"code", "message", "status"}}``.
+"""Google-style API errors: ``{"error": {"code", "message", "status", "details"}}``.
 
 Every failure the mock reports — from the backend's rules, from request
 validation, from routing — is an :class:`ApiError` carrying a canonical
 ``google.rpc.Code`` name; the HTTP code is derived from it.
+
+``details`` follow Google's error model: a validation error carries a
+``google.rpc.BadRequest`` (:func:`bad_request`: which field, what was wrong),
+an authentication or authorization error a ``google.rpc.ErrorInfo``
+(:func:`error_info`: a machine-readable reason, its domain and metadata).
+
+Convention for INVALID_ARGUMENT messages: they begin with the request field
+they are about (``annotation.end must be >= annotation.start``,
+``datasetIds: ...``); :func:`invalid_argument` turns that leading field into
+the BadRequest field violation (or takes ``field=`` explicitly), so a message
+and its details never disagree.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 #: canonical status name -> HTTP status (google.rpc.Code mapping)
@@ -114,14 +126,62 @@ class ApiError(Exception):
 
     def rpc_status(self) -> dict[str, Any]:
         """This error as a ``google.rpc.Status`` (Operation.error, batch entries)."""
-        return {"code": RPC_CODE[self.status], "message": self.message}
+        status: dict[str, Any] = {"code": RPC_CODE[self.status], "message": self.message}
+        if self.details:
+            status["details"] = self.details
+        return status
 
     def __repr__(self) -> str:
         return f"ApiError({self.status}, {self.message!r})"
 
 
-def invalid_argument(message: str) -> ApiError:
-    return ApiError("INVALID_ARGUMENT", message)
+#: the Google error domain of the API front end's own reasons
+GOOGLEAPIS_DOMAIN = "googleapis.com"
+#: the service name ErrorInfo metadata carries
+SERVICE_NAME = "genomics.googleapis.com"
+BAD_REQUEST_TYPE = "type.googleapis.com/google.rpc.BadRequest"
+ERROR_INFO_TYPE = "type.googleapis.com/google.rpc.ErrorInfo"
+
+#: a field path at the start of a message: ``annotations[3].transcript.exons[0].start``
+_LEADING_FIELD = re.compile(r"([a-z][A-Za-z0-9_]*(?:\[\d*\])?(?:\.[A-Za-z0-9_@]+(?:\[\d*\])?)*)(?=[ :]|$)")
+#: leading words that are English, not field names
+_NOT_FIELDS = frozenset({"the", "give", "a", "an", "no", "only"})
+
+
+def bad_request(violations: list[tuple[str, str]]) -> dict[str, Any]:
+    """A ``google.rpc.BadRequest`` detail: ``[(field, description), ...]``."""
+    return {
+        "@type": BAD_REQUEST_TYPE,
+        "fieldViolations": [{"field": field, "description": text} for field, text in violations],
+    }
+
+
+def error_info(
+    reason: str, metadata: dict[str, str] | None = None, domain: str = GOOGLEAPIS_DOMAIN
+) -> dict[str, Any]:
+    """A ``google.rpc.ErrorInfo`` detail (reasons are google.api.ErrorReason names)."""
+    return {
+        "@type": ERROR_INFO_TYPE,
+        "reason": reason,
+        "domain": domain,
+        "metadata": {"service": SERVICE_NAME, **(metadata or {})},
+    }
+
+
+def leading_field(message: str) -> str | None:
+    """The request field an INVALID_ARGUMENT message begins with (see the module docstring)."""
+    match = _LEADING_FIELD.match(message)
+    if match is None or match.group(1) in _NOT_FIELDS:
+        return None
+    return match.group(1)
+
+
+def invalid_argument(message: str, *, field: str | None = None) -> ApiError:
+    """400 INVALID_ARGUMENT with a BadRequest violation for ``field`` (default: the field the
+    message begins with; none when it begins with no field)."""
+    field = field or leading_field(message)
+    details = [bad_request([(field, message)])] if field else None
+    return ApiError("INVALID_ARGUMENT", message, details=details)
 
 
 def failed_precondition(message: str) -> ApiError:
@@ -136,10 +196,21 @@ def permission_denied(message: str) -> ApiError:
     return ApiError("PERMISSION_DENIED", message)
 
 
-def unauthenticated(message: str) -> ApiError:
-    return ApiError("UNAUTHENTICATED", message, headers={"WWW-Authenticate": "Bearer"})
+#: the realm Google's 401s name in ``WWW-Authenticate`` (httplib2 cannot parse a bare "Bearer")
+AUTH_REALM = "https://accounts.google.com/"
+
+
+def unauthenticated(message: str, *, reason: str, credentials_sent: bool) -> ApiError:
+    """401 UNAUTHENTICATED as Google answers it: ``WWW-Authenticate: Bearer realm=...``, with
+    ``error="invalid_token"`` when credentials were sent (RFC 6750 §3: none without them), and
+    an ErrorInfo naming ``reason``."""
+    challenge = f'Bearer realm="{AUTH_REALM}"'
+    if credentials_sent:
+        challenge += ', error="invalid_token"'
+    return ApiError(
+        "UNAUTHENTICATED", message, headers={"WWW-Authenticate": challenge}, details=[error_info(reason)]
+    )
 
 
 def aborted(message: str) -> ApiError:
     return ApiError("ABORTED", message)
-

@@ -6,7 +6,8 @@ Runs before Connexion for every request:
 2. serves the generated discovery document;
 3. for ``/v1/...``: looks the request up in the :class:`RouteTable` (Google
    404/405 with a correct ``Allow`` before Connexion's router can misroute a
-   colon verb), identifies the caller, checks the token's scopes against the
+   colon verb), checks a ``fields=`` selector against the operation's
+   response, identifies the caller, checks the token's scopes against the
    operation's, and binds the principal and output options;
 4. turns any :class:`ApiError` raised here into Google's error body.
 """
@@ -25,8 +26,8 @@ from mockserver import compat, context
 from mockserver.backend import Backend
 from mockserver.backend.principals import Principal
 from mockserver.errors import ApiError
-from mockserver.rendering import error_response, json_response
-from mockserver.request_options import options_from_query, reset_options, set_options
+from mockserver.rendering import check_selection, error_response, json_response, parse_fields
+from mockserver.request_options import current_options, options_from_query, reset_options, set_options
 from mockserver.routing import Operation, RouteTable
 
 log = logging.getLogger("genomics_mock")
@@ -110,6 +111,9 @@ class GenomicsMiddleware:
                 )
             raise ApiError("NOT_FOUND", f"No such method: {scope['method']} {path}")
         scope.setdefault("state", {})["genomics_operation"] = match.operation
+        fields = current_options().fields
+        if fields:
+            check_selection(parse_fields(fields), match.operation.response)
         principal = self.authenticate(Headers(scope=scope), query, match.operation)
         principal_token = context.current_principal.set(principal)
         scope["state"]["genomics_principal"] = principal.member

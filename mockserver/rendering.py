@@ -6,7 +6,9 @@
   errors through :func:`error_response`.
 * ``fields=`` partial responses: a comma-separated selection where ``a/b``
   walks into a field and ``a(b,c)`` selects sub-fields, applied through lists
-  (``fields=datasets(id,name),nextPageToken``). A malformed selector is a 400.
+  (``fields=datasets(id,name),nextPageToken``). A malformed selector, or one
+  naming a field the method's response does not have (:func:`check_selection`),
+  is a 400, before the method runs.
 """
 
 from __future__ import annotations
@@ -95,6 +97,29 @@ def _merge(target: Selection, path: list[str], sub: Selection | None) -> None:
         return
     for name, inner in sub.items():
         _merge(existing, [name], inner)
+
+
+def check_selection(selection: Selection, schema: Any, where: str = "") -> None:
+    """400 naming the first selected field that ``schema`` (a resolved JSON schema) lacks.
+
+    Through arrays into their items; anything goes inside free-form values and maps
+    (``info``, ``metadata``), whose keys are data, not fields.
+    """
+    while isinstance(schema, dict) and schema.get("type") == "array":
+        schema = schema.get("items")
+    if isinstance(schema, dict) and len(schema.get("allOf") or ()) == 1:
+        schema = schema["allOf"][0]
+    properties = schema.get("properties") if isinstance(schema, dict) else None
+    if not properties:
+        return
+    for name, sub in selection.items():
+        path = f"{where}/{name}" if where else name
+        if name not in properties:
+            raise invalid_argument(
+                f"fields: invalid field selection {path!r} (the response has no such field)"
+            )
+        if sub:
+            check_selection(sub, properties[name], path)
 
 
 def select(data: Any, selection: Selection) -> Any:

@@ -3,8 +3,9 @@
 Connexion 3.3 builds a fresh jsonschema validator (after a deep copy of the
 parameter) for every parameter of every request; these validators cache one
 per schema, and phrase failures the way Google does: which parameter or body
-field, and what was wrong with it — without a dump of the schema. (The body
-validator's hooks are Connexion internals, bound in :mod:`mockserver.compat`.)
+field, and what was wrong with it — without a dump of the schema — with a
+``google.rpc.BadRequest`` field violation naming it. (The body validator's hooks
+are Connexion internals, bound in :mod:`mockserver.compat`.)
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from connexion.datastructures import MediaTypeDict
-from connexion.exceptions import BadRequestProblem, ExtraParameterProblem
+from connexion.exceptions import BadRequestProblem
 from connexion.json_schema import Draft4RequestValidator
 from connexion.utils import is_null, is_nullable
 from connexion.validators import VALIDATOR_MAP
@@ -20,6 +21,7 @@ from connexion.validators.parameter import ParameterValidator
 from jsonschema import Draft4Validator, ValidationError
 
 from mockserver.compat import json_body_validator
+from mockserver.errors import ApiError, bad_request
 
 _param_validators: dict[int, tuple[dict[str, Any], Draft4Validator]] = {}
 _body_validators: dict[int, tuple[dict[str, Any], Draft4RequestValidator]] = {}
@@ -35,6 +37,20 @@ def _cached(cache: dict, schema: dict[str, Any], factory: Any) -> Any:
 
 def _where(exc: ValidationError) -> str:
     return ".".join(str(part) for part in exc.absolute_path)
+
+
+def field_path(parts: Any) -> str:
+    """A JSON path as Google's field violations write it: ``annotations[0].start``."""
+    out = ""
+    for part in parts:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def rejected(message: str, *fields: str) -> ApiError:
+    """400 INVALID_ARGUMENT with one BadRequest field violation per named field."""
+    details = [bad_request([(field, message) for field in fields])] if fields else None
+    return ApiError("INVALID_ARGUMENT", message, details=details)
 
 
 def _short(value: Any, limit: int = 60) -> str:
@@ -71,21 +87,22 @@ class GoogleParameterValidator(ParameterValidator):
             declared = {p["name"] for p in self.parameters.get("query", [])}
             extra = set(query.keys()) - declared - set(self.security_query_params)
             if extra:
-                raise ExtraParameterProblem(param_type="query", extra_params=extra)
+                names = sorted(extra)
+                raise rejected(f"Extra query parameter(s) {', '.join(names)} not in spec", *names)
         for param in self.parameters.get("query", []):
             error = self.validate_parameter("query", query.get(param["name"]), param)
             if error:
-                raise BadRequestProblem(detail=error)
+                raise rejected(error, param["name"])
         path_params = request.path_params
         for param in self.parameters.get("path", []):
             value = path_params.get(param["name"].replace("-", "_"))
             error = self.validate_parameter("path", value, param)
             if error:
-                raise BadRequestProblem(detail=error)
+                raise rejected(error, param["name"])
         for param in self.parameters.get("header", []):
             error = self.validate_header_parameter(param, request)
             if error:
-                raise BadRequestProblem(detail=error)
+                raise rejected(error, param["name"])
 
     @staticmethod
     def validate_parameter(
@@ -147,11 +164,16 @@ def check_body(validator: Draft4RequestValidator, body: Any, nullable: bool) -> 
     except ValidationError as exc:
         where = _where(exc)
         field = f" at '{where}'" if where else ""
+        path = list(exc.absolute_path)
         if exc.validator == "additionalProperties":
             message = f"Invalid JSON payload received{field}: {exc.message} (unknown field)"
+            known = set((exc.schema or {}).get("properties") or ())
+            path += [key for key in exc.instance if key not in known][:1]
         else:
             message = f"Invalid JSON payload received{field}: {describe(exc)}"
-        raise BadRequestProblem(detail=message) from None
+            if exc.validator == "required":
+                path += [name for name in exc.validator_value if name not in exc.instance][:1]
+        raise (rejected(message, field_path(path)) if path else rejected(message)) from None
 
 
 GoogleJSONBodyValidator = json_body_validator(

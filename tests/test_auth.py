@@ -153,7 +153,16 @@ def test_strict_mode_without_credentials_is_401_with_www_authenticate(registry: 
     with pytest.raises(ApiError) as info:
         identify(registry, "strict", {}, {"alt": ["json"]})
     assert (info.value.code, info.value.status) == (401, "UNAUTHENTICATED")
-    assert info.value.headers["WWW-Authenticate"] == "Bearer"
+    # no credentials sent: a challenge without an error code (RFC 6750 section 3)
+    assert info.value.headers["WWW-Authenticate"] == 'Bearer realm="https://accounts.google.com/"'
+    assert info.value.details == [
+        {
+            "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+            "reason": "CREDENTIALS_MISSING",
+            "domain": "googleapis.com",
+            "metadata": {"service": "genomics.googleapis.com"},
+        }
+    ]
 
 
 @pytest.mark.parametrize("mode", ["open", "strict"])
@@ -164,7 +173,6 @@ def test_strict_mode_without_credentials_is_401_with_www_authenticate(registry: 
         ({"authorization": "Basic YWxpY2U6cHc="}, {}),
         ({"authorization": "Bearer"}, {}),
         ({}, {"access_token": ["unknown"]}),
-        ({}, {"key": ["unknown-key"]}),
     ],
 )
 def test_unknown_or_malformed_credentials_are_401_in_both_modes(
@@ -173,7 +181,25 @@ def test_unknown_or_malformed_credentials_are_401_in_both_modes(
     with pytest.raises(ApiError) as info:
         identify(registry, mode, headers, query)
     assert info.value.status == "UNAUTHENTICATED"
-    assert info.value.headers["WWW-Authenticate"] == "Bearer"
+    assert info.value.headers["WWW-Authenticate"] == (
+        'Bearer realm="https://accounts.google.com/", error="invalid_token"'
+    )
+    (detail,) = info.value.details
+    assert detail["reason"] == "ACCESS_TOKEN_TYPE_UNSUPPORTED" and detail["domain"] == "googleapis.com"
+
+
+@pytest.mark.parametrize("mode", ["open", "strict"])
+def test_unknown_api_key_is_400_api_key_invalid(registry: TokenRegistry, mode: str) -> None:
+    """Google answers an unknown key 400 INVALID_ARGUMENT, not 401."""
+    with pytest.raises(ApiError) as info:
+        identify(registry, mode, {}, {"key": ["unknown-key"]})
+    assert (info.value.code, info.value.status) == (400, "INVALID_ARGUMENT")
+    assert info.value.message == "API key not valid. Please pass a valid API key."
+    assert "WWW-Authenticate" not in info.value.headers
+    (detail,) = info.value.details
+    assert detail["@type"] == "type.googleapis.com/google.rpc.ErrorInfo"
+    assert (detail["reason"], detail["domain"]) == ("API_KEY_INVALID", "googleapis.com")
+    assert detail["metadata"]["service"] == "genomics.googleapis.com"
 
 
 def test_unknown_mode_is_a_programming_error(registry: TokenRegistry) -> None:
@@ -256,7 +282,8 @@ def test_http_strict_mode_without_token_is_401(http: TestClient) -> None:
     response = http.get("/v1/datasets", params={"projectId": "p1"})
     assert response.status_code == 401
     assert response.json()["error"]["status"] == "UNAUTHENTICATED"
-    assert response.headers["www-authenticate"] == "Bearer"
+    assert response.headers["www-authenticate"] == 'Bearer realm="https://accounts.google.com/"'
+    assert response.json()["error"]["details"][0]["reason"] == "CREDENTIALS_MISSING"
 
 
 def test_http_editor_writes_viewer_gets_403_and_readonly_scope_is_403(http: TestClient) -> None:

@@ -275,8 +275,10 @@ def test_batch_partial_success_in_request_order(backend: Backend, generic: str) 
     )
     first, second, third = response["entries"]
     assert first["annotation"]["start"] == "1" and "status" not in first
-    assert second == {"status": {"code": 3, "message": second["status"]["message"]}}
+    assert set(second) == {"status"} and second["status"]["code"] == 3
     assert "annotations[1].end" in second["status"]["message"]
+    (violation,) = second["status"]["details"][0]["fieldViolations"]  # google.rpc.BadRequest
+    assert violation == {"field": "annotations[1].end", "description": second["status"]["message"]}
     assert "annotations[2].type" in third["status"]["message"] and "annotation" not in third
     assert ids(search_all(backend, annotationSetIds=[generic])) == [first["annotation"]["id"]]
 

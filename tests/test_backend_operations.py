@@ -59,7 +59,9 @@ def test_operation_record_shape(be: Backend) -> None:
 def test_failure_becomes_rpc_status(be: Backend) -> None:
     name = start(be, fail=invalid_argument("sourceUris: gs://b/x is bad"))
     op = be.operations.complete(name)
-    assert op["error"] == {"code": 3, "message": "sourceUris: gs://b/x is bad"} and "response" not in op
+    assert op["error"]["code"] == 3 and op["error"]["message"] == "sourceUris: gs://b/x is bad"
+    assert op["error"]["details"][0]["fieldViolations"][0]["field"] == "sourceUris"  # a google.rpc.Status
+    assert "response" not in op
 
 
 def test_unexpected_exception_is_internal_not_a_crash(be: Backend) -> None:

@@ -61,7 +61,7 @@ from mockserver.backend.policies import (
 )
 from mockserver.backend.principals import Principal
 from mockserver.backend.roles import ALL_PERMISSIONS, PUBLIC_READ, permissions_of
-from mockserver.errors import ApiError, invalid_argument, not_found, permission_denied
+from mockserver.errors import ApiError, error_info, invalid_argument, not_found, permission_denied
 
 if TYPE_CHECKING:
     import threading
@@ -122,9 +122,17 @@ class Iam:
                     raise hidden if isinstance(hidden, ApiError) else hidden()
                 if resource.startswith("datasets/"):
                     raise not_found("Requested entity was not found.")
-            raise permission_denied(
+            denied = permission_denied(
                 f"Permission '{permission}' denied on resource '{resource}' for {principal.member}"
             )
+            denied.details.append(
+                error_info(
+                    "IAM_PERMISSION_DENIED",
+                    {"permission": permission, "resource": resource},
+                    domain="iam.googleapis.com",
+                )
+            )
+            raise denied
 
     def allowed(self, principal: Principal, permission: str, resource: str) -> bool:
         if principal.superuser:
