@@ -24,7 +24,10 @@ from mockserver import compat, error_handlers
 from mockserver.admin import MockControl, build_admin_app, document_app, health_app, index_document
 from mockserver.auth import TokenRegistry, make_authenticator
 from mockserver.backend import Backend
+from mockserver.batch import BatchMiddleware
+from mockserver.cors import CorsMiddleware
 from mockserver.discovery import DiscoveryBuilder, openapi_document
+from mockserver.method_override import MethodOverrideMiddleware
 from mockserver.middleware import Authenticator, GenomicsMiddleware, root_url
 from mockserver.resolver import resolve
 from mockserver.routing import RouteTable
@@ -84,6 +87,7 @@ def create_app(
     spec_path: str | Path | None = None,
     swagger_ui: bool = True,
     admin: bool = True,
+    cors: bool = True,
 ) -> GenomicsApp:
     """Build one mock server. Each app has its own backend (state, clock, page-token secret).
 
@@ -91,6 +95,7 @@ def create_app(
     credentials: 401); ``tokens`` maps bearer tokens and API keys to principals (a
     :class:`TokenRegistry` or a YAML/JSON file); ``authenticate`` replaces both.
     ``admin=False`` turns off the ``/_mock/`` admin API (``/_mock/health`` stays);
+    ``cors=False`` answers browsers without CORS headers (:mod:`mockserver.cors`);
     ``app.state`` holds the backend, the token registry and the control (request log,
     fault rules, state-change listeners).
     """
@@ -124,6 +129,12 @@ def create_app(
     }
     if admin:
         extra_routes["/_mock"] = build_admin_app(control)
+    # outermost first: CORS sees every answer (batch and errors included); each batch part
+    # then goes through method override and GenomicsMiddleware like a call of its own
+    if cors:
+        app.add_middleware(CorsMiddleware, position=MiddlewarePosition.BEFORE_EXCEPTION)
+    app.add_middleware(BatchMiddleware, position=MiddlewarePosition.BEFORE_EXCEPTION)
+    app.add_middleware(MethodOverrideMiddleware, position=MiddlewarePosition.BEFORE_EXCEPTION)
     app.add_middleware(
         GenomicsMiddleware,
         position=MiddlewarePosition.BEFORE_EXCEPTION,

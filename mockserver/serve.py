@@ -113,7 +113,7 @@ def build(args: argparse.Namespace) -> tuple[Any, Any]:
 
     from mockserver.app import create_app
 
-    app = create_app(backend, auth=args.auth, tokens=tokens, admin=not args.no_admin)
+    app = create_app(backend, auth=args.auth, tokens=tokens, admin=not args.no_admin, cors=not args.no_cors)
     control = app.state.control
     if seed is not None or loaded:
         control.capture_baseline()
@@ -242,6 +242,8 @@ def add_arguments(serve: argparse.ArgumentParser, env: Mapping[str, str]) -> Non
                        help="[GENOMICS_MOCK_ACCESS_LOG] log every request")
     serve.add_argument("--no-admin", action="store_true", default=default("NO_ADMIN", False, env_flag),
                        help="[GENOMICS_MOCK_NO_ADMIN] turn off the /_mock/ admin API (health stays)")
+    serve.add_argument("--no-cors", action="store_true", default=default("NO_CORS", False, env_flag),
+                       help="[GENOMICS_MOCK_NO_CORS] answer browsers without CORS headers")
 
 
 def add_health_arguments(health: argparse.ArgumentParser, env: Mapping[str, str]) -> None:

@@ -75,9 +75,10 @@ def test_a_bad_environment_value_is_reported_under_the_variable(capsys, monkeypa
 
 def test_environment_values_are_converted_and_the_command_line_wins():
     env = {"GENOMICS_MOCK_PORT": "9999", "GENOMICS_MOCK_NO_ADMIN": "yes", "GENOMICS_MOCK_ACCESS_LOG": "0",
-           "GENOMICS_MOCK_SAVE_INTERVAL": "2.5"}
+           "GENOMICS_MOCK_SAVE_INTERVAL": "2.5", "GENOMICS_MOCK_NO_CORS": "on"}
     args = build_parser(env).parse_args(["serve"])
     assert (args.port, args.no_admin, args.access_log, args.save_interval) == (9999, True, False, 2.5)
+    assert args.no_cors is True and build_parser({}).parse_args(["serve"]).no_cors is False
     assert build_parser(env).parse_args(["serve", "--port", "1234"]).port == 1234
 
 

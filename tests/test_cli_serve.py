@@ -61,17 +61,22 @@ def test_sigterm_drains_and_saves_then_a_restart_has_the_data(tmp_path):
     tokens.write_text("tokens:\n  old-token: {principal: 'user:old@example.com'}\n")
     server = Server("--state", str(state), "--seed", str(seed), "--tokens", str(tokens))
     assert server.client.get("/_mock/health").json()["status"] == "ok"
-    created = server.client.post("/v1/datasets", json={"projectId": "p1", "name": "written"})
+    created = server.client.post("/v1/datasets", json={"projectId": "p1", "name": "written"},
+                                 headers={"Origin": "http://app.example"})
     assert created.status_code == 200
+    assert created.headers["access-control-allow-origin"] == "http://app.example"  # CORS by default
     code, out, err = server.stop(signal.SIGTERM)
     assert code == 0, err
     assert f"state saved to {state}" in out
     # the state wins over the seed (not loaded twice); --no-admin turns /_mock/ off but not health
     tokens.write_text("tokens:\n  new-token: {principal: 'user:new@example.com'}\n")
-    restarted = Server("--state", str(state), "--seed", str(seed), "--no-admin", "--tokens", str(tokens))
+    restarted = Server(
+        "--state", str(state), "--seed", str(seed), "--no-admin", "--tokens", str(tokens), "--no-cors"
+    )
     try:
         assert sorted(_names(restarted)) == ["seeded", "written"]
-        assert restarted.client.get(f"/v1/datasets/{created.json()['id']}").status_code == 200
+        got = restarted.client.get(f"/v1/datasets/{created.json()['id']}", headers={"Origin": "http://app.example"})
+        assert got.status_code == 200 and "access-control-allow-origin" not in got.headers  # --no-cors
         assert restarted.client.post("/_mock/reset").status_code == 404
         assert restarted.client.get("/_mock/health").status_code == 200
         for token in ("old-token", "new-token"):  # saved tokens, plus the token file as it is now

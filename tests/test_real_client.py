@@ -202,6 +202,15 @@ def test_read_group_sets_coverage_and_export_end_to_end(genomics, storage):
     )
     assert coverage["bucketWidth"] == "2048"
     assert all(b["meanCoverage"] > 0 for b in coverage["coverageBuckets"])
+    # int64 query parameters given as Python ints, as client code writes them: the discovery
+    # document has no pattern on them, so the client sends them instead of refusing them
+    ranged = (
+        genomics.readgroupsets()
+        .coveragebuckets()
+        .list(readGroupSetId=first["id"], referenceName="ref", start=0, end=45, targetBucketWidth=2048)
+        .execute()
+    )
+    assert ranged["coverageBuckets"] == coverage["coverageBuckets"]
 
     export = (
         genomics.readgroupsets()
