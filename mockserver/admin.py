@@ -1,25 +1,37 @@
 """The admin API under ``/_mock/``: reset, seed, state, clock, operations, requests, faults, principals.
 
 Off the Genomics namespace so it never collides with the real API. Who may
-call it: a request **without credentials**, or one whose bearer token belongs
-to a superuser principal (``superuser: true`` in the token file). A request
-carrying an API key, or a token of an ordinary principal, is refused with
-403 — the admin API is for the test harness, not for the identities under
-test. ``--no-admin`` / ``create_app(admin=False)`` turns it off entirely
-(404); ``GET /_mock/health`` stays on either way, for CI waiters.
+call it (see :func:`_check_caller`):
 
-Errors use Google's envelope (``{"error": {"code", "message", "status"}}``).
+* with ``--auth strict``, only a caller sending the bearer token of a superuser
+  principal (``superuser: true`` in the token file) or the server's admin token
+  (``--admin-token``); a request without credentials is 401 with
+  ``WWW-Authenticate: Bearer realm="genomics-mock admin"``;
+* with ``--auth open``, also a request without credentials (the convenience the
+  pytest plugin relies on) — but ``GET /_mock/state`` then leaves out the bearer
+  tokens, API keys and page-token secret, which only a superuser or the admin
+  token may read;
+* in both modes, a request carrying an API key or an ordinary principal's token
+  is 403, and an unknown token is 401: the admin API is for the test harness,
+  not for the identities under test.
+
+``--no-admin`` / ``create_app(admin=False)`` turns it off entirely (404);
+``GET /_mock/health`` stays on either way, for CI waiters. Every answer,
+errors included, is JSON; errors use Google's envelope
+(``{"error": {"code", "message", "status"}}``).
 """
 
 from __future__ import annotations
 
-import json
+import hmac
+import logging
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
@@ -29,7 +41,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, Router
 from starlette.types import Receive, Scope, Send
 
-from mockserver.auth import identify
+from mockserver import request_body
+from mockserver.auth import credentials
 from mockserver.backend.clock import FakeClock, parse_rfc3339, rfc3339
 from mockserver.errors import ApiError, failed_precondition, invalid_argument, permission_denied
 from mockserver.faults import FaultInjector, FaultRuleError
@@ -41,7 +54,16 @@ if TYPE_CHECKING:
     from mockserver.auth import TokenRegistry
     from mockserver.backend import Backend
 
+log = logging.getLogger("genomics_mock")
+
 REQUEST_LOG_SIZE = 1000
+#: media types a seed may be sent as besides JSON
+YAML_MEDIA_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
+#: the admin API's realm in WWW-Authenticate
+ADMIN_REALM = 'Bearer realm="genomics-mock admin"'
+#: the times POST /_mock/clock may set: the backend adds windows (7-day undelete) to "now", and
+#: RFC 3339 timestamps end at year 9999
+CLOCK_RANGE = (datetime(1970, 1, 1, tzinfo=UTC), datetime(9999, 1, 1, tzinfo=UTC))
 
 
 class RequestLog:
@@ -73,6 +95,12 @@ class MockControl:
     faults: FaultInjector = field(default_factory=FaultInjector)
     requests: RequestLog = field(default_factory=RequestLog)
     admin: bool = True
+    #: the server's auth mode: in ``strict`` the admin API needs a superuser or the admin token
+    auth: str = "open"
+    #: a bearer token that may call the admin API besides superusers' (``--admin-token``)
+    admin_token: str | None = None
+    #: a folder whose files seeds sent to ``POST /_mock/seed`` may name (``--seed-root``)
+    seed_root: Path | None = None
     #: called after anything that may have changed state (the state file's saver listens)
     listeners: list[Callable[[], None]] = field(default_factory=list)
     #: what POST /_mock/reset returns to (None: empty); set after start-up seeding
@@ -119,19 +147,32 @@ class MockControl:
 
 
 async def _json_body(request: Request, *, allow_yaml: bool = False) -> Any:
+    """The request's JSON body (or YAML, for seeds), checked by :mod:`mockserver.request_body`."""
     raw = await request.body()
     if not raw.strip():
         return {}
-    text = raw.decode("utf-8", errors="replace")
-    if allow_yaml and "json" not in request.headers.get("content-type", "json"):
+    kind = request_body.media_type(request.scope)
+    if kind is None:
+        raise request_body.missing_content_type()
+    if allow_yaml and kind in YAML_MEDIA_TYPES:
         try:
-            return parse_seed(text)
-        except SeedError as exc:
+            data = parse_seed(raw.decode("utf-8"))
+            request_body.check_value(data, max_nodes=len(raw))  # aliases may not multiply it
+        except UnicodeDecodeError:
+            raise invalid_argument("the seed is not UTF-8") from None
+        except RecursionError:
+            limit = request_body.MAX_DEPTH
+            raise invalid_argument(f"the seed is nested deeper than {limit} levels") from None
+        except (SeedError, request_body.BodyError) as exc:
             raise invalid_argument(str(exc)) from None
+        return data
+    if kind not in request_body.JSON_MEDIA_TYPES and not kind.endswith("+json"):
+        accepted = ", ".join(request_body.JSON_MEDIA_TYPES + (YAML_MEDIA_TYPES if allow_yaml else ()))
+        raise invalid_argument(f"Unsupported media type {kind}; send {accepted}")
     try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise invalid_argument(f"request body is not valid JSON: {exc.msg}") from None
+        return request_body.decode_json(raw)
+    except request_body.BodyError as exc:
+        raise invalid_argument(f"request body is not valid JSON: {exc}") from None
 
 
 def _object_body(body: Any, what: str) -> dict[str, Any]:
@@ -151,7 +192,8 @@ def build_admin_app(control: MockControl) -> Callable[[Scope, Receive, Send], An
     async def seed(request: Request) -> Response:
         body = await _json_body(request, allow_yaml=True)
         try:
-            counts = load_seed(backend, _object_body(body, "seed"), control.tokens)
+            seed_body = _object_body(body, "seed")
+            counts = load_seed(backend, seed_body, control.tokens, seed_root=control.seed_root)
         except SeedError as exc:
             raise invalid_argument(str(exc)) from None
         control.changed()
@@ -160,9 +202,12 @@ def build_admin_app(control: MockControl) -> Callable[[Scope, Receive, Send], An
     async def state(request: Request) -> Response:
         if request.method == "GET":
             try:
-                return JSONResponse(snapshot(backend, control.tokens))
+                document = snapshot(backend, control.tokens)
             except SnapshotError as exc:
                 raise ApiError("INTERNAL", f"cannot export the state: {exc}") from None
+            if not request.scope["state"].get(PRIVILEGED):
+                document = without_secrets(document)
+            return JSONResponse(document)
         body = await _json_body(request)
         try:
             restore(backend, body, control.tokens)
@@ -263,14 +308,38 @@ def build_admin_app(control: MockControl) -> Callable[[Scope, Receive, Send], An
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         path = scope["path"] if scope["path"] != "/_mock" else "/_mock/"
-        scope = {**scope, "path": path, "root_path": scope.get("root_path", "") + "/_mock"}
+        scope = {**scope, "path": path, "root_path": scope.get("root_path", "") + "/_mock",
+                 "state": dict(scope.get("state") or {})}
+        started = [False]
+
+        async def send_started(message: Any) -> None:
+            started[0] = True
+            await send(message)
+
         try:
-            _check_caller(scope, control)
-            await _guarded(router, scope, receive, send)
+            scope["state"][PRIVILEGED] = _check_caller(scope, control)
+            await _guarded(router, scope, receive, send_started)
         except ApiError as exc:
             await error_response(exc)(scope, receive, send)
+        except Exception:  # noqa: BLE001 - every answer under /_mock/ is the JSON envelope
+            log.exception("internal error on %s %s", scope["method"], path)
+            if not started[0]:
+                failed = ApiError("INTERNAL", "Internal error in the admin API (logged by the server)")
+                await error_response(failed)(scope, receive, send)
 
     return app
+
+
+#: scope["state"] key: whether the admin caller sent a superuser token or the admin token
+PRIVILEGED = "genomics_admin_privileged"
+
+
+def without_secrets(document: dict[str, Any]) -> dict[str, Any]:
+    """A state document without what only a superuser may read: bearer tokens, API keys and the
+    page-token secret (restoring it keeps the server's own)."""
+    redacted = {key: value for key, value in document.items() if key != "pageTokenSecret"}
+    redacted["tokens"] = None
+    return redacted
 
 
 async def _guarded(router: Router, scope: Scope, receive: Receive, send: Send) -> None:
@@ -285,24 +354,47 @@ async def _guarded(router: Router, scope: Scope, receive: Receive, send: Send) -
                        http_code=exc.status_code) from None
 
 
-def _check_caller(scope: Scope, control: MockControl) -> None:
-    """Refuse API keys and tokens of ordinary principals (see module docstring)."""
+def _check_caller(scope: Scope, control: MockControl) -> bool:
+    """Whether the caller is privileged (a superuser or the admin token); raises 401/403 for a
+    caller the admin API refuses (see module docstring)."""
     headers = Headers(scope=scope)
     query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
-    has_token = "authorization" in headers or "access_token" in query or "oauth_token" in query
-    if "key" in query and not has_token:
+    try:
+        token, key = credentials(headers, query)
+    except ApiError as exc:
+        raise _admin_unauthenticated(exc.message, invalid=True) from None
+    if token is not None:
+        if control.admin_token and hmac.compare_digest(token.encode(), control.admin_token.encode()):
+            return True
+        principal = control.tokens.principal_for_token(token) if control.tokens is not None else None
+        if principal is None:
+            raise _admin_unauthenticated(
+                "Request had invalid authentication credentials: the access token is not known to "
+                "this server.", invalid=True,
+            )
+        if not principal.superuser:
+            raise permission_denied(
+                f"The admin API is for the test harness; {principal.member} is not an admin principal"
+            )
+        return True
+    if key is not None:
         raise permission_denied("The admin API does not accept API keys")
-    if not has_token:
-        return
-    principal = identify(control.tokens, "strict", headers, query)  # unknown token: 401
-    if not principal.superuser:
-        raise permission_denied(
-            f"The admin API is for the test harness; {principal.member} is not an admin principal"
+    if control.auth == "strict":
+        raise _admin_unauthenticated(
+            "The admin API of a strict server needs the bearer token of a superuser or the admin "
+            "token (--admin-token)."
         )
+    return False
+
+
+def _admin_unauthenticated(message: str, *, invalid: bool = False) -> ApiError:
+    challenge = ADMIN_REALM + (', error="invalid_token"' if invalid else "")
+    return ApiError("UNAUTHENTICATED", message, headers={"WWW-Authenticate": challenge})
 
 
 def _move_clock(backend: Backend, body: dict[str, Any]) -> None:
-    """Set ({"time"}) or advance ({"seconds"}/{"days"}...) the clock; a system clock becomes fake."""
+    """Set ({"time"}) or advance ({"seconds"}/{"days"}...) the clock; a system clock becomes fake.
+    A time outside :data:`CLOCK_RANGE`, or an advance that leaves it, is a 400."""
     units = ("days", "hours", "minutes", "seconds", "milliseconds")
     unknown = set(body) - {"time", *units}
     if unknown:
@@ -313,8 +405,10 @@ def _move_clock(backend: Backend, body: dict[str, Any]) -> None:
     target: datetime | None = None
     step = timedelta()
     if "time" in body:
+        if not isinstance(body["time"], str):
+            raise invalid_argument(f"time must be an RFC 3339 timestamp string, got {body['time']!r}")
         try:
-            target = parse_rfc3339(str(body["time"]))
+            target = parse_rfc3339(body["time"])
         except ValueError:
             raise invalid_argument(f"time must be an RFC 3339 timestamp, got {body['time']!r}") from None
     else:
@@ -323,16 +417,24 @@ def _move_clock(backend: Backend, body: dict[str, Any]) -> None:
                 value = body[unit]
                 if isinstance(value, bool) or not isinstance(value, (int, float)):
                     raise invalid_argument(f"{unit} must be a number, got {value!r}")
-                step += timedelta(**{unit: value})
+                try:
+                    step += timedelta(**{unit: value})
+                except (OverflowError, ValueError):
+                    raise invalid_argument(f"{unit}: {value!r} is out of range") from None
         if step < timedelta():
             raise invalid_argument("the clock only moves forward; give a positive amount")
+    low, high = CLOCK_RANGE
     with backend.lock:
+        now = backend.clock.now()
+        if target is None:
+            target = now + step if step <= high - now else high
+        if not low <= target < high:
+            raise invalid_argument(
+                f"the clock must stay between {rfc3339(low)} and {rfc3339(high)} (exclusive)"
+            )
         if not isinstance(backend.clock, FakeClock):
-            backend.clock = FakeClock(datetime.now(UTC))
-        if target is not None:
-            backend.clock.set(target)
-        else:
-            backend.clock.advance(step)
+            backend.clock = FakeClock(now)
+        backend.clock.set(target)
 
 
 def document_app(build: Callable[[Scope], dict[str, Any]]) -> Callable[[Scope, Receive, Send], Any]:

@@ -20,7 +20,7 @@ from connexion import AsyncApp
 from connexion.middleware import MiddlewarePosition
 from connexion.resolver import Resolver
 
-from mockserver import compat, error_handlers
+from mockserver import compat, error_handlers, redaction
 from mockserver.admin import MockControl, build_admin_app, document_app, health_app, index_document
 from mockserver.auth import TokenRegistry, make_authenticator
 from mockserver.backend import Backend
@@ -29,6 +29,7 @@ from mockserver.cors import CorsMiddleware
 from mockserver.discovery import DiscoveryBuilder, openapi_document
 from mockserver.method_override import MethodOverrideMiddleware
 from mockserver.middleware import Authenticator, GenomicsMiddleware, root_url
+from mockserver.request_body import MAX_REQUEST_BYTES, READ_TIMEOUT
 from mockserver.resolver import resolve
 from mockserver.routing import RouteTable
 from mockserver.validation import VALIDATORS
@@ -88,6 +89,10 @@ def create_app(
     swagger_ui: bool = True,
     admin: bool = True,
     cors: bool = True,
+    admin_token: str | None = None,
+    seed_root: str | Path | None = None,
+    max_request_bytes: int = MAX_REQUEST_BYTES,
+    read_timeout: float = READ_TIMEOUT,
 ) -> GenomicsApp:
     """Build one mock server. Each app has its own backend (state, clock, page-token secret).
 
@@ -96,6 +101,9 @@ def create_app(
     :class:`TokenRegistry` or a YAML/JSON file); ``authenticate`` replaces both.
     ``admin=False`` turns off the ``/_mock/`` admin API (``/_mock/health`` stays);
     ``cors=False`` answers browsers without CORS headers (:mod:`mockserver.cors`);
+    ``admin_token`` may call it besides superusers (in strict mode nobody else may);
+    ``seed_root`` is a folder whose files seeds sent to ``POST /_mock/seed`` may name;
+    ``max_request_bytes`` and ``read_timeout`` bound request bodies (:mod:`mockserver.request_body`);
     ``app.state`` holds the backend, the token registry and the control (request log,
     fault rules, state-change listeners).
     """
@@ -104,6 +112,7 @@ def create_app(
     if isinstance(tokens, (str, Path)):
         registry = TokenRegistry.from_file(tokens)
     compat.check_versions()
+    redaction.install()
     spec = load_spec(str(spec_path) if spec_path else None)
     public_spec = _connexion_spec(spec)
     compat.skip_document_revalidation()
@@ -121,7 +130,10 @@ def create_app(
         validator_map=VALIDATORS,
     )
     error_handlers.install(app)
-    control = MockControl(backend, registry, admin=admin)
+    control = MockControl(
+        backend, registry, admin=admin, auth=auth, admin_token=admin_token or None,
+        seed_root=Path(seed_root).resolve() if seed_root else None,
+    )
     extra_routes = {
         "/": document_app(lambda scope: index_document(root_url(scope), admin=admin, swagger_ui=swagger_ui)),
         "/openapi.json": document_app(lambda scope: openapi_document(public_spec, root_url(scope))),
@@ -144,6 +156,8 @@ def create_app(
         discovery=DiscoveryBuilder(spec).document,
         extra_routes=extra_routes,
         control=control,
+        max_request_bytes=max_request_bytes,
+        read_timeout=read_timeout,
     )
     app.state = AppState(backend, registry, control)
     return app

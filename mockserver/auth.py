@@ -224,24 +224,12 @@ def _query_value(query: Mapping[str, Any], name: str) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def identify(
-    registry: TokenRegistry | None,
-    auth_mode: str,
-    headers: Mapping[str, str],
-    query: Mapping[str, Any],
-) -> Principal:
-    """The caller of one request, or 401 UNAUTHENTICATED (``WWW-Authenticate: Bearer realm=...``,
-    ``error="invalid_token"`` when a credential was sent), or 400 for an unknown API key.
-
-    ``headers`` are Starlette ``Headers`` or any mapping (names in any case);
-    ``query`` values may be strings or lists of strings (``parse_qs`` output).
-    """
-    if auth_mode not in AUTH_MODES:
-        raise ValueError(f"auth mode must be one of {AUTH_MODES}, got {auth_mode!r}")
-    registry = registry or TokenRegistry()
-    token: str | None = None
+def credentials(headers: Mapping[str, str], query: Mapping[str, Any]) -> tuple[str | None, str | None]:
+    """``(token, api key)`` a request sends, as Google's front end reads them; a malformed
+    ``Authorization`` header is 401. ``headers`` are Starlette ``Headers`` or any mapping."""
     if not isinstance(headers, Headers):
         headers = Headers(headers=dict(headers))
+    token: str | None = None
     authorization = headers.get("authorization")
     if authorization is not None:
         scheme, _, credential = authorization.strip().partition(" ")
@@ -258,6 +246,25 @@ def identify(
             token = _query_value(query, name)
             if token:
                 break
+    return token or None, _query_value(query, "key") or None
+
+
+def identify(
+    registry: TokenRegistry | None,
+    auth_mode: str,
+    headers: Mapping[str, str],
+    query: Mapping[str, Any],
+) -> Principal:
+    """The caller of one request, or 401 UNAUTHENTICATED (``WWW-Authenticate: Bearer realm=...``,
+    ``error="invalid_token"`` when a credential was sent), or 400 for an unknown API key.
+
+    ``headers`` are Starlette ``Headers`` or any mapping (names in any case);
+    ``query`` values may be strings or lists of strings (``parse_qs`` output).
+    """
+    if auth_mode not in AUTH_MODES:
+        raise ValueError(f"auth mode must be one of {AUTH_MODES}, got {auth_mode!r}")
+    registry = registry or TokenRegistry()
+    token, key = credentials(headers, query)
     if token:
         principal = registry.principal_for_token(token)
         if principal is None:
@@ -267,7 +274,6 @@ def identify(
                 credentials_sent=True,
             )
         return principal
-    key = _query_value(query, "key")
     if key:
         principal = registry.principal_for_key(key)
         if principal is None:

@@ -131,13 +131,15 @@ def own_path_parameters(document: dict[str, Any]) -> None:
 def json_body_validator(
     *,
     compiled: Callable[[dict[str, Any]], Any],
+    decode: Callable[[bytes], Any],
     parse_error: Callable[[str], str],
     validate: Callable[[Any, Any, bool], dict | None],
 ) -> type[JSONRequestBodyValidator]:
     """A Connexion JSON body validator whose private hooks call our functions.
 
     ``compiled(schema)`` returns a (cached) jsonschema validator;
-    ``parse_error(detail)`` words a body that is not JSON;
+    ``decode(raw)`` parses a non-empty body (raising ``ValueError`` for one it refuses);
+    ``parse_error(detail)`` words a body that is refused;
     ``validate(validator, body, nullable)`` checks a parsed body.
     """
 
@@ -147,10 +149,13 @@ def json_body_validator(
             return compiled(self._schema)
 
         async def _parse(self, stream: Any, scope: Any) -> Any:
+            raw = b"".join([chunk async for chunk in stream])
+            if not raw:
+                return None
             try:
-                return await super()._parse(stream, scope)
-            except BadRequestProblem as exc:
-                raise BadRequestProblem(detail=parse_error(str(exc.detail))) from None
+                return decode(raw)
+            except ValueError as exc:
+                raise BadRequestProblem(detail=parse_error(str(exc))) from None
 
         def _validate(self, body: Any) -> dict | None:
             return validate(self._validator, body, self._nullable)

@@ -10,6 +10,10 @@ Runs before Connexion for every request:
    response, identifies the caller, checks the token's scopes against the
    operation's, and binds the principal and output options;
 4. turns any :class:`ApiError` raised here into Google's error body.
+
+Before any of that, a request with a body gets the limits of
+:mod:`mockserver.request_body`: a declared size over the limit is a 413 before
+anything is read, and ``receive`` counts what arrives and times out stalls.
 """
 
 from __future__ import annotations
@@ -22,12 +26,13 @@ from urllib.parse import parse_qs
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from mockserver import compat, context
+from mockserver import compat, context, request_body
 from mockserver.backend import Backend
 from mockserver.backend.principals import Principal
 from mockserver.errors import ApiError
 from mockserver.rendering import check_selection, error_response, json_response, parse_fields
 from mockserver.request_options import current_options, options_from_query, reset_options, set_options
+from mockserver.request_body import MAX_REQUEST_BYTES, READ_TIMEOUT
 from mockserver.routing import Operation, RouteTable
 
 log = logging.getLogger("genomics_mock")
@@ -49,6 +54,8 @@ class GenomicsMiddleware:
         discovery: Callable[[str], dict[str, Any]],
         extra_routes: dict[str, ASGIApp] | None = None,
         control: Any = None,
+        max_request_bytes: int = MAX_REQUEST_BYTES,
+        read_timeout: float = READ_TIMEOUT,
     ) -> None:
         self.app = app
         self.backend = backend
@@ -59,6 +66,8 @@ class GenomicsMiddleware:
         self.extra_routes = extra_routes or {}
         #: mockserver.admin.MockControl: request log, fault rules, change listeners (optional)
         self.control = control
+        self.max_request_bytes = max_request_bytes
+        self.read_timeout = read_timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -73,6 +82,11 @@ class GenomicsMiddleware:
         if logged:
             send = _recording_status(send, status)
         try:
+            if request_body.has_body(scope):
+                request_body.check_declared_size(scope, self.max_request_bytes)
+                receive = request_body.limited_receive(
+                    receive, max_bytes=self.max_request_bytes, read_timeout=self.read_timeout
+                )
             await self._dispatch(scope, receive, send, query)
         except ApiError as exc:
             await error_response(exc)(scope, receive, send)
@@ -115,6 +129,8 @@ class GenomicsMiddleware:
         if fields:
             check_selection(parse_fields(fields), match.operation.response)
         principal = self.authenticate(Headers(scope=scope), query, match.operation)
+        if request_body.media_type(scope) is None and request_body.has_body(scope):
+            raise request_body.missing_content_type()
         principal_token = context.current_principal.set(principal)
         scope["state"]["genomics_principal"] = principal.member
         try:

@@ -112,9 +112,13 @@ class RemoteClock:
 
 def _check(response: httpx.Response) -> Any:
     if response.status_code >= 400:
+        hint = ""
+        if response.status_code in (401, 403) and response.request.url.path.startswith("/_mock"):
+            hint = ("; the server's admin API wants a superuser's token or its --admin-token: pass "
+                    "--genomics-mock-admin-token (or GENOMICS_MOCK_ADMIN_TOKEN)\n")
         raise AssertionError(
             f"genomics-mock admin call {response.request.method} {response.request.url.path} "
-            f"failed: {response.status_code} {response.text}"
+            f"failed: {response.status_code}{hint} {response.text}"
         )
     return response.json()
 

@@ -17,8 +17,17 @@ bad entry is an error naming its place in the file (``projects.p1.datasets[0]
 ``projects.<id>``
     ``bindings`` (added to the roles ``principals`` granted) and ``datasets``, each with
     ``annotationSets`` (+ ``annotations``), ``variantSets`` (+ ``callSets``) and
-    ``readGroupSets`` (``{path}``: a local SAM/BAM/CRAM copied into storage, relative to the
-    seed file's folder; or ``{sourceUris}`` already under the storage root).
+    ``readGroupSets`` (``{path}``: a local SAM/BAM/CRAM; or ``{sourceUris}`` already under the
+    storage root).
+
+Which files a ``path`` may name (:meth:`_Loader.stage`): only files under the
+storage root (imported where they are), the seed file's folder (``base_dir``: a
+``--seed`` file given at start-up) or ``--seed-root`` (``seed_root``); a seed sent
+to the admin API has no folder of its own, so its relative paths start at
+``--seed-root`` (else the storage root). Links are resolved before the check, a
+file is opened without following links below its root, nothing is copied before
+the check passes, and an error never says whether a path outside those folders
+exists nor prints a server path the caller did not write.
 
 ``examples/fixtures.yaml`` uses every section; docs/usage.md shows it and a test loads it.
 ``load_seed`` returns how many of each thing it created.
@@ -26,15 +35,17 @@ bad entry is an error naming its place in the file (``projects.p1.datasets[0]
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Mapping
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from mockserver.auth import parse_config_text
 from mockserver.backend.annotations import BATCH_MAX
 from mockserver.backend.principals import DEFAULT_OWNER
 from mockserver.backend.roles import ROLES
+from mockserver.backend.storage import UnsafePath, open_file, remove_file, write_file
 from mockserver.errors import ApiError
 
 if TYPE_CHECKING:
@@ -119,12 +130,25 @@ def add_principal(
 
 
 class _Loader:
-    def __init__(self, backend: Backend, tokens: TokenRegistry | None, base_dir: Path | None) -> None:
+    def __init__(
+        self, backend: Backend, tokens: TokenRegistry | None, base_dir: Path | None, seed_root: Path | None
+    ) -> None:
         self.backend = backend
         self.tokens = tokens
-        self.base_dir = base_dir
+        storage_root = backend.storage.root
+        #: where relative paths start
+        self.base_dir = base_dir or seed_root or storage_root
+        #: label -> folder whose files may be copied into storage (resolved)
+        self.roots = {
+            label: Path(os.path.realpath(folder))
+            for label, folder in (("the seed file's folder", base_dir), ("--seed-root", seed_root))
+            if folder is not None
+        }
+        self.storage_root = storage_root
         self.keys: dict[str, str] = {}  # seed-local key -> server id (reference sets)
         self.counts: dict[str, int] = {}
+        #: objects this load created in storage (removed again when the load fails)
+        self.created: list[PurePosixPath] = []
 
     def _count(self, kind: str, n: int = 1) -> None:
         self.counts[kind] = self.counts.get(kind, 0) + n
@@ -269,16 +293,7 @@ class _Loader:
         _only(entry, where, {"path", "sourceUris", "referenceSetId", "partitionStrategy"})
         uris = list(entry.get("sourceUris") or [])
         if entry.get("path"):
-            source = Path(str(entry["path"]))
-            if not source.is_absolute() and self.base_dir is not None:
-                source = self.base_dir / source
-            if not source.is_file():
-                raise SeedError(f"{where}.path: no such file {source}")
-            target = self.backend.storage.root / SEED_BUCKET / source.name
-            target.parent.mkdir(parents=True, exist_ok=True)
-            if not target.exists() or target.stat().st_size != source.stat().st_size:
-                shutil.copyfile(source, target)
-            uris.append(f"gs://{SEED_BUCKET}/{source.name}")
+            uris.append(self.stage(entry["path"], f"{where}.path"))
         if not uris:
             raise SeedError(f"{where}: a read group set needs path or sourceUris")
         body: dict[str, Any] = {"datasetId": dataset_id, "sourceUris": uris}
@@ -294,6 +309,50 @@ class _Loader:
         if op.get("error"):
             raise SeedError(f"{where}: import failed: {op['error'].get('message')}")
         self._count("readGroupSets", len(op.get("response", {}).get("readGroupSetIds", [])) or 1)
+
+
+    def stage(self, given: Any, where: str) -> str:
+        """The ``gs://`` URI to import a seed's ``path`` from: the file itself when it is under the
+        storage root, else a copy in the seed bucket of a file under an allowed folder."""
+        if not isinstance(given, str):
+            raise SeedError(f"{where} must be a string")
+        source = Path(given)
+        if not source.is_absolute():
+            source = self.base_dir / source
+        resolved = Path(os.path.realpath(source))  # links resolved: a link out of a root is out
+        if resolved.is_relative_to(self.storage_root):
+            parts = resolved.relative_to(self.storage_root).parts
+            if len(parts) < 2:
+                raise SeedError(f"{where}: {given!r} is not a file in a bucket of the storage root")
+            return "gs://" + "/".join(parts)
+        for root in self.roots.values():
+            if resolved.is_relative_to(root):
+                return self._copy(root, PurePosixPath(resolved.relative_to(root)), given, where)
+        allowed = ", ".join([*self.roots, "--storage-root"])
+        raise SeedError(f"{where}: {given!r} is not under a folder a seed may read ({allowed})")
+
+    def _copy(self, root: Path, relative: PurePosixPath, given: str, where: str) -> str:
+        """Copy ``root/relative`` into the seed bucket (an object of the same name and size is
+        taken as the same file and kept)."""
+        try:
+            fd = open_file(root, relative)
+        except FileNotFoundError:
+            raise SeedError(f"{where}: no such file {given!r}") from None
+        except OSError:  # a link below the root (a race), a folder, no permission
+            raise SeedError(f"{where}: {given!r} cannot be read as a file") from None
+        target = PurePosixPath(SEED_BUCKET, relative.name)
+        with os.fdopen(fd, "rb") as source:
+            size = os.fstat(source.fileno()).st_size
+            existing = self.storage_root / target
+            if existing.is_file() and not existing.is_symlink() and existing.stat().st_size == size:
+                return f"gs://{target}"
+            try:
+                write_file(self.storage_root, target, lambda out: shutil.copyfileobj(source, out),
+                           replace=True)
+            except (UnsafePath, OSError):
+                raise SeedError(f"{where}: {given!r} could not be copied into storage") from None
+        self.created.append(target)
+        return f"gs://{target}"
 
 
 def _list(data: Mapping[str, Any], key: str, where: str) -> list[Any]:
@@ -323,12 +382,16 @@ def load_seed(
     tokens: TokenRegistry | None = None,
     *,
     base_dir: str | Path | None = None,
+    seed_root: str | Path | None = None,
 ) -> dict[str, int]:
     """Create everything ``data`` describes; returns counts by kind.
 
-    Relative BAM ``path`` entries are resolved against ``base_dir`` (the seed file's folder).
+    BAM ``path`` entries may name files under ``base_dir`` (the seed file's folder),
+    ``seed_root`` or the storage root, and relative ones start at the first of those
+    given (see the module docstring).
 
-    Atomic: when any entry fails, the backend (and token registry) are put back as they were.
+    Atomic: when any entry fails, the backend (and token registry) are put back as they were,
+    and files copied into storage are removed.
     """
     from mockserver.snapshot import restore, snapshot
 
@@ -336,8 +399,13 @@ def load_seed(
         raise SeedError("a seed must be an object (tokens, principals, iam, projects ...)")
     with backend.lock:
         before = snapshot(backend, tokens)
+        loader = _Loader(
+            backend, tokens, Path(base_dir) if base_dir else None, Path(seed_root) if seed_root else None
+        )
         try:
-            return _Loader(backend, tokens, Path(base_dir) if base_dir else None).load(data)
+            return loader.load(data)
         except SeedError:
             restore(backend, before, tokens)
+            for created in loader.created:
+                remove_file(loader.storage_root, created)
             raise

@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from mockserver.env import env_default, env_flag
+from mockserver.request_body import MAX_REQUEST_BYTES, READ_TIMEOUT
 
 EXIT_OK, EXIT_SAVE_FAILED, EXIT_USAGE, EXIT_INPUT, EXIT_LISTEN = 0, 1, 2, 3, 4
 
@@ -92,6 +93,8 @@ def build(args: argparse.Namespace) -> tuple[Any, Any]:
             raise StartupError(str(exc), EXIT_INPUT) from None
     if args.storage_root:
         _storage_directory(Path(args.storage_root))
+    if args.seed_root and not Path(args.seed_root).is_dir():
+        raise StartupError(f"--seed-root {args.seed_root} is not a directory", EXIT_INPUT)
     backend = Backend(storage_root=args.storage_root)
     backend.operations.mode = args.operations
     loaded = False
@@ -107,13 +110,18 @@ def build(args: argparse.Namespace) -> tuple[Any, Any]:
             tokens.load(token_file)  # the --tokens file as given now wins over the saved copy
     if seed is not None and not loaded:
         try:
-            load_seed(backend, seed, tokens, base_dir=Path(args.seed).resolve().parent)
+            load_seed(backend, seed, tokens, base_dir=Path(args.seed).resolve().parent,
+                      seed_root=args.seed_root)
         except SeedError as exc:
             raise StartupError(f"seed file {args.seed}: {exc}", EXIT_INPUT) from None
 
     from mockserver.app import create_app
 
-    app = create_app(backend, auth=args.auth, tokens=tokens, admin=not args.no_admin, cors=not args.no_cors)
+    app = create_app(
+        backend, auth=args.auth, tokens=tokens, admin=not args.no_admin, admin_token=args.admin_token,
+        seed_root=args.seed_root, max_request_bytes=args.max_request_bytes, read_timeout=args.read_timeout,
+        cors=not args.no_cors,
+    )
     control = app.state.control
     if seed is not None or loaded:
         control.capture_baseline()
@@ -244,6 +252,18 @@ def add_arguments(serve: argparse.ArgumentParser, env: Mapping[str, str]) -> Non
                        help="[GENOMICS_MOCK_NO_ADMIN] turn off the /_mock/ admin API (health stays)")
     serve.add_argument("--no-cors", action="store_true", default=default("NO_CORS", False, env_flag),
                        help="[GENOMICS_MOCK_NO_CORS] answer browsers without CORS headers")
+    serve.add_argument("--admin-token", default=default("ADMIN_TOKEN"), metavar="TOKEN",
+                       help="[GENOMICS_MOCK_ADMIN_TOKEN] a bearer token that may call the admin API "
+                       "(with --auth strict: it and superusers' tokens only)")
+    serve.add_argument("--seed-root", default=default("SEED_ROOT"), metavar="DIR",
+                       help="[GENOMICS_MOCK_SEED_ROOT] a directory whose files seeds loaded through "
+                       "the admin API may name, besides --storage-root")
+    serve.add_argument("--max-request-bytes", type=_byte_count,
+                       default=default("MAX_REQUEST_BYTES", MAX_REQUEST_BYTES), metavar="N",
+                       help="[GENOMICS_MOCK_MAX_REQUEST_BYTES] 16777216 (16 MiB); a larger body is 413")
+    serve.add_argument("--read-timeout", type=_seconds, default=default("READ_TIMEOUT", READ_TIMEOUT),
+                       metavar="SECONDS", help="[GENOMICS_MOCK_READ_TIMEOUT] 30; a request body that "
+                       "pauses longer is 408")
 
 
 def add_health_arguments(health: argparse.ArgumentParser, env: Mapping[str, str]) -> None:
@@ -296,6 +316,16 @@ def _port(text: str) -> int:
         raise argparse.ArgumentTypeError(f"port must be a number, got {text!r}") from None
     if not 0 <= value <= 65535:
         raise argparse.ArgumentTypeError(f"port must be 0-65535, got {value}")
+    return value
+
+
+def _byte_count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number of bytes, got {text!r}") from None
+    if value < 1024:
+        raise argparse.ArgumentTypeError(f"must be at least 1024 bytes, got {value}")
     return value
 
 

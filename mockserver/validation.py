@@ -18,11 +18,24 @@ from connexion.json_schema import Draft4RequestValidator
 from connexion.utils import is_null, is_nullable
 from connexion.validators import VALIDATOR_MAP
 from connexion.validators.parameter import ParameterValidator
-from jsonschema import Draft4Validator, ValidationError
+from jsonschema import Draft4Validator, FormatChecker, ValidationError
 
 from mockserver.compat import json_body_validator
 from mockserver.errors import ApiError, bad_request
+from mockserver.request_body import INTEGER_RANGES, decode_json, float_in_range, integer_in_range
 
+
+def _format_checker() -> FormatChecker:
+    """Draft 4's formats plus the proto number types: a value must fit its field's type."""
+    checker = FormatChecker(())
+    checker.checkers = dict(Draft4Validator.FORMAT_CHECKER.checkers)
+    for name in INTEGER_RANGES:
+        checker.checks(name)(lambda value, name=name: integer_in_range(value, name))
+    checker.checks("float")(float_in_range)
+    return checker
+
+
+FORMAT_CHECKER = _format_checker()
 _param_validators: dict[int, tuple[dict[str, Any], Draft4Validator]] = {}
 _body_validators: dict[int, tuple[dict[str, Any], Draft4RequestValidator]] = {}
 
@@ -30,7 +43,7 @@ _body_validators: dict[int, tuple[dict[str, Any], Draft4RequestValidator]] = {}
 def _cached(cache: dict, schema: dict[str, Any], factory: Any) -> Any:
     hit = cache.get(id(schema))
     if hit is None or hit[0] is not schema:  # guard against id() reuse
-        hit = (schema, factory(schema, format_checker=Draft4Validator.FORMAT_CHECKER))
+        hit = (schema, factory(schema, format_checker=FORMAT_CHECKER))
         cache[id(schema)] = hit
     return hit[1]
 
@@ -75,6 +88,8 @@ def describe(exc: ValidationError) -> str:
             return f"{_short(exc.instance)} is not one of {bound}"
         case "pattern":
             return f"{_short(exc.instance)} does not match {bound!r}"
+        case "format" if bound in INTEGER_RANGES or bound == "float":
+            return f"{_short(exc.instance)} does not fit a {bound}"
     return exc.message if len(exc.message) <= 300 else exc.message[:297] + "..."
 
 
@@ -138,7 +153,7 @@ def accept_int64_numbers(schema: Any) -> Any:
     out = {key: accept_int64_numbers(value) for key, value in schema.items()}
     if out.get("type") == "string" and out.get("format") == "int64":
         string_form = {k: v for k, v in out.items() if k not in ("description",)}
-        out = {"anyOf": [string_form, {"type": "integer"}]}
+        out = {"anyOf": [string_form, {"type": "integer", "format": "int64"}]}
     return out
 
 
@@ -177,7 +192,7 @@ def check_body(validator: Draft4RequestValidator, body: Any, nullable: bool) -> 
 
 
 GoogleJSONBodyValidator = json_body_validator(
-    compiled=compiled_body_validator, parse_error=not_json, validate=check_body
+    compiled=compiled_body_validator, decode=decode_json, parse_error=not_json, validate=check_body
 )
 
 VALIDATORS = {

@@ -279,5 +279,5 @@ def test_without_the_admin_token_a_strict_server_refuses_the_harness(
 ):
     pytester.makepyfile(test_strict=STRICT)
     result = _run(pytester, f"--genomics-mock-url={strict_external.url}")
-    result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["*POST /v1/datasets failed: 401*"])
+    result.assert_outcomes(errors=1)  # the per-test reset, before the test itself
+    result.stdout.fnmatch_lines(["*POST /_mock/reset failed: 401*pass --genomics-mock-admin-token*"])

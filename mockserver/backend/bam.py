@@ -22,11 +22,12 @@ import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import pysam
 
 from mockserver.backend.base import compact
+from mockserver.backend.storage import scrub
 from mockserver.errors import ApiError, invalid_argument
 
 #: SAM CIGAR letter -> CigarUnit.operation enum name
@@ -91,7 +92,8 @@ def open_alignment_file(path: Path, uri: str) -> pysam.AlignmentFile:
     try:
         return pysam.AlignmentFile(str(path), "r", check_sq=False)
     except (OSError, ValueError) as exc:
-        raise invalid_argument(f"sourceUris: {uri} is not a readable SAM/BAM/CRAM file ({exc})") from None
+        reason = scrub(str(exc), path, uri)
+        raise invalid_argument(f"sourceUris: {uri} is not a readable SAM/BAM/CRAM file ({reason})") from None
 
 
 def read_header(handle: pysam.AlignmentFile, uri: str) -> HeaderInfo:
@@ -157,7 +159,8 @@ def iter_reads(handle: pysam.AlignmentFile, uri: str) -> Iterator[StoredRead]:
     except ApiError:
         raise
     except (OSError, ValueError, KeyError) as exc:
-        raise invalid_argument(f"sourceUris: {uri} could not be read to the end ({exc})") from None
+        reason = scrub(str(exc))
+        raise invalid_argument(f"sourceUris: {uri} could not be read to the end ({reason})") from None
 
 
 # -- Read JSON ----------------------------------------------------------------------------
@@ -262,13 +265,14 @@ def _position(reference: str, position: int, reverse: bool) -> dict[str, Any]:
 
 
 def write_bam(
-    path: Path,
+    path: Path | BinaryIO,
     references: list[tuple[str, int]],
     read_groups: list[dict[str, Any]],
     programs: list[dict[str, Any]],
     lines: Iterable[bytes],
 ) -> int:
-    """Write a coordinate-sorted BAM (``lines`` must already be in header order). Returns the count."""
+    """Write a coordinate-sorted BAM to a path or an open binary file (``lines`` must already be
+    in header order). Returns the count."""
     header: dict[str, Any] = {
         "HD": {"VN": "1.6", "SO": "coordinate"},
         "SQ": [{"SN": name, "LN": length} for name, length in references],
@@ -279,7 +283,7 @@ def write_bam(
         {"ID": _unique_pg_id(programs), "PN": "genomics-mock", "CL": "readgroupsets.export"}
     ]
     count = 0
-    with pysam.AlignmentFile(str(path), "wb", header=header) as out:
+    with pysam.AlignmentFile(path if not isinstance(path, Path) else str(path), "wb", header=header) as out:
         for line in lines:
             out.write(pysam.AlignedSegment.fromstring(line.decode(), out.header))
             count += 1

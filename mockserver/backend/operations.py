@@ -39,6 +39,7 @@ from mockserver.backend.base import Component, Kind, compact, public, synchroniz
 from mockserver.backend.clock import parse_rfc3339, rfc3339
 from mockserver.backend.paging import Listing
 from mockserver.backend.principals import Principal
+from mockserver.backend.storage import scrub
 from mockserver.errors import RPC_CODE, ApiError, invalid_argument
 
 METADATA_TYPE = "type.googleapis.com/google.genomics.v1.OperationMetadata"
@@ -264,9 +265,8 @@ class Operations(Component):
         except Exception as exc:  # noqa: BLE001 - an operation must end, never crash the server
             with self.backend.lock:
                 if self._live(entry):
-                    self._finish(
-                        entry, error={"code": RPC_CODE["INTERNAL"], "message": f"internal error: {exc}"}
-                    )
+                    message = f"internal error: {scrub(str(exc))}"  # never a server path
+                    self._finish(entry, error={"code": RPC_CODE["INTERNAL"], "message": message})
         finally:
             entry.done_event.set()
 

@@ -169,7 +169,7 @@ class ReadGroupSets(Component):
         export_uri = body.get("exportUri")
         if not export_uri:
             raise invalid_argument("exportUri is required")
-        path = self.backend.storage.path(export_uri, field="exportUri")
+        self.backend.storage.path(export_uri, field="exportUri")  # 400 now for a malformed URI
         # WRITE on the project that receives the export and owns its operation
         self.backend.iam.authorize(principal, "genomics.readGroupSets.export", f"projects/{project_id}")
         names = body.get("referenceNames") or []
@@ -186,7 +186,7 @@ class ReadGroupSets(Component):
         request = {"@type": EXPORT_REQUEST_TYPE, "readGroupSetId": set_id, **body}
 
         def prepare() -> None:
-            write_export(path, export_uri, snapshot, reads, names)
+            write_export(self.backend.storage, export_uri, snapshot, reads, names)
 
         job = Job(prepare, lambda _payload: None, started="Writing BAM", finished=f"Wrote {export_uri}")
         return self.backend.operations.start(project_id, request, job)

@@ -4,15 +4,150 @@ Import and export name files by ``gs://`` URI, as the real API does; the mock
 resolves them under one configurable directory (``--storage-root``). Nothing
 outside that directory is ever read or written: ``..`` segments, absolute
 object names and other schemes are refused with a 400 naming the field.
+
+Writing is safe against a directory swapped for a symbolic link after the
+request was checked (someone else may write under the root too):
+:func:`write_file` walks from the root one directory at a time, opening each
+without following links, creates a temporary file in the directory it reached
+(``O_EXCL|O_NOFOLLOW``) and links it into place only when no object of that
+name exists. Messages never hold the root's absolute path (:meth:`Storage.describe`).
 """
 
 from __future__ import annotations
 
+import errno
 import glob
+import os
+import re
+import secrets
+import stat
 import tempfile
+from collections.abc import Callable, Sequence
 from pathlib import Path, PurePosixPath
+from typing import BinaryIO
 
-from mockserver.errors import invalid_argument
+from mockserver.errors import failed_precondition, invalid_argument
+
+_DIRECTORY_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_NOFOLLOW", 0) | os.O_CLOEXEC
+_NEW_FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | os.O_CLOEXEC
+_ABSOLUTE_PATH = re.compile(r"(?<![\w.:/-])/(?:[^\s'\"`/,;()]+/)*[^\s'\"`/,;()]*")
+
+
+def scrub(text: str, path: Path | None = None, uri: str | None = None) -> str:
+    """``text`` for a client: ``path`` written as its ``uri``, any other absolute path as ``<path>``."""
+    if path is not None and uri is not None:
+        text = text.replace(str(path), uri)
+    return _ABSOLUTE_PATH.sub("<path>", text)
+
+
+class UnsafePath(OSError):
+    """A path component that is a symbolic link or not a directory where one was walked."""
+
+
+def open_directory(root: Path, parts: Sequence[str], *, create: bool = False) -> int:
+    """A descriptor of ``root/parts...``, each part opened without following a link (and made
+    first when ``create``); raises :class:`UnsafePath` for a link or a non-directory, and
+    ``FileNotFoundError`` for a missing part."""
+    fd = os.open(root, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | os.O_CLOEXEC)
+    try:
+        for part in parts:
+            if part in ("", ".", "..") or "/" in part:
+                raise UnsafePath(errno.EINVAL, "not a plain name")
+            if create:
+                try:
+                    os.mkdir(part, 0o755, dir_fd=fd)
+                except FileExistsError:
+                    pass
+            try:
+                child = os.open(part, _DIRECTORY_FLAGS, dir_fd=fd)
+            except OSError as exc:
+                if exc.errno in (errno.ELOOP, errno.ENOTDIR):
+                    raise UnsafePath(exc.errno, "a symbolic link or not a directory") from None
+                raise
+            os.close(fd)
+            fd = child
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def open_file(root: Path, relative: PurePosixPath) -> int:
+    """A read descriptor of the regular file ``root/relative``, walked like :func:`open_directory`
+    (so no link anywhere below ``root`` is followed)."""
+    *folders, name = relative.parts
+    directory = open_directory(root, folders)
+    try:
+        try:
+            fd = os.open(name, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | os.O_CLOEXEC, dir_fd=directory)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise UnsafePath(exc.errno, "a symbolic link") from None
+            raise
+    finally:
+        os.close(directory)
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise UnsafePath(errno.EINVAL, "not a regular file")
+    return fd
+
+
+def write_file(
+    root: Path, relative: PurePosixPath, write: Callable[[BinaryIO], None], *, replace: bool = False
+) -> None:
+    """Create ``root/relative`` with what ``write`` writes, never following a link below ``root``;
+    an existing file is ``FileExistsError`` unless ``replace`` (then it is renamed over)."""
+    *folders, name = relative.parts
+    directory = open_directory(root, folders, create=True)
+    partial = f".{name[:100]}.partial-{secrets.token_hex(6)}"
+    try:
+        fd = os.open(partial, _NEW_FILE_FLAGS, 0o644, dir_fd=directory)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                write(handle)
+            if replace:
+                os.rename(partial, name, src_dir_fd=directory, dst_dir_fd=directory)
+            else:
+                _link_new(partial, name, directory)
+        finally:
+            try:
+                os.unlink(partial, dir_fd=directory)
+            except FileNotFoundError:
+                pass
+    finally:
+        os.close(directory)
+
+
+def remove_file(root: Path, relative: PurePosixPath) -> None:
+    """Remove ``root/relative`` if it is there (walked like :func:`open_directory`)."""
+    *folders, name = relative.parts
+    try:
+        directory = open_directory(root, folders)
+    except OSError:
+        return
+    try:
+        os.unlink(name, dir_fd=directory)
+    except OSError:
+        pass
+    finally:
+        os.close(directory)
+
+
+def _link_new(partial: str, name: str, directory: int) -> None:
+    """Give ``partial`` its final ``name`` unless that name exists (a link is refused too)."""
+    try:
+        os.link(partial, name, src_dir_fd=directory, dst_dir_fd=directory, follow_symlinks=False)
+    except FileExistsError:
+        raise
+    except OSError as exc:  # a file system without hard links: check, then rename
+        if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK, errno.EXDEV):
+            raise
+        try:
+            os.stat(name, dir_fd=directory, follow_symlinks=False)
+        except FileNotFoundError:
+            os.rename(partial, name, src_dir_fd=directory, dst_dir_fd=directory)
+            return
+        raise FileExistsError(errno.EEXIST, "exists") from None
 
 _BUCKET_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789-_.")
 
@@ -69,3 +204,27 @@ class Storage:
         """The ``gs://`` URI of a path under the root."""
         relative = Path(path).resolve().relative_to(self.root)
         return "gs://" + relative.as_posix()
+
+    def write(self, uri: str, write: Callable[[BinaryIO], None], *, field: str) -> None:
+        """Create the object ``uri`` with what ``write`` writes, checked again at write time:
+        400 when a directory on the way is a link or a file, 400 (FAILED_PRECONDITION) when the
+        object exists. The parts of ``uri`` were checked by :meth:`split`."""
+        bucket, name = self.split(uri, field=field)
+        try:
+            write_file(self.root, PurePosixPath(bucket, name), write)
+        except FileExistsError:
+            raise failed_precondition(
+                f"{field}: {uri} already exists; export never overwrites an object"
+            ) from None
+        except UnsafePath:
+            raise invalid_argument(
+                f"{field}: {uri} cannot be written: a folder on its way is a symbolic link or a file"
+            ) from None
+        except OSError as exc:
+            raise invalid_argument(f"{field}: could not write {uri} ({self.describe(exc)})") from None
+
+    def describe(self, exc: BaseException) -> str:
+        """An error's text for a client: never the server's paths (the root becomes ``gs:/``)."""
+        if isinstance(exc, OSError) and exc.strerror:
+            return exc.strerror
+        return scrub(str(exc), self._root, "gs:/") if self._root is not None else scrub(str(exc))

@@ -1,0 +1,333 @@
+"""Request bodies: the one place where hostile input is refused before anything reads it.
+
+Every JSON body — of the Genomics API (through Connexion's body validator, see
+:mod:`mockserver.validation`) and of the admin API — is decoded by
+:func:`decode_json`, and every YAML seed is checked by :func:`check_value`, so a
+value the backend stores can always be written back out. The rules:
+
+* strings (keys too) are Unicode scalar values: a lone surrogate (``"\\ud800"``)
+  is refused, naming the field;
+* numbers are finite doubles: ``NaN``, ``Infinity`` and literals beyond the
+  double range (``1e400``, an integer of 400 digits) are refused; an integer
+  wider than 64 bits in a free-form value (``info``) is a double, as it is in a
+  ``google.protobuf.Value``, and typed fields check their own range
+  (:data:`INTEGER_RANGES`, used by the schema validators);
+* nesting is at most :data:`MAX_DEPTH` levels;
+* the body is UTF-8.
+
+The limits on the request itself live here too: at most ``max_bytes`` of body
+(default :data:`MAX_REQUEST_BYTES`; a declared ``Content-Length`` over it is
+answered 413 before any of the body is read) arriving with no pause longer
+than ``read_timeout`` seconds (else 408), and a body method must say what it
+sends (``Content-Type``).
+
+Where the mock differs from Google: Google's front end answers an oversized
+body with 413 and a stalled one by closing the connection after its own
+timeout; the mock answers both with the JSON envelope.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import re
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import orjson
+from starlette.types import Message, Receive, Scope
+
+from mockserver.errors import ApiError, invalid_argument
+
+#: deepest nesting of arrays and objects a request body may have
+MAX_DEPTH = 100
+#: default --max-request-bytes (16 MiB)
+MAX_REQUEST_BYTES = 16 * 1024 * 1024
+#: default --read-timeout: the longest pause between two parts of a request body
+READ_TIMEOUT = 30.0
+#: integers in JSON literals longer than this cannot be a double (10**309 overflows)
+MAX_INTEGER_DIGITS = 309
+#: proto integer formats of the API document -> inclusive range
+INTEGER_RANGES: dict[str, tuple[int, int]] = {
+    "int32": (-(2**31), 2**31 - 1),
+    "uint32": (0, 2**32 - 1),
+    "int64": (-(2**63), 2**63 - 1),
+    "uint64": (0, 2**64 - 1),
+}
+#: largest finite proto ``float`` (32-bit)
+FLOAT32_MAX = 3.4028234663852886e38
+#: media types a JSON body may be sent as
+JSON_MEDIA_TYPES = ("application/json",)
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+
+
+class BodyError(ValueError):
+    """A body that is not acceptable JSON; the message names the field when there is one."""
+
+
+# -- decoding -------------------------------------------------------------------------------
+
+
+def decode_json(raw: bytes) -> Any:
+    """The JSON value of a UTF-8 body, or :class:`BodyError` saying what is wrong and where.
+
+    orjson refuses invalid UTF-8, lone surrogates, non-finite numbers and nesting beyond
+    1,024 levels on its own (and ~10x faster than the standard library); a refused body is
+    parsed again, slowly, only to name the field. Depth is walked only when the body holds
+    more than :data:`MAX_DEPTH` brackets, so ordinary bodies pay nothing for it.
+    """
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise BodyError(_diagnose(raw, str(exc))) from None
+    if raw.count(b"[") + raw.count(b"{") > MAX_DEPTH:
+        _check_depth(value)
+    return value
+
+
+def check_value(value: Any, *, max_nodes: int | None = None) -> None:
+    """Check an already parsed value (a YAML seed) against the same rules as :func:`decode_json`.
+
+    ``max_nodes`` bounds the values visited, counting every use of a shared one: a YAML
+    document with aliases can describe far more values than its size suggests.
+    """
+    for where, problem in _problems(value, max_nodes=max_nodes):
+        raise BodyError(f"{_field(where)}{problem}")
+
+
+def _diagnose(raw: bytes, fallback: str) -> str:
+    """Why ``raw`` was refused, naming the field: parsed with hooks that mark bad values."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return f"the body is not UTF-8 (byte {exc.start})"
+    try:
+        value = json.loads(
+            text, parse_constant=_Bad.constant, parse_int=_int_literal, parse_float=_float_literal
+        )
+    except RecursionError:
+        return f"the body is nested deeper than {MAX_DEPTH} levels"
+    except json.JSONDecodeError as exc:
+        return f"{exc.msg} at line {exc.lineno}, column {exc.colno}"
+    for where, problem in _problems(value):
+        return f"{_field(where)}{problem}"
+    return fallback
+
+
+class _Bad:
+    """A value the standard library parsed but the API refuses (found again by :func:`_problems`)."""
+
+    __slots__ = ("problem",)
+
+    def __init__(self, problem: str) -> None:
+        self.problem = problem
+
+    @classmethod
+    def constant(cls, name: str) -> _Bad:
+        return cls(f"is {name}, which is not a number JSON allows")
+
+
+def _int_literal(text: str) -> int | _Bad:
+    if len(text.lstrip("-")) > MAX_INTEGER_DIGITS:
+        return _Bad(f"is an integer of {len(text.lstrip('-'))} digits, out of the range of a double")
+    return int(text)
+
+
+def _float_literal(text: str) -> float | _Bad:
+    number = float(text)
+    return number if math.isfinite(number) else _Bad(f"is {text[:30]}, out of the range of a double")
+
+
+def _problems(value: Any, *, max_nodes: int | None = None) -> Iterator[tuple[list[Any], str]]:
+    """(path, problem) for each value the rules refuse, depth first (the first is reported)."""
+    stack: list[tuple[Any, list[Any]]] = [(value, [])]
+    visited = 0
+    while stack:
+        item, where = stack.pop()
+        visited += 1
+        if max_nodes is not None and visited > max_nodes:
+            yield [], f"the document describes more than {max_nodes} values (YAML aliases?)"
+            return
+        if len(where) > MAX_DEPTH:
+            yield where[:MAX_DEPTH], f"is nested deeper than {MAX_DEPTH} levels"
+            return
+        if isinstance(item, _Bad):
+            yield where, item.problem
+        elif isinstance(item, str):
+            if not _is_scalar_text(item):
+                yield where, "holds a lone surrogate (strings must be valid Unicode)"
+        elif isinstance(item, bool) or item is None:
+            continue
+        elif isinstance(item, int):
+            if abs(item) > sys.float_info.max:  # exact: Python compares int and float by value
+                yield where, "is an integer out of the range of a double"
+        elif isinstance(item, float):
+            if not math.isfinite(item):
+                yield where, "is not a finite number"
+        elif isinstance(item, dict):
+            for key in reversed(list(item)):
+                if not isinstance(key, str):
+                    yield where, f"has a key that is not a string ({type(key).__name__})"
+                    return
+                if not _is_scalar_text(key):
+                    yield where, "has a key holding a lone surrogate (strings must be valid Unicode)"
+                    return
+                stack.append((item[key], [*where, key]))
+        elif isinstance(item, list):
+            for index in range(len(item) - 1, -1, -1):
+                stack.append((item[index], [*where, index]))
+        else:
+            yield where, f"is a {type(item).__name__}, which JSON cannot hold"
+
+
+def _check_depth(value: Any) -> None:
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise BodyError(f"the body is nested deeper than {MAX_DEPTH} levels")
+        if isinstance(item, dict):
+            stack.extend((child, depth + 1) for child in item.values())
+        elif isinstance(item, list):
+            stack.extend((child, depth + 1) for child in item)
+
+
+def _is_scalar_text(text: str) -> bool:
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _field(where: list[Any]) -> str:
+    """``['info', 'k', 0]`` -> ``"'info.k[0]' "``; the top level -> ``"the body "``."""
+    if not where:
+        return "the body "
+    text = ""
+    for part in where:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            shown = part if _is_scalar_text(part) else part.encode("utf-8", "backslashreplace").decode()
+            text += f".{shown}" if text else shown
+    if len(text) > 200:
+        text = text[:197] + "..."
+    return f"'{text}' "
+
+
+# -- typed numbers (used by the schema validators' format checker) --------------------------
+
+
+def integer_in_range(value: Any, proto_format: str) -> bool:
+    """Whether an integer field's value (a JSON integer, or a decimal string for 64-bit ones)
+    fits its proto type; other types are left to the schema's ``type``."""
+    low, high = INTEGER_RANGES[proto_format]
+    if isinstance(value, bool):
+        return True
+    if isinstance(value, str):
+        if not re.fullmatch(r"-?[0-9]{1,20}", value):
+            return False
+        value = int(value)
+    if isinstance(value, int):
+        return low <= value <= high
+    return True
+
+
+def float_in_range(value: Any) -> bool:
+    """Whether a proto ``float`` field's number fits 32 bits."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return math.isfinite(value) and abs(value) <= FLOAT32_MAX
+    return True
+
+
+# -- the request itself ---------------------------------------------------------------------
+
+
+def declared_length(scope: Scope) -> int | None:
+    """The request's ``Content-Length`` (None when absent or not a number)."""
+    for name, value in scope.get("headers", ()):
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
+
+
+def has_body(scope: Scope) -> bool:
+    """Whether the request announces a body (a positive length, or chunked transfer)."""
+    length = declared_length(scope)
+    if length:
+        return length > 0
+    return any(name == b"transfer-encoding" for name, _ in scope.get("headers", ()))
+
+
+def media_type(scope: Scope) -> str | None:
+    """The request's media type without parameters, lower case (None when not sent)."""
+    for name, value in scope.get("headers", ()):
+        if name == b"content-type":
+            return value.decode("latin-1").split(";", 1)[0].strip().lower() or None
+    return None
+
+
+def too_large(max_bytes: int) -> ApiError:
+    return ApiError(
+        "INVALID_ARGUMENT",
+        f"Request payload size exceeds the limit: {max_bytes} bytes.",
+        http_code=413,
+        headers={"Connection": "close"},
+    )
+
+
+def stalled(timeout: float) -> ApiError:
+    return ApiError(
+        "DEADLINE_EXCEEDED",
+        f"The request body stalled: no data for {timeout:g} seconds.",
+        http_code=408,
+        headers={"Connection": "close"},
+    )
+
+
+def missing_content_type() -> ApiError:
+    return invalid_argument(
+        "The request has a body but no Content-Type; send Content-Type: application/json"
+    )
+
+
+def check_declared_size(scope: Scope, max_bytes: int) -> None:
+    """413 at once when the declared ``Content-Length`` is over the limit (nothing is read)."""
+    length = declared_length(scope)
+    if length is not None and length > max_bytes:
+        raise too_large(max_bytes)
+
+
+def limited_receive(receive: Receive, *, max_bytes: int, read_timeout: float) -> Receive:
+    """``receive`` that raises 413 once more than ``max_bytes`` of body arrived (a chunked body
+    declares no length) and 408 when a part of the body is slower than ``read_timeout``. Once
+    the body is complete, calls pass straight through (a listener for disconnects may wait)."""
+    received = 0
+    complete = False
+
+    async def receive_limited() -> Message:
+        nonlocal received, complete
+        if complete:
+            return await receive()
+        try:
+            message = await asyncio.wait_for(receive(), read_timeout)
+        except TimeoutError:
+            raise stalled(read_timeout) from None
+        if message["type"] == "http.request":
+            received += len(message.get("body", b""))
+            if received > max_bytes:
+                raise too_large(max_bytes)
+            complete = not message.get("more_body", False)
+        else:
+            complete = True
+        return message
+
+    return receive_limited
