@@ -146,7 +146,9 @@ class MockControl:
         self.changed()
 
 
-async def _json_body(request: Request, *, allow_yaml: bool = False) -> Any:
+async def _json_body(
+    request: Request, *, allow_yaml: bool = False, max_depth: int = request_body.MAX_DEPTH
+) -> Any:
     """The request's JSON body (or YAML, for seeds), checked by :mod:`mockserver.request_body`."""
     raw = await request.body()
     if not raw.strip():
@@ -170,7 +172,7 @@ async def _json_body(request: Request, *, allow_yaml: bool = False) -> Any:
         accepted = ", ".join(request_body.JSON_MEDIA_TYPES + (YAML_MEDIA_TYPES if allow_yaml else ()))
         raise invalid_argument(f"Unsupported media type {kind}; send {accepted}")
     try:
-        return request_body.decode_json(raw)
+        return request_body.decode_json(raw, max_depth=max_depth)
     except request_body.BodyError as exc:
         raise invalid_argument(f"request body is not valid JSON: {exc}") from None
 
@@ -208,7 +210,7 @@ def build_admin_app(control: MockControl) -> Callable[[Scope, Receive, Send], An
             if not request.scope["state"].get(PRIVILEGED):
                 document = without_secrets(document)
             return JSONResponse(document)
-        body = await _json_body(request)
+        body = await _json_body(request, max_depth=request_body.STATE_MAX_DEPTH)
         try:
             restore(backend, body, control.tokens)
         except SnapshotError as exc:

@@ -129,8 +129,10 @@ class GenomicsMiddleware:
         if fields:
             check_selection(parse_fields(fields), match.operation.response)
         principal = self.authenticate(Headers(scope=scope), query, match.operation)
-        if request_body.media_type(scope) is None and request_body.has_body(scope):
-            raise request_body.missing_content_type()
+        if request_body.has_body(scope):
+            if request_body.media_type(scope) is None:
+                raise request_body.missing_content_type()
+            scope, receive = await request_body.with_length(scope, receive)
         principal_token = context.current_principal.set(principal)
         scope["state"]["genomics_principal"] = principal.member
         try:

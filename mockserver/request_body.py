@@ -43,6 +43,8 @@ from mockserver.errors import ApiError, invalid_argument
 
 #: deepest nesting of arrays and objects a request body may have
 MAX_DEPTH = 100
+#: the same for a state document (PUT /_mock/state), which wraps records in a few more levels
+STATE_MAX_DEPTH = MAX_DEPTH + 50
 #: default --max-request-bytes (16 MiB)
 MAX_REQUEST_BYTES = 16 * 1024 * 1024
 #: default --read-timeout: the longest pause between two parts of a request body
@@ -70,7 +72,7 @@ class BodyError(ValueError):
 # -- decoding -------------------------------------------------------------------------------
 
 
-def decode_json(raw: bytes) -> Any:
+def decode_json(raw: bytes, *, max_depth: int = MAX_DEPTH) -> Any:
     """The JSON value of a UTF-8 body, or :class:`BodyError` saying what is wrong and where.
 
     orjson refuses invalid UTF-8, lone surrogates, non-finite numbers and nesting beyond
@@ -81,9 +83,9 @@ def decode_json(raw: bytes) -> Any:
     try:
         value = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
-        raise BodyError(_diagnose(raw, str(exc))) from None
-    if raw.count(b"[") + raw.count(b"{") > MAX_DEPTH:
-        _check_depth(value)
+        raise BodyError(_diagnose(raw, str(exc), max_depth)) from None
+    if raw.count(b"[") + raw.count(b"{") > max_depth:
+        _check_depth(value, max_depth)
     return value
 
 
@@ -97,7 +99,7 @@ def check_value(value: Any, *, max_nodes: int | None = None) -> None:
         raise BodyError(f"{_field(where)}{problem}")
 
 
-def _diagnose(raw: bytes, fallback: str) -> str:
+def _diagnose(raw: bytes, fallback: str, max_depth: int = MAX_DEPTH) -> str:
     """Why ``raw`` was refused, naming the field: parsed with hooks that mark bad values."""
     try:
         text = raw.decode("utf-8")
@@ -108,10 +110,10 @@ def _diagnose(raw: bytes, fallback: str) -> str:
             text, parse_constant=_Bad.constant, parse_int=_int_literal, parse_float=_float_literal
         )
     except RecursionError:
-        return f"the body is nested deeper than {MAX_DEPTH} levels"
+        return f"the body is nested deeper than {max_depth} levels"
     except json.JSONDecodeError as exc:
         return f"{exc.msg} at line {exc.lineno}, column {exc.colno}"
-    for where, problem in _problems(value):
+    for where, problem in _problems(value, max_depth=max_depth):
         return f"{_field(where)}{problem}"
     return fallback
 
@@ -140,7 +142,9 @@ def _float_literal(text: str) -> float | _Bad:
     return number if math.isfinite(number) else _Bad(f"is {text[:30]}, out of the range of a double")
 
 
-def _problems(value: Any, *, max_nodes: int | None = None) -> Iterator[tuple[list[Any], str]]:
+def _problems(
+    value: Any, *, max_nodes: int | None = None, max_depth: int = MAX_DEPTH
+) -> Iterator[tuple[list[Any], str]]:
     """(path, problem) for each value the rules refuse, depth first (the first is reported)."""
     stack: list[tuple[Any, list[Any]]] = [(value, [])]
     visited = 0
@@ -150,8 +154,8 @@ def _problems(value: Any, *, max_nodes: int | None = None) -> Iterator[tuple[lis
         if max_nodes is not None and visited > max_nodes:
             yield [], f"the document describes more than {max_nodes} values (YAML aliases?)"
             return
-        if len(where) > MAX_DEPTH:
-            yield where[:MAX_DEPTH], f"is nested deeper than {MAX_DEPTH} levels"
+        if len(where) > max_depth:
+            yield where[:max_depth], f"is nested deeper than {max_depth} levels"
             return
         if isinstance(item, _Bad):
             yield where, item.problem
@@ -182,12 +186,12 @@ def _problems(value: Any, *, max_nodes: int | None = None) -> Iterator[tuple[lis
             yield where, f"is a {type(item).__name__}, which JSON cannot hold"
 
 
-def _check_depth(value: Any) -> None:
+def _check_depth(value: Any, max_depth: int) -> None:
     stack: list[tuple[Any, int]] = [(value, 0)]
     while stack:
         item, depth = stack.pop()
-        if depth > MAX_DEPTH:
-            raise BodyError(f"the body is nested deeper than {MAX_DEPTH} levels")
+        if depth > max_depth:
+            raise BodyError(f"the body is nested deeper than {max_depth} levels")
         if isinstance(item, dict):
             stack.extend((child, depth + 1) for child in item.values())
         elif isinstance(item, list):
@@ -304,6 +308,35 @@ def check_declared_size(scope: Scope, max_bytes: int) -> None:
     length = declared_length(scope)
     if length is not None and length > max_bytes:
         raise too_large(max_bytes)
+
+
+async def with_length(scope: Scope, receive: Receive) -> tuple[Scope, Receive]:
+    """A chunked body read whole (through a limited ``receive``) and handed on with the
+    ``Content-Length`` it lacked: Connexion's body validator reads a body only when the request
+    declares its length, and would take a chunked one for none."""
+    if declared_length(scope) is not None:
+        return scope, receive
+    parts = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return scope, receive  # the client went away; nothing to hand on
+        parts.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    body = b"".join(parts)
+    headers = [(k, v) for k, v in scope["headers"] if k != b"transfer-encoding"]
+    scope = {**scope, "headers": [*headers, (b"content-length", str(len(body)).encode())]}
+    replayed = False
+
+    async def replay() -> Message:
+        nonlocal replayed
+        if replayed:
+            return await receive()
+        replayed = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return scope, replay
 
 
 def limited_receive(receive: Receive, *, max_bytes: int, read_timeout: float) -> Receive:
