@@ -18,6 +18,7 @@ anything is read, and ``receive`` counts what arrives and times out stalls.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -90,6 +91,11 @@ class GenomicsMiddleware:
             await self._dispatch(scope, receive, send, query)
         except ApiError as exc:
             await error_response(exc)(scope, receive, send)
+        except Exception:  # noqa: BLE001 - Starlette's fallback would answer plain text
+            log.exception("internal error on %s %s", scope["method"], scope["path"])
+            failed = ApiError("INTERNAL", "Internal error (logged by the server)")
+            with contextlib.suppress(Exception):  # the response may have started already
+                await error_response(failed)(scope, receive, send)
         finally:
             reset_options(options_token)
             context.current_backend.reset(backend_token)

@@ -255,3 +255,15 @@ def test_a_body_within_the_limit_is_served(small_app):
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     result = _asgi(small_app, "POST", "/v1/datasets", headers, [body[:1000], body[1000:]])
     assert result["status"] == 200 and result["json"]["name"] == "x" * 3000
+
+
+def test_an_internal_failure_before_the_api_is_still_the_envelope(app, client, monkeypatch):
+    from mockserver.routing import RouteTable
+
+    def broken(*_args: Any) -> Any:
+        raise KeyError("routing exploded")
+
+    monkeypatch.setattr(RouteTable, "match", broken)
+    response = client.get("/v1/datasets", params={"projectId": "p1"})
+    assert response.status_code == 500 and response.headers["content-type"].startswith("application/json")
+    assert response.json()["error"]["status"] == "INTERNAL" and "exploded" not in response.text

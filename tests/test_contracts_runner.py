@@ -116,10 +116,12 @@ def test_a_project_scoped_writer_needs_its_project(capsys: pytest.CaptureFixture
     from mockserver.auth import TokenRegistry
 
     tokens = TokenRegistry()
-    app = create_app(auth="strict", tokens=tokens)
+    app = create_app(auth="strict", tokens=tokens, admin_token="set-up")
     with _live_server(app) as server:
         owner = {"member": "user:w@example.com", "token": "w", "roles": ["roles/owner"], "projectId": "mine"}
-        assert httpx.post(f"{server.url}/_mock/principals", json=owner).status_code == 200
+        admin = {"Authorization": "Bearer set-up"}  # a strict server's admin API needs the admin token
+        made = httpx.post(f"{server.url}/_mock/principals", json=owner, headers=admin)
+        assert made.status_code == 200
         code = cli.main(["conformance", "--base-url", server.url, "--writer-token", "w"])
     assert code == 2
     assert "give --project, a project where the writer holds roles/owner" in capsys.readouterr().err
