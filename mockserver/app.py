@@ -29,7 +29,7 @@ from mockserver.cors import CorsMiddleware
 from mockserver.discovery import DiscoveryBuilder, openapi_document
 from mockserver.method_override import MethodOverrideMiddleware
 from mockserver.middleware import Authenticator, GenomicsMiddleware, root_url
-from mockserver.request_body import MAX_REQUEST_BYTES, READ_TIMEOUT
+from mockserver.request_body import MAX_REQUEST_BYTES, READ_TIMEOUT, RequestLimits
 from mockserver.resolver import resolve
 from mockserver.routing import RouteTable
 from mockserver.validation import VALIDATORS
@@ -145,6 +145,9 @@ def create_app(
     # then goes through method override and GenomicsMiddleware like a call of its own
     if cors:
         app.add_middleware(CorsMiddleware, position=MiddlewarePosition.BEFORE_EXCEPTION)
+    # bodies are bounded before anything reads one (batch, method override, the API, the admin API)
+    app.add_middleware(RequestLimits, position=MiddlewarePosition.BEFORE_EXCEPTION,
+                       max_bytes=max_request_bytes, read_timeout=read_timeout)
     app.add_middleware(BatchMiddleware, position=MiddlewarePosition.BEFORE_EXCEPTION)
     app.add_middleware(MethodOverrideMiddleware, position=MiddlewarePosition.BEFORE_EXCEPTION)
     app.add_middleware(
@@ -156,8 +159,6 @@ def create_app(
         discovery=DiscoveryBuilder(spec).document,
         extra_routes=extra_routes,
         control=control,
-        max_request_bytes=max_request_bytes,
-        read_timeout=read_timeout,
     )
     app.state = AppState(backend, registry, control)
     return app

@@ -11,9 +11,9 @@ Runs before Connexion for every request:
    operation's, and binds the principal and output options;
 4. turns any :class:`ApiError` raised here into Google's error body.
 
-Before any of that, a request with a body gets the limits of
-:mod:`mockserver.request_body`: a declared size over the limit is a 413 before
-anything is read, and ``receive`` counts what arrives and times out stalls.
+A request with a body must say what it sends (``Content-Type``); a chunked one is
+read whole (within the limits :class:`mockserver.request_body.RequestLimits` set in
+front of every middleware) and handed on with its length.
 """
 
 from __future__ import annotations
@@ -33,7 +33,6 @@ from mockserver.backend.principals import Principal
 from mockserver.errors import ApiError
 from mockserver.rendering import check_selection, error_response, json_response, parse_fields
 from mockserver.request_options import current_options, options_from_query, reset_options, set_options
-from mockserver.request_body import MAX_REQUEST_BYTES, READ_TIMEOUT
 from mockserver.routing import Operation, RouteTable
 
 log = logging.getLogger("genomics_mock")
@@ -55,8 +54,6 @@ class GenomicsMiddleware:
         discovery: Callable[[str], dict[str, Any]],
         extra_routes: dict[str, ASGIApp] | None = None,
         control: Any = None,
-        max_request_bytes: int = MAX_REQUEST_BYTES,
-        read_timeout: float = READ_TIMEOUT,
     ) -> None:
         self.app = app
         self.backend = backend
@@ -67,8 +64,6 @@ class GenomicsMiddleware:
         self.extra_routes = extra_routes or {}
         #: mockserver.admin.MockControl: request log, fault rules, change listeners (optional)
         self.control = control
-        self.max_request_bytes = max_request_bytes
-        self.read_timeout = read_timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -83,11 +78,6 @@ class GenomicsMiddleware:
         if logged:
             send = _recording_status(send, status)
         try:
-            if request_body.has_body(scope):
-                request_body.check_declared_size(scope, self.max_request_bytes)
-                receive = request_body.limited_receive(
-                    receive, max_bytes=self.max_request_bytes, read_timeout=self.read_timeout
-                )
             await self._dispatch(scope, receive, send, query)
         except ApiError as exc:
             await error_response(exc)(scope, receive, send)

@@ -37,9 +37,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import orjson
-from starlette.types import Message, Receive, Scope
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mockserver.errors import ApiError, invalid_argument
+from mockserver.rendering import error_response
 
 #: deepest nesting of arrays and objects a request body may have
 MAX_DEPTH = 100
@@ -337,6 +338,36 @@ async def with_length(scope: Scope, receive: Receive) -> tuple[Scope, Receive]:
         return {"type": "http.request", "body": body, "more_body": False}
 
     return scope, replay
+
+
+class RequestLimits:
+    """ASGI middleware bounding every request body (see module docstring); in front of
+    everything that reads one, so a batch or a method-override body is bounded too."""
+
+    def __init__(self, app: ASGIApp, *, max_bytes: int = MAX_REQUEST_BYTES,
+                 read_timeout: float = READ_TIMEOUT) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+        self.read_timeout = read_timeout
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not has_body(scope):
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def send_started(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            check_declared_size(scope, self.max_bytes)
+            limited = limited_receive(receive, max_bytes=self.max_bytes, read_timeout=self.read_timeout)
+            await self.app(scope, limited, send_started)
+        except ApiError as exc:  # a limit hit by a reader that does not answer errors itself
+            if not started:
+                await error_response(exc)(scope, receive, send)
 
 
 def limited_receive(receive: Receive, *, max_bytes: int, read_timeout: float) -> Receive:

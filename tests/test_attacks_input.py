@@ -220,7 +220,10 @@ def small_app() -> Any:
     return create_app(Backend(clock=FakeClock()), max_request_bytes=4096, read_timeout=0.2)
 
 
-@pytest.mark.parametrize("path", ["/v1/datasets", "/_mock/seed"])
+BODY_READERS = ["/v1/datasets", "/_mock/seed", "/batch"]  # the API, the admin API, batches
+
+
+@pytest.mark.parametrize("path", BODY_READERS)
 def test_a_declared_oversized_body_is_413_before_any_of_it_is_read(small_app, path):
     headers = [(b"content-type", b"application/json"), (b"content-length", b"50000000")]
     result = _asgi(small_app, "POST", path, headers, [b"x" * 1000] * 50_000)
@@ -229,7 +232,7 @@ def test_a_declared_oversized_body_is_413_before_any_of_it_is_read(small_app, pa
     assert result["headers"][b"connection"] == b"close"
 
 
-@pytest.mark.parametrize("path", ["/v1/datasets", "/_mock/seed"])
+@pytest.mark.parametrize("path", BODY_READERS)
 def test_a_chunked_body_is_cut_off_at_the_limit(small_app, path):
     headers = [(b"content-type", b"application/json"), (b"transfer-encoding", b"chunked")]
     result = _asgi(small_app, "POST", path, headers, [b'{"name": "' + b"x" * 1000] * 1000)
@@ -237,11 +240,18 @@ def test_a_chunked_body_is_cut_off_at_the_limit(small_app, path):
     assert result["json"]["error"]["code"] == 413
 
 
-@pytest.mark.parametrize("path", ["/v1/datasets", "/_mock/seed"])
+@pytest.mark.parametrize("path", BODY_READERS)
 def test_a_stalled_body_is_408(small_app, path):
     headers = [(b"content-type", b"application/json"), (b"content-length", b"100")]
     result = _asgi(small_app, "POST", path, headers, [b'{"projectId": ', ...])
     assert result["status"] == 408 and result["json"]["error"]["status"] == "DEADLINE_EXCEEDED"
+
+
+def test_a_method_override_body_is_bounded_too(small_app):
+    headers = [(b"content-type", b"application/x-www-form-urlencoded"), (b"transfer-encoding", b"chunked"),
+               (b"x-http-method-override", b"GET")]
+    result = _asgi(small_app, "POST", "/v1/datasets", headers, [b"projectId=" + b"p" * 1000] * 1000)
+    assert result["status"] == 413 and result["asked"] <= 5
 
 
 def test_a_chunked_body_within_the_limit_is_served(small_app):
