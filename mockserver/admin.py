@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
+import orjson
 from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -48,7 +49,7 @@ from mockserver.errors import ApiError, failed_precondition, invalid_argument, p
 from mockserver.faults import FaultInjector, FaultRuleError
 from mockserver.rendering import error_response
 from mockserver.seed import SeedError, add_principal, load_seed, parse_seed
-from mockserver.snapshot import SnapshotError, restore, snapshot
+from mockserver.snapshot import SnapshotError, empty_document, restore, snapshot_bytes
 
 if TYPE_CHECKING:
     from mockserver.auth import TokenRegistry
@@ -101,10 +102,10 @@ class MockControl:
     admin_token: str | None = None
     #: a folder whose files seeds sent to ``POST /_mock/seed`` may name (``--seed-root``)
     seed_root: Path | None = None
-    #: called after anything that may have changed state (the state file's saver listens)
-    listeners: list[Callable[[], None]] = field(default_factory=list)
-    #: what POST /_mock/reset returns to (None: empty); set after start-up seeding
-    baseline: dict[str, Any] | None = None
+    #: the state file's store (``mockserver.persistence.Store``) when the server has one: health asks it
+    persistence: Any = None
+    #: what POST /_mock/reset returns to, a state document (None: empty); set after start-up seeding
+    baseline: bytes | None = None
     _base_tokens: dict[str, Any] | None = None
     _base_clock: datetime | None = None
     #: the clock the server started with: a system clock moved by /_mock/clock comes back on reset
@@ -116,34 +117,28 @@ class MockControl:
 
     def capture_baseline(self, *, empty: bool = False) -> None:
         """Make the current state what reset returns to (start-up seeding calls this)."""
-        self.baseline = None if empty else snapshot(self.backend, self.tokens)
+        self.baseline = None if empty else snapshot_bytes(self.backend, self.tokens)
         self._base_tokens = self.tokens.snapshot() if self.tokens is not None else None
         clock = self.backend.clock
         self._base_clock = clock.now() if isinstance(clock, FakeClock) else None
         self._base_clock_source = clock
         self._base_mode = self.backend.operations.mode
 
-    def changed(self) -> None:
-        for listener in self.listeners:
-            listener()
-
     def reset(self) -> None:
         """Back to the start-up state: data, tokens, fake clock, operations mode; faults and log cleared."""
         with self.backend.lock:
             if self.baseline is not None:
                 restore(self.backend, self.baseline, self.tokens)
-            else:
+            elif self.tokens is None:
                 self.backend.reset()
-                if self.tokens is not None and self._base_tokens is not None:
-                    self.tokens.clear()
-                    self.tokens.load(self._base_tokens)
+            else:
+                restore(self.backend, empty_document(self._base_tokens), self.tokens)
             self.backend.clock = self._base_clock_source
             if self._base_clock is not None:
                 self.backend.clock.set(self._base_clock)  # type: ignore[attr-defined]  # a FakeClock
             self.backend.operations.mode = self._base_mode
         self.faults.clear()
         self.requests.clear()
-        self.changed()
 
 
 async def _json_body(
@@ -198,31 +193,25 @@ def build_admin_app(control: MockControl) -> Callable[[Scope, Receive, Send], An
             counts = load_seed(backend, seed_body, control.tokens, seed_root=control.seed_root)
         except SeedError as exc:
             raise invalid_argument(str(exc)) from None
-        control.changed()
         return JSONResponse({"created": counts})
 
     async def state(request: Request) -> Response:
         if request.method == "GET":
-            try:
-                document = snapshot(backend, control.tokens)
-            except SnapshotError as exc:
-                raise ApiError("INTERNAL", f"cannot export the state: {exc}") from None
+            data = snapshot_bytes(backend, control.tokens)
             if not request.scope["state"].get(PRIVILEGED):
-                document = without_secrets(document)
-            return JSONResponse(document)
+                data = orjson.dumps(without_secrets(orjson.loads(data)))
+            return Response(data, media_type="application/json")
         body = await _json_body(request, max_depth=request_body.STATE_MAX_DEPTH)
         try:
             restore(backend, body, control.tokens)
         except SnapshotError as exc:
             raise invalid_argument(f"state refused: {exc}") from None
-        control.changed()
         return JSONResponse({})
 
     async def clock(request: Request) -> Response:
         if request.method == "POST":
             body = _object_body(await _json_body(request), "clock")
             _move_clock(backend, body)
-            control.changed()
         current = backend.clock
         return JSONResponse({"time": rfc3339(current.now()), "fake": isinstance(current, FakeClock)})
 
@@ -233,7 +222,6 @@ def build_admin_app(control: MockControl) -> Callable[[Scope, Receive, Send], An
             result = backend.operations.complete(name)
         except RuntimeError as exc:
             raise failed_precondition(str(exc)) from None
-        control.changed()
         return JSONResponse(result)
 
     async def operations_mode(request: Request) -> Response:
@@ -287,7 +275,6 @@ def build_admin_app(control: MockControl) -> Callable[[Scope, Receive, Send], An
             )
         except SeedError as exc:
             raise invalid_argument(str(exc)) from None
-        control.changed()
         return JSONResponse(result)
 
     async def index(_request: Request) -> Response:
@@ -338,10 +325,13 @@ PRIVILEGED = "genomics_admin_privileged"
 
 def without_secrets(document: dict[str, Any]) -> dict[str, Any]:
     """A state document without what only a superuser may read: bearer tokens, API keys and the
-    page-token secret (restoring it keeps the server's own)."""
-    redacted = {key: value for key, value in document.items() if key != "pageTokenSecret"}
-    redacted["tokens"] = None
-    return redacted
+    page-token secret (restoring it keeps the server's own, and the tokens)."""
+    state = dict(document["state"])
+    state.pop("tokens", None)
+    server = state.get("server", {})
+    state["server"] = {**server, "settings": {
+        k: v for k, v in server.get("settings", {}).items() if k != "pageTokenSecret"}}
+    return {**document, "state": state}
 
 
 async def _guarded(router: Router, scope: Scope, receive: Receive, send: Send) -> None:
@@ -475,6 +465,20 @@ def index_document(root_url: str, *, admin: bool, swagger_ui: bool) -> dict[str,
     }
 
 
-def health_app() -> Callable[[Scope, Receive, Send], Any]:
+def health_app(control: MockControl | None = None) -> Callable[[Scope, Receive, Send], Any]:
+    """``GET /_mock/health``: ``ok``, or ``degraded`` with the reason and the time of the last
+    durable write while the state file cannot be written."""
     started = time.time()
-    return document_app(lambda _scope: {"status": "ok", "uptimeSeconds": round(time.time() - started, 3)})
+
+    def report(_scope: Scope) -> dict[str, Any]:
+        body: dict[str, Any] = {"status": "ok", "uptimeSeconds": round(time.time() - started, 3)}
+        store = control.persistence if control is not None else None
+        if store is not None:
+            persistence = store.health()
+            body["status"] = persistence.pop("status")
+            if "reason" in persistence:
+                body["reason"] = persistence["reason"]
+            body["persistence"] = persistence
+        return body
+
+    return document_app(report)

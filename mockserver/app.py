@@ -68,7 +68,7 @@ class AppState:
     backend: Backend
     #: bearer tokens and API keys the app accepts
     tokens: TokenRegistry
-    #: request log, fault rules, state-change listeners, reset baseline
+    #: request log, fault rules, reset baseline, the state file's store
     control: MockControl
 
 
@@ -105,7 +105,7 @@ def create_app(
     ``seed_root`` is a folder whose files seeds sent to ``POST /_mock/seed`` may name;
     ``max_request_bytes`` and ``read_timeout`` bound request bodies (:mod:`mockserver.request_body`);
     ``app.state`` holds the backend, the token registry and the control (request log,
-    fault rules, state-change listeners).
+    fault rules, reset baseline).
     """
     backend = backend or Backend()
     registry = tokens if isinstance(tokens, TokenRegistry) else TokenRegistry()
@@ -137,7 +137,7 @@ def create_app(
     extra_routes = {
         "/": document_app(lambda scope: index_document(root_url(scope), admin=admin, swagger_ui=swagger_ui)),
         "/openapi.json": document_app(lambda scope: openapi_document(public_spec, root_url(scope))),
-        "/_mock/health": health_app(),
+        "/_mock/health": health_app(control),
     }
     if admin:
         extra_routes["/_mock"] = build_admin_app(control)

@@ -36,6 +36,7 @@ import yaml
 from starlette.datastructures import Headers
 
 from mockserver.backend.principals import ANONYMOUS, DEFAULT_OWNER, SCOPE_CLOUD_PLATFORM, Principal
+from mockserver.backend.tables import ChangeFeed, Stateful, TableSpec, fail
 from mockserver.errors import AUTH_REALM, ApiError, error_info, unauthenticated
 
 AUTH_MODES = ("open", "strict")
@@ -107,12 +108,80 @@ def _scopes(value: Any, where: str) -> frozenset[str]:
     return frozenset(expand_scope(s) for s in value)
 
 
-class TokenRegistry:
-    """Bearer tokens and API keys this server accepts, each bound to a principal."""
+def _token_entry(section: str, token: str, entry: Any) -> Principal:
+    """The principal of one token-file entry (``tokens`` or ``apiKeys``), checked."""
+    where = f"{section}.{token}"
+    entry = entry or {}
+    if isinstance(entry, str):  # shorthand: token: "user:alice@example.com"
+        entry = {"principal": entry}
+    if not isinstance(entry, Mapping):
+        raise TokenFileError(f"{where} must be an object with a principal")
+    allowed = {"principal", "scopes", "superuser"} if section == "tokens" else {"principal"}
+    extra = set(entry) - allowed
+    if extra:
+        raise TokenFileError(f"{where}: unknown fields {', '.join(sorted(map(str, extra)))}")
+    if not isinstance(token, str) or not token:
+        what = "a token" if section == "tokens" else "an API key"
+        raise TokenFileError(f"{what} must be a non-empty string")
+    if section == "apiKeys":
+        member = entry.get("principal")
+        if member is None:
+            return ANONYMOUS
+        return Principal(_member(member, where), frozenset({SCOPE_CLOUD_PLATFORM}))
+    if "principal" not in entry:
+        raise TokenFileError(f"{where}.principal is required")
+    scopes = entry.get("scopes")
+    return Principal(
+        _member(entry["principal"], where),
+        _scopes(list(scopes) if isinstance(scopes, (list, tuple)) else scopes, where),
+        superuser=bool(entry.get("superuser", False)),
+    )
 
-    def __init__(self) -> None:
-        self._tokens: dict[str, Principal] = {}
-        self._keys: dict[str, Principal] = {}
+
+def _token_json(principal: Principal) -> dict[str, Any]:
+    entry: dict[str, Any] = {"principal": principal.member, "scopes": sorted(principal.scopes)}
+    if principal.superuser:
+        entry["superuser"] = True
+    return entry
+
+
+def _key_json(principal: Principal) -> dict[str, Any]:
+    return {} if principal is ANONYMOUS else {"principal": principal.member}
+
+
+def _saved(section: str) -> Callable[[str, Any], Principal]:
+    """The ``load`` of a saved token table: the token file's own checks."""
+
+    def load(token: str, entry: Any) -> Principal:
+        if not isinstance(entry, dict):
+            fail("must be an object with a principal")
+        try:
+            return _token_entry(section, token, entry)
+        except TokenFileError as exc:
+            fail(str(exc))
+
+    return load
+
+
+class TokenRegistry(Stateful):
+    """Bearer tokens and API keys this server accepts, each bound to a principal.
+
+    Its two tables are saved with the state (``tokens`` in a state document); pass a
+    ``feed`` to hear about every change.
+    """
+
+    tables = (
+        TableSpec("tokens", _saved("tokens"), _token_json),
+        TableSpec("apiKeys", _saved("apiKeys"), _key_json),
+    )
+
+    def __init__(self, feed: ChangeFeed | None = None) -> None:
+        self.feed = feed or ChangeFeed()
+        self.reset()
+
+    def reset(self) -> None:
+        self._tokens: dict[str, Principal] = self.table("tokens")
+        self._keys: dict[str, Principal] = self.table("apiKeys")
 
     # -- building ----------------------------------------------------------------------
 
@@ -124,24 +193,15 @@ class TokenRegistry:
         *,
         superuser: bool = False,
     ) -> Principal:
-        if not isinstance(token, str) or not token:
-            raise TokenFileError("a token must be a non-empty string")
-        principal = Principal(
-            _member(member, f"tokens.{token}"),
-            _scopes(list(scopes) if scopes is not None else None, f"tokens.{token}"),
-            superuser=bool(superuser),
-        )
+        entry = {"principal": member, "scopes": list(scopes) if scopes is not None else None,
+                 "superuser": superuser}
+        principal = _token_entry("tokens", token, entry)
         self._tokens[token] = principal
         return principal
 
     def add_api_key(self, key: str, member: str | None = None) -> Principal:
         """An API key acts for ``member`` (or anonymously) with the ``cloud-platform`` scope."""
-        if not isinstance(key, str) or not key:
-            raise TokenFileError("an API key must be a non-empty string")
-        if member is None:
-            principal = ANONYMOUS
-        else:
-            principal = Principal(_member(member, f"apiKeys.{key}"), frozenset({SCOPE_CLOUD_PLATFORM}))
+        principal = _token_entry("apiKeys", key, {"principal": member} if member is not None else {})
         self._keys[key] = principal
         return principal
 
@@ -152,35 +212,15 @@ class TokenRegistry:
         unknown = set(data) - {"tokens", "apiKeys"}
         if unknown:
             raise TokenFileError(f"unknown token file keys: {', '.join(sorted(map(str, unknown)))}")
-        scratch = TokenRegistry()
-        for section in ("tokens", "apiKeys"):
+        checked: list[tuple[dict[str, Principal], str, Principal]] = []
+        for section, table in (("tokens", self._tokens), ("apiKeys", self._keys)):
             entries = data.get(section) or {}
             if not isinstance(entries, Mapping):
                 raise TokenFileError(f"{section} must be an object keyed by token")
-            for token, entry in entries.items():
-                where = f"{section}.{token}"
-                entry = entry or {}
-                if isinstance(entry, str):  # shorthand: token: "user:alice@example.com"
-                    entry = {"principal": entry}
-                if not isinstance(entry, Mapping):
-                    raise TokenFileError(f"{where} must be an object with a principal")
-                allowed = {"principal", "scopes", "superuser"} if section == "tokens" else {"principal"}
-                extra = set(entry) - allowed
-                if extra:
-                    raise TokenFileError(f"{where}: unknown fields {', '.join(sorted(map(str, extra)))}")
-                if section == "tokens":
-                    if "principal" not in entry:
-                        raise TokenFileError(f"{where}.principal is required")
-                    scratch.add_token(
-                        str(token),
-                        entry["principal"],
-                        entry.get("scopes"),
-                        superuser=entry.get("superuser", False),
-                    )
-                else:
-                    scratch.add_api_key(str(token), entry.get("principal"))
-        self._tokens.update(scratch._tokens)
-        self._keys.update(scratch._keys)
+            checked.extend((table, str(token), _token_entry(section, str(token), entry))
+                           for token, entry in entries.items())
+        for table, token, principal in checked:
+            table[token] = principal
         return self
 
     @classmethod
@@ -206,15 +246,11 @@ class TokenRegistry:
         return self._keys.get(key)
 
     def snapshot(self) -> dict[str, Any]:
-        """The registry as a token-file mapping (for the state file and the admin API)."""
-        tokens = {}
-        for token, p in self._tokens.items():
-            entry: dict[str, Any] = {"principal": p.member, "scopes": sorted(p.scopes)}
-            if p.superuser:
-                entry["superuser"] = True
-            tokens[token] = entry
-        keys = {k: ({} if p is ANONYMOUS else {"principal": p.member}) for k, p in self._keys.items()}
-        return {"tokens": tokens, "apiKeys": keys}
+        """The registry as a token-file mapping (for the admin API and baselines)."""
+        return {
+            "tokens": {token: _token_json(p) for token, p in self._tokens.items()},
+            "apiKeys": {key: _key_json(p) for key, p in self._keys.items()},
+        }
 
 
 def _query_value(query: Mapping[str, Any], name: str) -> str | None:

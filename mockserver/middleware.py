@@ -62,7 +62,7 @@ class GenomicsMiddleware:
         self.discovery = discovery
         #: path prefix -> ASGI app served before Connexion (admin API, health, "/" index)
         self.extra_routes = extra_routes or {}
-        #: mockserver.admin.MockControl: request log, fault rules, change listeners (optional)
+        #: mockserver.admin.MockControl: request log, fault rules (optional)
         self.control = control
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -186,8 +186,6 @@ def _log_request(control: Any, scope: Scope, status: int) -> None:
             "status": status or None,
         }
     )
-    if scope["method"] not in ("GET", "HEAD", "OPTIONS"):
-        control.changed()
 
 
 def root_url(scope: Scope) -> str:

@@ -116,16 +116,17 @@ def add_principal(
     checked_roles = [role_name(r) for r in roles]
     if checked_roles and not project_id:
         raise SeedError("projectId is required to grant roles")
-    if tokens is not None:
-        try:
-            tokens.add_token(token, member, scopes)
-        except ValueError as exc:
-            raise SeedError(str(exc)) from None
-    for role in checked_roles:
-        try:
-            backend.iam.add_project_binding(str(project_id), role, member)
-        except ApiError as exc:
-            raise SeedError(exc.message) from None
+    with backend.lock:  # the tokens change under the backend lock too: one journal frame holds both
+        if tokens is not None:
+            try:
+                tokens.add_token(token, member, scopes)
+            except ValueError as exc:
+                raise SeedError(str(exc)) from None
+        for role in checked_roles:
+            try:
+                backend.iam.add_project_binding(str(project_id), role, member)
+            except ApiError as exc:
+                raise SeedError(exc.message) from None
     return {"member": member, "token": token, "roles": checked_roles, "projectId": project_id}
 
 
@@ -393,12 +394,12 @@ def load_seed(
     Atomic: when any entry fails, the backend (and token registry) are put back as they were,
     and files copied into storage are removed.
     """
-    from mockserver.snapshot import restore, snapshot
+    from mockserver.snapshot import restore, snapshot_bytes
 
     if not isinstance(data, Mapping):
         raise SeedError("a seed must be an object (tokens, principals, iam, projects ...)")
     with backend.lock:
-        before = snapshot(backend, tokens)
+        before = snapshot_bytes(backend, tokens)
         loader = _Loader(
             backend, tokens, Path(base_dir) if base_dir else None, Path(seed_root) if seed_root else None
         )

@@ -97,14 +97,16 @@ def test_seed_json_and_yaml_and_a_bad_seed_changes_nothing(mock):
 def test_state_round_trip_and_foreign_documents_are_refused(mock):
     mock.post("/v1/datasets", json={"projectId": "p1", "name": "kept"})
     state = mock.get("/_mock/state").json()
-    assert state["format"] == "genomics-mock-state" and state["version"] == 1
+    assert state["format"] == "genomics-mock-state" and state["version"] == 2
     mock.post("/_mock/reset")
     assert mock.put("/_mock/state", json=state).status_code == 200
     assert _datasets(mock) == ["kept"]
     for bad, reason in (
         ({"hello": 1}, "not a genomics-mock state"),
-        ({**state, "version": 99}, "version 99 is not supported"),
-        ({**state, "components": {"datasets": {"$object": "os:system"}}}, "outside mockserver.backend"),
+        ({**state, "version": 99}, "/version: state version 99 was written by a newer genomics-mock"),
+        ({**state, "state": {"datasets": {"$object": "os:system"}}},
+         "/state/datasets/$object: no such table"),
+        ({**state, "state": {"os": {}}}, "/state/os: this server keeps no state named 'os'"),
     ):
         refused = mock.put("/_mock/state", json=bad)
         assert refused.status_code == 400 and reason in refused.json()["error"]["message"]

@@ -1,4 +1,6 @@
-"""``genomics-mock serve`` as a real subprocess: persistence across restarts, kill -9, bad input."""
+"""``genomics-mock serve`` as a real subprocess: persistence across restarts, bad input, health.
+
+kill -9, a full disk and hostile state files are tests/test_durability.py."""
 
 from __future__ import annotations
 
@@ -9,49 +11,14 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
-import time
 from pathlib import Path
 
-import httpx
 import pytest
-
-from mockserver import persistence
-from mockserver.backend import DEFAULT_OWNER, Backend
-
-STARTUP_TIMEOUT = 60
-COMMAND = [sys.executable, "-m", "mockserver.cli", "serve", "--port", "0"]
-
-
-class Server:
-    def __init__(self, *args: str) -> None:
-        self.proc = subprocess.Popen(
-            [*COMMAND, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-        )
-        line = self._read_line()
-        match = re.search(r"(http://\S+?)/? \(", line)
-        stderr = self.proc.stderr.read() if self.proc.poll() is not None else ""
-        assert match, f"no startup line: {line!r} stderr={stderr}"
-        self.url = match.group(1)
-        self.client = httpx.Client(base_url=self.url, timeout=10)
-
-    def _read_line(self) -> str:
-        result: list[str] = []
-        reader = threading.Thread(target=lambda: result.append(self.proc.stdout.readline()), daemon=True)
-        reader.start()
-        reader.join(STARTUP_TIMEOUT)
-        return result[0] if result else ""
-
-    def stop(self, sig: int = signal.SIGTERM) -> tuple[int, str, str]:
-        self.client.close()
-        self.proc.send_signal(sig)
-        out, err = self.proc.communicate(timeout=30)
-        return self.proc.returncode, out, err
+from serve_process import COMMAND, STARTUP_TIMEOUT, Server, dataset_names
 
 
 def _names(server: Server, project: str = "p1") -> list[str]:
-    listed = server.client.get("/v1/datasets", params={"projectId": project, "pageSize": 1000}).json()
-    return [d.get("name", "") for d in listed.get("datasets", [])]
+    return dataset_names(server.client, project)
 
 
 def test_sigterm_drains_and_saves_then_a_restart_has_the_data(tmp_path):
@@ -89,60 +56,22 @@ def test_sigterm_drains_and_saves_then_a_restart_has_the_data(tmp_path):
     assert code == 0, err
 
 
-def test_kill_9_during_heavy_writes_leaves_the_last_saved_state_loadable(tmp_path):
-    state = tmp_path / "state.json"
-    server = Server("--state", str(state), "--save-interval", "0.05")
-    acknowledged: list[str] = []
-    stop = threading.Event()
-
-    def write() -> None:
-        with httpx.Client(base_url=server.url, timeout=10) as client:
-            i = 0
-            while not stop.is_set():
-                try:
-                    response = client.post("/v1/datasets", json={"projectId": "p1", "name": f"d{i:05d}"})
-                except httpx.HTTPError:
-                    return
-                if response.status_code == 200:
-                    acknowledged.append(f"d{i:05d}")
-                i += 1
-
-    writers = threading.Thread(target=write)
-    writers.start()
-    deadline = time.monotonic() + 20
-    while (not state.exists() or len(acknowledged) < 100) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    time.sleep(0.3)
-    server.proc.kill()  # SIGKILL: no chance to save
-    server.proc.wait(timeout=10)
-    stop.set()
-    writers.join(timeout=10)
-    assert state.exists() and len(acknowledged) >= 100, len(acknowledged)
-    on_disk = Backend()
-    persistence.load(state, on_disk)  # what the file held at the moment of the kill
-    saved = sorted(
-        d["name"] for d in on_disk.datasets.list(DEFAULT_OWNER, "p1", 1000, None).get("datasets", [])
-    )
-    restarted = Server("--state", str(state))
-    try:
-        names = sorted(_names(restarted))
-    finally:
-        restarted.stop()
-    assert names == saved  # the restart loaded exactly the last saved state
-    # which is a prefix of the acknowledged writes (plus at most the one in flight)
-    assert names, "nothing was saved"
-    assert names[: len(acknowledged)] == acknowledged[: len(names)], (len(names), len(acknowledged))
-
-
 def _run(*args: str) -> subprocess.Popen:
     return subprocess.Popen([*COMMAND, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 def test_bad_input_is_one_line_and_non_zero_and_overwrites_nothing(tmp_path):
     corrupt = tmp_path / "corrupt.json"
-    corrupt.write_text('{"format": "genomics-mock-state", "version": 1, "compo')
+    corrupt.write_text('{"format": "genomics-mock-state", "version": 2, "sta')
     foreign = tmp_path / "foreign.json"
     foreign.write_text(json.dumps({"tables": []}))
+    newer = tmp_path / "newer.json"
+    newer.write_text(json.dumps({"format": "genomics-mock-state", "version": 3, "state": {}}))
+    journaled = tmp_path / "journaled.json"
+    journaled.write_text(json.dumps({"format": "genomics-mock-state", "version": 2, "state": {},
+                                     "journal": 1}))
+    garbage = tmp_path / "journaled.json.journal.1"
+    garbage.write_bytes(b"\x00garbage, not frames")
     bad_seed = tmp_path / "seed.yaml"
     bad_seed.write_text("projects:\n  p1:\n    datasets:\n      - {name: x, colour: red}\n")
     bad_yaml = tmp_path / "syntax.yaml"
@@ -156,8 +85,12 @@ def test_bad_input_is_one_line_and_non_zero_and_overwrites_nothing(tmp_path):
     cases = {
         "unknown option": (["--frobnicate"], 2, "unrecognized arguments: --frobnicate"),
         "bad auth": (["--auth", "lax"], 2, "invalid choice: 'lax'"),
-        "corrupt state": (["--state", str(corrupt)], 3, "is corrupt (not JSON"),
+        "truncated state": (["--state", str(corrupt)], 3,
+                            f"state file {corrupt} refused: not JSON at offset 52"),
         "foreign state": (["--state", str(foreign)], 3, "not a genomics-mock state"),
+        "newer state": (["--state", str(newer)], 3, "/version: state version 3 was written by a newer"),
+        "garbage journal": (["--state", str(journaled)], 3,
+                            f"journal {garbage} is corrupt at offset 0: not a genomics-mock journal"),
         "bad seed": (["--seed", str(bad_seed)], 3, "projects.p1.datasets[0]: unknown fields colour"),
         "missing seed": (["--seed", str(tmp_path / "nope.yaml")], 3, "cannot read seed file"),
         "bad tokens": (["--tokens", str(bad_tokens)], 3, "tokens.t1.principal"),
@@ -168,7 +101,7 @@ def test_bad_input_is_one_line_and_non_zero_and_overwrites_nothing(tmp_path):
         "bad seed syntax": (["--seed", str(bad_yaml)], 3,
                             f"seed file {bad_yaml}, line 3, column 1: not valid YAML: found character '\\t'"),
     }
-    before = {p: p.read_bytes() for p in (corrupt, foreign)}
+    before = {p: p.read_bytes() for p in (corrupt, foreign, newer, journaled, garbage)}
     try:
         procs = {name: _run(*args) for name, (args, _code, _text) in cases.items()}
         for name, proc in procs.items():

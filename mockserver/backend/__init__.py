@@ -2,7 +2,9 @@
 
 Nothing here knows about HTTP. Each resource is a :class:`Component` holding
 its own state; they share one re-entrant lock, clock, id generator,
-paginator and IAM, owned by :class:`Backend`::
+paginator and IAM, owned by :class:`Backend`. Everything a backend must
+remember is in the tables of its :meth:`Backend.participants`
+(:mod:`.tables`), which report every write to :attr:`Backend.changes`::
 
     backend = Backend(clock=FakeClock())
     ds = backend.datasets.create(DEFAULT_OWNER, {"projectId": "p1"})
@@ -17,7 +19,7 @@ from mockserver.backend.annotations import Annotations
 from mockserver.backend.annotationsets import AnnotationSets
 from mockserver.backend.base import Component
 from mockserver.backend.callsets import CallSets
-from mockserver.backend.clock import Clock, SystemClock
+from mockserver.backend.clock import Clock, FakeClock, SystemClock
 from mockserver.backend.coverage import Coverage
 from mockserver.backend.dataset_policies import DatasetPolicies
 from mockserver.backend.datasets import Datasets
@@ -30,7 +32,9 @@ from mockserver.backend.readgroupsets import ReadGroupSets
 from mockserver.backend.reads import Reads
 from mockserver.backend.references import References
 from mockserver.backend.referencesets import ReferenceSets
+from mockserver.backend.settings import Settings
 from mockserver.backend.storage import Storage
+from mockserver.backend.tables import ChangeFeed, Stateful
 from mockserver.backend.variantsets import VariantSets
 
 __all__ = ["Backend", "Principal", "DEFAULT_OWNER"]
@@ -48,9 +52,13 @@ class Backend:
         storage_root: str | Path | None = None,
     ) -> None:
         self.lock = threading.RLock()
-        self.clock: Clock = clock or SystemClock()
-        self.ids = IdGenerator(id_seed)
+        #: where every table of this backend reports its writes (the journal listens with --state)
+        self.changes = ChangeFeed()
+        self.settings = Settings(self)
         self.pager = Paginator(PageTokens(token_secret))
+        self.settings.record_secret()
+        self.clock = clock or SystemClock()
+        self.ids = IdGenerator(id_seed, self.changes)
         self.iam = Iam(self)
         self.storage = Storage(storage_root)
         self.operations = Operations(self)
@@ -67,13 +75,38 @@ class Backend:
         self.coverage = Coverage(self)
 
     @property
+    def clock(self) -> Clock:
+        return self._clock
+
+    @clock.setter
+    def clock(self, clock: Clock) -> None:
+        """Replace the clock; a fake one tells the settings each time it moves."""
+        self._clock = clock
+        if isinstance(clock, FakeClock) and self._clock_moved not in clock.listeners:
+            clock.listeners.append(self._clock_moved)
+        self.settings.record_clock(clock)
+
+    def _clock_moved(self, _now: object) -> None:
+        self.settings.record_clock(self._clock)
+
+    @property
     def components(self) -> list[Component]:
         return [value for value in vars(self).values() if isinstance(value, Component)]
 
+    def participants(self) -> dict[str, Stateful]:
+        """Everything with persistent state, by its name in a state document."""
+        named: dict[str, Stateful] = {"server": self.settings, "ids": self.ids, "iam": self.iam}
+        named.update((name, value) for name, value in vars(self).items() if isinstance(value, Component))
+        return named
+
     def reset(self) -> None:
-        """Forget all state (microseconds: containers are replaced, nothing restarts)."""
+        """Forget all data (microseconds: containers are replaced, nothing restarts); the
+        clock and the page-token secret stay."""
         with self.lock:
             self.ids.clear()
             self.iam.reset()
             for component in self.components:
                 component.reset()
+            listener = self.changes.listener
+            if listener is not None:
+                listener.reset()

@@ -44,6 +44,7 @@ from mockserver.backend.base import Component, Kind, Updates, public, synchroniz
 from mockserver.backend.paging import Listing
 from mockserver.backend.principals import Principal
 from mockserver.backend.request_fields import request_body, required_ids, required_str
+from mockserver.backend.tables import TableSpec, fail, json_object
 from mockserver.errors import ApiError, invalid_argument
 
 BATCH_MAX = 4096
@@ -61,15 +62,38 @@ def _json_copy(value: Any) -> Any:
     return value
 
 
+def _batch_response(key: str, value: Any) -> dict[str, Any]:
+    response = json_object(value)
+    if "/" not in key or type(response.get("entries")) is not list:
+        fail("must be keyed <annotationSetId>/<requestId> and hold entries")
+    return response
+
+
+def _batch_key(set_id: str, request_id: str) -> str:
+    """Set ids hold no '/', so the first one separates the request id."""
+    return f"{set_id}/{request_id}"
+
+
 class Annotations(Component):
     kind = Kind("Annotation", "annotationId", "genomics.annotations", parent="annotation_sets")
     updates = Updates("annotations.update", MUTABLE_FIELDS)
+    tables = (
+        TableSpec("records", AnnotationRecord.from_row, AnnotationRecord.row),
+        #: <annotationSetId>/<requestId> -> the batchCreate response first given
+        TableSpec("batches", _batch_response),
+    )
 
     def reset(self) -> None:
         super().reset()
         self._indexes: dict[str, SetIndex] = {}
-        #: (annotationSetId, requestId) -> the batchCreate response first given
-        self._batches: dict[tuple[str, str], dict[str, Any]] = {}
+        self._batches = self.table("batches")
+
+    def after_restore(self) -> None:
+        by_set: dict[str, list[AnnotationRecord]] = {}
+        for record in self._records.values():
+            by_set.setdefault(record.set_id, []).append(record)
+        for set_id, records in by_set.items():
+            self._index(set_id).add_many(records)
 
     # -- helpers ----------------------------------------------------------------------
 
@@ -152,7 +176,8 @@ class Annotations(Component):
         if index is not None:
             for record in index.records():
                 del self._records[record.id]
-        for key in [k for k in self._batches if k[0] == set_id]:
+        prefix = _batch_key(set_id, "")
+        for key in [k for k in self._batches if k.startswith(prefix)]:
             del self._batches[key]
 
     @synchronized
@@ -190,8 +215,8 @@ class Annotations(Component):
         sets = self.backend.annotation_sets
         set_record = sets.require(set_id, field=field)
         sets.authorize(principal, "genomics.annotations.create", set_record, field=field)
-        if request_id and (set_id, request_id) in self._batches:
-            return public(self._batches[(set_id, request_id)])
+        if request_id and _batch_key(set_id, request_id) in self._batches:
+            return public(self._batches[_batch_key(set_id, request_id)])
         entries: list[dict[str, Any]] = []
         created: list[AnnotationRecord] = []
         known = self._knows_references(set_record)
@@ -208,7 +233,7 @@ class Annotations(Component):
         self._index(set_id).add_many(created)
         response = {"entries": entries}
         if request_id:
-            self._batches[(set_id, request_id)] = public(response)
+            self._batches[_batch_key(set_id, request_id)] = public(response)
         return response
 
     @staticmethod

@@ -31,6 +31,7 @@ from mockserver.backend.base import Component, Kind, Updates, compact, public, s
 from mockserver.backend.paging import Listing
 from mockserver.backend.principals import Principal
 from mockserver.backend.request_fields import request_body, required_ids, required_str, string_list
+from mockserver.backend.tables import TableSpec, json_records
 from mockserver.errors import invalid_argument
 
 MUTABLE_FIELDS = ("name", "sourceUri", "info")
@@ -40,6 +41,7 @@ SEARCH = Listing("annotationsets.search", "annotationSets")
 class AnnotationSets(Component):
     kind = Kind("Annotation set", "annotationSetId", "genomics.annotationSets", parent="datasets")
     updates = Updates("annotationsets.update", MUTABLE_FIELDS)
+    tables = (TableSpec("records", json_records("datasetId", "referenceSetId")),)
 
     # -- API methods ------------------------------------------------------------------
 

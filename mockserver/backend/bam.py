@@ -192,6 +192,26 @@ def depth_runs(start: int, cigar: str) -> list[tuple[int, int]]:
     return runs
 
 
+def read_from_line(line: bytes) -> StoredRead:
+    """A stored line parsed back into what the import computed from its alignment (the read
+    group is left out: the caller knows it). Used to rebuild a saved state; ValueError when the
+    line is not one the import could have stored."""
+    parts = line.split(b"\t", 11)
+    if len(parts) < 11:
+        raise ValueError("a SAM line has at least 11 tab-separated fields")
+    name, flag_text, reference, pos_text, _mapq, cigar = (p.decode() for p in parts[:6])
+    flag, pos = int(flag_text), int(pos_text)
+    fragment = "" if name == "*" else name
+    if flag & 0x4:
+        return StoredRead(None, None, 0, 0, fragment, line, None)
+    if pos < 1 or reference == "*":
+        raise ValueError("a mapped read needs RNAME and POS")
+    start = pos - 1
+    span = sum(length for letter, length in parse_cigar(cigar) if letter in "MDN=X")
+    depth = None if flag & DEPTH_EXCLUDED_FLAGS else depth_runs(start, cigar)
+    return StoredRead(None, reference, start, max(start + span, start + 1), fragment, line, depth)
+
+
 def line_fields(line: bytes) -> list[str]:
     return line.decode().split("\t")
 

@@ -24,7 +24,12 @@ A resource module declares what is particular to it and inherits the rest::
   never leaks. A child checks its parent's permission through the parent:
   ``datasets.authorize(principal, "genomics.variantSets.create", dataset)``;
 * :meth:`Component.page_of` answers a declared list or search
-  (:class:`~mockserver.backend.paging.Listing`) from sorted id indexes.
+  (:class:`~mockserver.backend.paging.Listing`) from sorted id indexes;
+* state: a component is :class:`~mockserver.backend.tables.Stateful`. Its
+  records live in the ``records`` table (what ``tables`` declares, by default
+  JSON records keyed by id; a resource with more state declares more tables),
+  every write to a table is journaled when the server persists its state, and
+  :meth:`Component.after_restore` rebuilds the indexes from the tables.
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ from sortedcontainers import SortedList
 from mockserver.backend.fieldmask import apply_mask, parse_update_mask
 from mockserver.backend.paging import Listing, merged_after
 from mockserver.backend.request_fields import request_body
+from mockserver.backend.tables import Stateful, TableSpec, json_records
 from mockserver.errors import ApiError, not_found
 
 if TYPE_CHECKING:
@@ -105,33 +111,42 @@ class Updates:
     fields: tuple[str, ...]
 
 
-class Component:
+class Component(Stateful):
     """One resource's state and rules (see module docstring).
 
-    State: ``_records`` (id -> stored record) and ``_groups`` (group key -> the
-    ids of the group's records in id order: a dataset's variant sets, a
-    project's datasets), which lists and searches walk. A subclass with more
-    state extends :meth:`reset`.
+    State: the ``records`` table (``_records``: id -> stored record) and
+    ``_groups`` (group key -> the ids of the group's records in id order: a
+    dataset's variant sets, a project's datasets), which lists and searches
+    walk. A subclass with more state declares more :attr:`tables` and extends
+    :meth:`reset` and :meth:`after_restore`.
     """
 
     #: what the resource is (every component holding records declares one)
     kind: ClassVar[Kind]
     #: None: the resource has no update method
     updates: ClassVar[Updates | None] = None
-    #: attributes that are configuration or runtime machinery, left out of a saved state
-    transient: ClassVar[frozenset[str]] = frozenset()
+    #: the persistent state: API records keyed by id
+    tables: ClassVar[tuple[TableSpec, ...]] = (TableSpec("records", json_records()),)
 
     def __init__(self, backend: Backend) -> None:
         self.backend = backend
+        self.feed = backend.changes
         self.reset()
 
     def reset(self) -> None:
         """Forget all state (containers replaced: microseconds)."""
-        self._records: dict[str, Any] = {}
+        declared = any(spec.name == "records" for spec in self.tables)
+        self._records: dict[str, Any] = self.table("records") if declared else {}
         self._groups: dict[str, SortedList] = {}
 
     def after_restore(self) -> None:
-        """Called once a saved state (:mod:`mockserver.snapshot`) was loaded into the component."""
+        """Rebuild the group indexes from the records (after a saved state was installed)."""
+        groups: dict[str, list[str]] = {}
+        for item_id, record in self._records.items():
+            group = self.group_of(record)
+            if group is not None:
+                groups.setdefault(group, []).append(item_id)
+        self._groups = {group: SortedList(ids) for group, ids in groups.items()}
 
     @property
     def clock(self) -> Clock:
@@ -164,6 +179,10 @@ class Component:
         group = self.group_of(record)
         if group is not None:
             self._groups[group].discard(item_id)
+
+    def stored(self, record: Any) -> None:
+        """Journal ``record`` again after changing it in place."""
+        self._records.touch(self.id_of(record))  # type: ignore[attr-defined]
 
     def groups(self, keys: Iterable[str]) -> list[SortedList | None]:
         """The id indexes of the groups ``keys`` (None for a group with no record)."""
@@ -259,6 +278,7 @@ class Component:
         body = request_body(body)
         fields = parse_update_mask(update_mask, self.updates.fields, method=self.updates.method)
         self.apply_changes(record, self.changes(record, body, fields), fields)
+        self.stored(record)
         return self.render(record)
 
     @synchronized

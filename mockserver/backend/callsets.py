@@ -27,6 +27,7 @@ from mockserver.backend.clock import epoch_millis
 from mockserver.backend.paging import Listing
 from mockserver.backend.principals import Principal
 from mockserver.backend.request_fields import optional_str, request_body
+from mockserver.backend.tables import TableSpec, fail, json_records, string_list
 from mockserver.backend.variantsets import validate_info
 from mockserver.errors import invalid_argument
 
@@ -34,9 +35,15 @@ MUTABLE_FIELDS = ("name",)
 SEARCH = Listing("callsets.search", "callSets")
 
 
+def _one_variant_set(record: dict[str, Any]) -> None:
+    if len(string_list(record.get("variantSetIds"), "variantSetIds")) != 1:
+        fail("must hold exactly one variant set id", "variantSetIds")
+
+
 class CallSets(Component):
     kind = Kind("Call set", "callSetId", "genomics.callSets", parent="variant_sets")
     updates = Updates("callsets.patch", MUTABLE_FIELDS)
+    tables = (TableSpec("records", json_records(check=_one_variant_set)),)
 
     def parent_id(self, record: dict[str, Any]) -> str:
         return record["variantSetIds"][0]

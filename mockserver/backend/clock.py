@@ -1,12 +1,14 @@
 """Injectable clocks: every timestamp and time window in the backend reads one.
 
 Tests swap :class:`SystemClock` for a :class:`FakeClock` and move it with
-``advance(days=8)`` instead of sleeping.
+``advance(days=8)`` instead of sleeping. A fake clock tells its listeners
+(the backend's settings, saved with the state) whenever it moves.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
@@ -30,6 +32,8 @@ class FakeClock:
     def __init__(self, start: datetime | None = None) -> None:
         self._now = _utc(start or datetime(2026, 1, 1, tzinfo=UTC))
         self._lock = threading.Lock()
+        #: called with the new time after every move
+        self.listeners: list[Callable[[datetime], None]] = []
 
     def now(self) -> datetime:
         with self._lock:
@@ -37,14 +41,20 @@ class FakeClock:
 
     def set(self, when: datetime) -> None:
         with self._lock:
-            self._now = _utc(when)
+            self._now = now = _utc(when)
+        self._moved(now)
 
     def advance(self, delta: timedelta | None = None, **kwargs: float) -> datetime:
         """Move forward by ``delta`` or by ``timedelta(**kwargs)``; returns the new time."""
         step = delta if delta is not None else timedelta(**kwargs)
         with self._lock:
-            self._now += step
-            return self._now
+            self._now = now = self._now + step
+        self._moved(now)
+        return now
+
+    def _moved(self, now: datetime) -> None:
+        for listener in self.listeners:
+            listener(now)
 
 
 def _utc(when: datetime) -> datetime:

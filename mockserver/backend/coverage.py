@@ -55,6 +55,11 @@ class Coverage(Component):
     """``readgroupsets.coveragebuckets.list`` (no records of its own: buckets come from the
     coverage index stored with the reads)."""
 
+    tables = ()
+
+    def after_restore(self) -> None:
+        """Nothing to rebuild: the coverage index comes with the reads."""
+
     @synchronized
     def list_buckets(
         self,

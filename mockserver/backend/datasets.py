@@ -19,10 +19,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from mockserver.backend.base import Component, Kind, Updates, compact, public, synchronized
-from mockserver.backend.clock import rfc3339
+from mockserver.backend.clock import parse_rfc3339, rfc3339
 from mockserver.backend.paging import Listing
 from mockserver.backend.principals import Principal
 from mockserver.backend.request_fields import request_body, required_str
+from mockserver.backend.tables import TableSpec, fail, json_records, text
 from mockserver.errors import failed_precondition, invalid_argument, not_found
 
 UNDELETE_WINDOW = timedelta(days=7)
@@ -30,13 +31,32 @@ MUTABLE_FIELDS = ("name",)
 LIST = Listing("datasets.list", "datasets")
 
 
+def _deletion_time(_key: str, value: Any) -> datetime:
+    try:
+        return parse_rfc3339(text(value) or "")
+    except ValueError:
+        fail("must be an RFC 3339 timestamp")
+
+
 class Datasets(Component):
     kind = Kind("Dataset", "datasetId", "genomics.datasets")
     updates = Updates("datasets.patch", MUTABLE_FIELDS)
+    tables = (
+        TableSpec("records", json_records("projectId")),
+        #: soft-deleted dataset id -> when it was deleted
+        TableSpec("deleted", _deletion_time, rfc3339),
+    )
 
     def reset(self) -> None:
         super().reset()
-        self._deleted_at: dict[str, datetime] = {}
+        self._deleted_at = self.table("deleted")
+
+    def after_restore(self) -> None:
+        super().after_restore()
+        for dataset_id in self._deleted_at:
+            record = self._records.get(dataset_id)
+            if record is not None:
+                self._groups[record["projectId"]].discard(dataset_id)
 
     def group_of(self, record: dict[str, Any]) -> str:
         """Datasets are listed by project (a deleted one leaves its group until undeleted)."""

@@ -46,6 +46,7 @@ import base64
 import hashlib
 import itertools
 import json
+import secrets
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -55,12 +56,14 @@ from mockserver.backend.policies import (
     PUBLIC_MEMBERS,
     IamConfig,
     check_config,
+    decode_etag,
     group_email,
     is_valid_member,
     validate_bindings,
 )
 from mockserver.backend.principals import Principal
 from mockserver.backend.roles import ALL_PERMISSIONS, PUBLIC_READ, permissions_of
+from mockserver.backend.tables import Stateful, TableSpec, fail, text
 from mockserver.errors import ApiError, error_info, invalid_argument, not_found, permission_denied
 
 if TYPE_CHECKING:
@@ -73,25 +76,67 @@ _EVERYTHING = frozenset(ALL_PERMISSIONS)
 CACHE_LIMIT = 100_000
 
 
-class Iam:
+def _checked(check: Callable[[], Any]) -> Any:
+    """A saved IAM entry checked by the rules the API applies (their 400 becomes a refusal)."""
+    try:
+        return check()
+    except ApiError as error:
+        fail(error.message)
+
+
+def _load_bindings(_project_id: str, value: Any) -> list[dict[str, Any]]:
+    return _checked(lambda: validate_bindings(value, "bindings"))
+
+
+def _load_group(email: str, value: Any) -> list[str]:
+    def check() -> list[str]:
+        if group_email(email, "group") != email or type(value) is not list:
+            raise invalid_argument("must be keyed by a lower-case group email and hold a list of members")
+        for member in value:
+            if not is_valid_member(member) or member in PUBLIC_MEMBERS:
+                raise invalid_argument(f"invalid member {member!r}")
+        return value
+
+    return _checked(check)
+
+
+def _load_policy(_dataset_id: str, value: Any) -> dict[str, Any]:
+    if type(value) is not dict or set(value) != {"bindings", "etag"}:
+        fail("must be an object with bindings and etag")
+    _checked(lambda: decode_etag(text(value["etag"], "etag"), "etag"))
+    return {"bindings": _load_bindings("", value["bindings"]), "etag": value["etag"]}
+
+
+class Iam(Stateful):
     """Role bindings, group memberships, dataset policies, and the checks over them."""
+
+    tables = (
+        #: projectId -> bindings [{role, members}]
+        TableSpec("projects", _load_bindings),
+        #: lower-cased group email -> member strings
+        TableSpec("groups", _load_group),
+        #: datasetId -> {bindings, etag}
+        TableSpec("policies", _load_policy),
+    )
 
     def __init__(self, backend: Backend) -> None:
         self.backend = backend
-        #: etags stay unique across reset() (a client's old etag never matches a new policy)
+        self.feed = backend.changes
+        #: etags stay unique across reset() and restarts (a client's old etag never matches a new policy)
         self._writes = itertools.count(1)
+        self._nonce = secrets.token_hex(8)
         self.reset()
 
     @synchronized
     def reset(self) -> None:
-        #: projectId -> bindings [{role, members}]
-        self._projects: dict[str, list[dict[str, Any]]] = {}
-        #: lower-cased group email -> member strings
-        self._groups: dict[str, list[str]] = {}
-        #: datasetId -> {bindings, etag}
-        self._policies: dict[str, dict[str, Any]] = {}
+        self._projects = self.table("projects")
+        self._groups = self.table("groups")
+        self._policies = self.table("policies")
         #: (member, resource, project) -> granted permissions; cleared on every IAM write
         self._cache: dict[tuple[str, str, str | None], frozenset[str]] = {}
+
+    def after_restore(self) -> None:
+        self._cache.clear()
 
     @property
     def lock(self) -> threading.RLock:
@@ -238,7 +283,7 @@ class Iam:
         return self._policies.get(dataset_id, {}).get("etag", EMPTY_POLICY_ETAG)
 
     def _new_etag(self, dataset_id: str, bindings: list[dict[str, Any]]) -> str:
-        seed = json.dumps([next(self._writes), dataset_id, bindings], sort_keys=True)
+        seed = json.dumps([self._nonce, next(self._writes), dataset_id, bindings], sort_keys=True)
         return base64.b64encode(hashlib.sha256(seed.encode()).digest()[:9]).decode("ascii")
 
     def _render(self, dataset_id: str) -> dict[str, Any]:
@@ -262,13 +307,15 @@ class Iam:
             raise invalid_argument("projectId is required")
         bindings = validate_bindings([{"role": role, "members": [member]}], "bindings")
         self._cache.clear()
-        current = self._projects.setdefault(project_id, [])
+        current = self._projects.get(project_id, [])
         for binding in current:
             if binding["role"] == role:
                 if member not in binding["members"]:
                     binding["members"].append(member)
-                return
-        current.extend(bindings)
+                break
+        else:
+            current.extend(bindings)
+        self._projects[project_id] = current
 
     @synchronized
     def set_project_bindings(self, project_id: str, bindings: Any) -> None:
@@ -294,9 +341,9 @@ class Iam:
         if not is_valid_member(member) or member in PUBLIC_MEMBERS:
             raise invalid_argument(f"groups.{email}: invalid member {member!r}")
         self._cache.clear()
-        members = self._groups.setdefault(email, [])
+        members = self._groups.get(email, [])
         if member not in members:
-            members.append(member)
+            self._groups[email] = [*members, member]
 
     @synchronized
     def load_config(self, config: Mapping[str, Any]) -> None:
@@ -310,8 +357,8 @@ class Iam:
         for project_id, bindings in config.projects.items():
             self._projects[project_id] = bindings
         for email, members in config.groups.items():
-            current = self._groups.setdefault(email, [])
-            current.extend(m for m in members if m not in current)
+            current = self._groups.get(email, [])
+            self._groups[email] = [*current, *(m for m in dict.fromkeys(members) if m not in current)]
         for dataset_id, (bindings, etag) in config.policies.items():
             etag = etag if etag is not None else self._new_etag(dataset_id, bindings)
             self._policies[dataset_id] = {"bindings": bindings, "etag": etag}
@@ -335,5 +382,6 @@ class Iam:
     def restore(self, state: Mapping[str, Any]) -> None:
         """Replace all IAM state with a :meth:`snapshot` (validated first)."""
         checked = check_config(state)
-        self.reset()
+        for table in (self._projects, self._groups, self._policies):
+            table.clear()
         self._apply(checked)

@@ -40,6 +40,7 @@ from mockserver.backend.clock import parse_rfc3339, rfc3339
 from mockserver.backend.paging import Listing
 from mockserver.backend.principals import Principal
 from mockserver.backend.storage import scrub
+from mockserver.backend.tables import TableSpec, fail, integer, is_valid_id, json_object, text
 from mockserver.errors import RPC_CODE, ApiError, invalid_argument
 
 METADATA_TYPE = "type.googleapis.com/google.genomics.v1.OperationMetadata"
@@ -70,9 +71,35 @@ class _Entry:
     done_event: threading.Event = field(default_factory=threading.Event)
 
 
+def _saved(entry: _Entry) -> dict[str, Any]:
+    """The saved form of an operation: its record and its place in creation order."""
+    return {"seq": entry.seq, "operation": entry.record}
+
+
+def _load(key: str, value: Any) -> _Entry:
+    """A saved operation (its job died with the process that started it: see after_restore)."""
+    if type(value) is not dict or set(value) != {"seq", "operation"}:
+        fail("must be an object with seq and operation")
+    seq = integer(value["seq"], "seq", low=1)
+    record = json_object(value["operation"], "operation")
+    if not is_valid_id(key) or record.get("name") != f"operations/{key}":
+        fail("name must be operations/<the key>", "operation", "name")
+    if type(record.get("done")) is not bool:
+        fail("must be true or false", "operation", "done")
+    metadata = json_object(record.get("metadata"), "operation", "metadata")
+    text(metadata.get("projectId"), "operation", "metadata", "projectId")
+    try:
+        parse_rfc3339(text(metadata.get("createTime"), "operation", "metadata", "createTime") or "")
+    except ValueError:
+        fail("must be an RFC 3339 timestamp", "operation", "metadata", "createTime")
+    if type(metadata.get("events", [])) is not list:
+        fail("must be a list", "operation", "metadata", "events")
+    return _Entry(record, None, seq, 0)
+
+
 class Operations(Component):
     kind = Kind("Operation", "name", "genomics.operations")
-    transient = frozenset({"mode", "_executor", "_generation"})
+    tables = (TableSpec("records", _load, _saved),)
 
     def __init__(self, backend: Any, *, mode: str = "background") -> None:
         self.mode = mode
@@ -81,8 +108,8 @@ class Operations(Component):
         super().__init__(backend)
 
     def reset(self) -> None:
-        self._generation = getattr(self, "_generation", 0) + 1
-        self._records: dict[str, _Entry] = {}
+        self._generation += 1
+        self._records: dict[str, _Entry] = self.table("records")
         #: projectId -> seq -> operation id (creation order)
         self._by_project: dict[str, SortedDict] = {}
         self._seq = 0
@@ -154,8 +181,11 @@ class Operations(Component):
 
     def after_restore(self) -> None:
         """Operations saved while running lost their job: they end ABORTED, as after a crash."""
-        for entry in self._records.values():
+        for op_id, entry in self._records.items():
             entry.generation = self._generation
+            project = entry.record["metadata"]["projectId"]
+            self._by_project.setdefault(project, SortedDict())[entry.seq] = op_id
+            self._seq = max(self._seq, entry.seq)
             if not entry.record.get("done"):
                 entry.record["done"] = True
                 entry.record["error"] = {
@@ -224,6 +254,10 @@ class Operations(Component):
     def id_of(self, entry: _Entry) -> str:
         return entry.record["name"]
 
+    def stored(self, entry: _Entry) -> None:
+        """Journal an operation again after changing it in place (its key is the bare id)."""
+        self._records.touch(entry.record["name"].removeprefix("operations/"))  # type: ignore[attr-defined]
+
     def resource(self, entry: _Entry) -> str:
         """Operations are checked on their project."""
         return f"projects/{entry.record['metadata']['projectId']}"
@@ -249,6 +283,7 @@ class Operations(Component):
                 return
             entry.record["metadata"]["startTime"] = rfc3339(self.clock.now())
             self._event(entry, job.started)
+            self.stored(entry)
         try:
             payload = job.prepare()
             with self.backend.lock:
@@ -280,6 +315,7 @@ class Operations(Component):
         else:
             entry.record["response"] = response
         entry.job = None
+        self.stored(entry)
         entry.done_event.set()
 
 

@@ -38,6 +38,7 @@ from mockserver.backend.readgroupset_export import write_export
 from mockserver.backend.readgroupset_import import ImportPlan
 from mockserver.backend.reads import UNMAPPED, SetReads
 from mockserver.backend.request_fields import request_body, required_str
+from mockserver.backend.tables import TableSpec, fail, json_records, text
 from mockserver.errors import ApiError, invalid_argument, not_found
 
 IMPORT_REQUEST_TYPE = "type.googleapis.com/google.genomics.v1.ImportReadGroupSetsRequest"
@@ -47,14 +48,31 @@ MUTABLE_FIELDS = ("name", "referenceSetId")
 SEARCH = Listing("readgroupsets.search", "readGroupSets")
 
 
+def _read_groups_rule(record: dict[str, Any]) -> None:
+    groups = record.get("readGroups")
+    if type(groups) is not list:
+        fail("must be a list of read groups", "readGroups")
+    for i, group in enumerate(groups):
+        if type(group) is not dict:
+            fail("must be an object", "readGroups", i)
+        text(group.get("id"), "readGroups", i, "id")
+
+
 class ReadGroupSets(Component):
     kind = Kind("ReadGroupSet", "readGroupSetId", "genomics.readGroupSets", parent="datasets")
     updates = Updates("readgroupsets.patch", MUTABLE_FIELDS)
+    tables = (TableSpec("records", json_records("datasetId", check=_read_groups_rule)),)
 
     def reset(self) -> None:
         super().reset()
         #: read group id -> (read group set id, index in its readGroups)
         self._read_groups: dict[str, tuple[str, int]] = {}
+
+    def after_restore(self) -> None:
+        super().after_restore()
+        for set_id, record in self._records.items():
+            for index, group in enumerate(record["readGroups"]):
+                self._read_groups[group["id"]] = (set_id, index)
 
     def add(self, record: dict[str, Any], reads: SetReads) -> None:
         """Store an imported set with its reads (an import's commit, under the lock)."""

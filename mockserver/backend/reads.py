@@ -22,12 +22,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from mockserver.backend.bam import StoredRead, read_json
+from mockserver.backend.bam import StoredRead, read_from_line, read_json
 from mockserver.backend.base import Component, synchronized
 from mockserver.backend.coverage_index import CoverageBuilder, CoverageIndex
 from mockserver.backend.paging import Listing
 from mockserver.backend.principals import Principal
 from mockserver.backend.request_fields import optional_int64, request_body
+from mockserver.backend.tables import TableSpec, fail, integer, text
 from mockserver.errors import invalid_argument
 
 UNMAPPED = "*"
@@ -172,13 +173,44 @@ def _stable_order(count: int, key: Any) -> list[int] | None:
     return None
 
 
+def saved_reads(reads: SetReads) -> dict[str, Any]:
+    """The saved form of a set's reads: its lines in the API's order, the local read group of
+    each, and the header's reference lengths; everything else is rebuilt from them."""
+    return {
+        "lengths": dict(reads.coverage.lengths),
+        "groups": reads.read_groups.tolist(),
+        "lines": [line.decode() for line in reads.lines],
+    }
+
+
+def load_reads(_key: str, value: Any) -> SetReads:
+    """Rebuild a set's reads (overlap and coverage indexes) from :func:`saved_reads`."""
+    if type(value) is not dict or set(value) != {"lengths", "groups", "lines"}:
+        fail("must be an object with lengths, groups and lines")
+    lengths, groups, lines = value["lengths"], value["groups"], value["lines"]
+    if type(lengths) is not dict or type(groups) is not list or type(lines) is not list:
+        fail("lengths must be an object, groups and lines lists")
+    if len(groups) != len(lines):
+        fail("must hold one read group per line", "groups")
+    for name, length in lengths.items():
+        integer(length, "lengths", name, high=2**31 - 1)  # SAM's limit on LN
+    builder = SetBuilder(lengths)
+    for i, (line, group) in enumerate(zip(lines, groups, strict=True)):
+        try:
+            read = read_from_line(text(line, "lines", i).encode())  # type: ignore[union-attr]
+        except (ValueError, UnicodeError) as exc:
+            fail(f"not a stored read: {exc}", "lines", i)
+        builder.add(read, integer(group, "groups", i, high=0xFFFF))
+    return builder.build()
+
+
 class Reads(Component):
     """Stored reads per read group set, and the search over them."""
 
-    def reset(self) -> None:
-        super().reset()
-        #: read group set id -> its reads
-        self._records: dict[str, SetReads] = {}
+    tables = (TableSpec("records", load_reads, saved_reads),)
+
+    def after_restore(self) -> None:
+        """Reads are indexed as they load; the read group sets hold no group of them."""
 
     # -- used by read group sets ------------------------------------------------------
 

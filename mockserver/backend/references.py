@@ -39,6 +39,7 @@ from mockserver.backend.ids import is_valid_id
 from mockserver.backend.paging import Listing
 from mockserver.backend.principals import Principal
 from mockserver.backend.request_fields import optional_str, request_body, string_list
+from mockserver.backend.tables import TableSpec, fail, flag, json_records, text
 from mockserver.errors import invalid_argument
 
 PLACEHOLDER_PREFIX = "genomics-mock-placeholder"
@@ -59,19 +60,44 @@ def placeholder_md5(name: str, length: int) -> str:
     return hashlib.md5(f"{PLACEHOLDER_PREFIX}:{name}:{length}".encode()).hexdigest()
 
 
+def _reference_rules(record: dict[str, Any]) -> None:
+    if not str(record["length"]).isdigit():
+        fail("must be a decimal string", "length")
+    string_list(record.get("sourceAccessions", []), "sourceAccessions")
+
+
+def _sequence(_key: str, value: Any) -> str:
+    if not (text(value) or "").isascii():
+        fail("must be an ASCII string")
+    return value
+
+
 class References(Component):
     """Every reference of every reference set (a shared one once)."""
 
     kind = Kind("Reference", "referenceId", "genomics.references", public=True)
+    tables = (
+        TableSpec("records", json_records("name", "length", "md5checksum", check=_reference_rules)),
+        #: reference id -> its sequence, when known
+        TableSpec("bases", _sequence),
+        #: reference ids whose md5checksum is a placeholder, not a sequence checksum
+        TableSpec("placeholders", flag),
+    )
 
     def reset(self) -> None:
         super().reset()
-        self._bases: dict[str, str] = {}
-        #: reference ids whose md5checksum is a placeholder, not a sequence checksum
-        self._placeholder: set[str] = set()
+        self._bases = self.table("bases")
+        self._placeholder = self.table("placeholders")
         #: (name, length, real md5) -> shared reference id
         self._shared: dict[tuple[str, int, str], str] = {}
         self._lookup = Lookup()
+
+    def after_restore(self) -> None:
+        for ref_id, record in self._records.items():
+            self._lookup.add(record)
+            if ref_id not in self._placeholder:
+                key = (record["name"], int(record["length"]), record["md5checksum"])
+                self._shared.setdefault(key, ref_id)
 
     @synchronized
     def bases(self, reference_id: str) -> str | None:
@@ -161,8 +187,8 @@ class References(Component):
         key = (record["name"], int(record["length"]), record["md5checksum"])
         if record["id"] is None and key in self._shared:  # placeholders never enter _shared
             ref_id = self._shared[key]
-            if bases is not None:
-                self._bases.setdefault(ref_id, bases)
+            if bases is not None and ref_id not in self._bases:
+                self._bases[ref_id] = bases
             return ref_id
         ref_id = record["id"] or self.backend.ids.new("E")
         self.backend.ids.reserve(ref_id)
@@ -172,7 +198,7 @@ class References(Component):
         if bases is not None:
             self._bases[ref_id] = bases
         if placeholder:
-            self._placeholder.add(ref_id)
+            self._placeholder[ref_id] = True
         else:
             self._shared.setdefault(key, ref_id)
         return ref_id

@@ -26,6 +26,8 @@ from mockserver.backend.paging import Listing
 from mockserver.backend.principals import Principal
 from mockserver.backend.references import Lookup, ReferenceSearch, checked_int32
 from mockserver.backend.request_fields import optional_str, string_list
+from mockserver.backend.tables import TableSpec, json_records
+from mockserver.backend.tables import string_list as stored_strings
 from mockserver.errors import invalid_argument
 
 ANY_REFERENCE_SET = "referenceSets/-"
@@ -37,14 +39,28 @@ def reference_set_md5(reference_md5s: Iterable[str]) -> str:
     return hashlib.md5("".join(sorted(reference_md5s)).encode("ascii")).hexdigest()
 
 
+def _reference_set_rules(record: dict[str, Any]) -> None:
+    stored_strings(record.get("referenceIds"), "referenceIds")
+    stored_strings(record.get("sourceAccessions", []), "sourceAccessions")
+
+
 class ReferenceSets(Component):
     kind = Kind("Reference set", "referenceSetId", "genomics.referenceSets", public=True)
+    tables = (TableSpec("records", json_records("md5checksum", check=_reference_set_rules)),)
 
     def reset(self) -> None:
         super().reset()
         #: reference set id -> {reference name: reference id}
         self._names: dict[str, dict[str, str]] = {}
         self._lookup = Lookup()
+
+    def after_restore(self) -> None:
+        """Names come from the references (installed before any index is rebuilt)."""
+        references = self.backend.references
+        for set_id, record in self._records.items():
+            found = [references.find(ref_id) for ref_id in record["referenceIds"]]
+            self._names[set_id] = {ref["name"]: ref["id"] for ref in found if ref is not None}
+            self._lookup.add(record)
 
     # -- internal API other components call (no principal, no permission check) ----------
 

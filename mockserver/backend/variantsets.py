@@ -27,6 +27,7 @@ from mockserver.backend.base import Component, Kind, Updates, compact, public, s
 from mockserver.backend.paging import Listing
 from mockserver.backend.principals import Principal
 from mockserver.backend.request_fields import optional_str, request_body, required_str
+from mockserver.backend.tables import TableSpec, json_records
 from mockserver.errors import invalid_argument
 
 SEARCH = Listing("variantsets.search", "variantSets")
@@ -38,6 +39,7 @@ _METADATA_STRINGS = ("key", "value", "id", "number", "description")
 class VariantSets(Component):
     kind = Kind("Variant set", "variantSetId", "genomics.variantSets", parent="datasets")
     updates = Updates("variantsets.patch", MUTABLE_FIELDS)
+    tables = (TableSpec("records", json_records("datasetId")),)
 
     # -- API methods ------------------------------------------------------------------
 
