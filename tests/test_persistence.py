@@ -203,6 +203,35 @@ def test_foreign_or_malformed_documents_are_refused_whole_and_change_nothing(doc
     assert after == before
 
 
+def _nested(depth: int) -> object:
+    value: object = "leaf"
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+def test_records_nest_as_deep_as_a_request_body_can_put_them_and_no_deeper():
+    """A request body nests at most 100 levels and a record keeps one a few levels down (an
+    operation's metadata.request): 110 loads, past 120 is refused."""
+    document = {"format": "genomics-mock-state", "version": 2, "state": {"datasets": {"records": {
+        "7": {"id": "7", "projectId": "p", "x": _nested(110)}}}}}
+    restore(_fresh(), document)
+    document["state"]["datasets"]["records"]["7"]["x"] = _nested(130)
+    with pytest.raises(SnapshotError, match="/records/7/x/0/0/.*: nested deeper than 120 levels"):
+        restore(_fresh(), document)
+
+
+def test_integers_wider_than_64_bits_are_journaled_as_the_doubles_responses_show(tmp_path):
+    store, backend, _ = _store(tmp_path)
+    store.start()
+    made = backend.datasets.create(OWNER, {"projectId": "p1", "name": "wide"})
+    records = backend.datasets.state_tables()["records"]
+    records[made["id"]] = {**made, "labels": {"n": 2**70}}  # what a free-form value could hold
+    store.close()
+    reloaded, _ = _reloaded(tmp_path)
+    assert reloaded.datasets.state_tables()["records"][made["id"]]["labels"] == {"n": float(2**70)}
+
+
 def test_a_bad_record_late_in_a_document_leaves_every_earlier_one_unapplied():
     source = _fresh()
     _annotated(source, count=5)

@@ -28,8 +28,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar, NoReturn, Protocol
 
-#: how deep a JSON value in a stored record may nest
-MAX_DEPTH = 100
+#: how deep a JSON value in a stored record may nest: a request body may nest 100 levels, and a
+#: record holds one a few levels down (an operation's metadata.request)
+MAX_DEPTH = 120
 _INT_MIN, _INT_MAX = -(2**63), 2**64 - 1
 
 
