@@ -173,6 +173,9 @@ def check_header(document: Any) -> Mapping[str, Any]:
     unknown = set(document) - HEADER_FIELDS
     if unknown:
         raise SnapshotError(f"{pointer(sorted(unknown)[0])}: not part of a state document")
+    for name in ("generator", "savedAt"):
+        if name in document and not isinstance(document[name], str):
+            raise SnapshotError(f"/{name}: must be a string")
     if not isinstance(document.get("state"), dict):
         raise SnapshotError("/state: missing, or not an object")
     return document

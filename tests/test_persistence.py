@@ -156,6 +156,8 @@ def test_a_version_1_document_is_upgraded_to_the_same_state():
          "/version: state version 3 was written by a newer genomics-mock"),
         ({"format": "genomics-mock-state", "version": 2}, "/state: missing"),
         ({"format": "genomics-mock-state", "version": 2, "state": {}, "extra": 1}, "/extra: not part of"),
+        ({"format": "genomics-mock-state", "version": 2, "state": {}, "generator": 2**70},
+         "/generator: must be"),
         ({"format": "genomics-mock-state", "version": 2, "state": {"spaceships": {}}},
          "/state/spaceships: this server keeps no state named 'spaceships'"),
         ({"format": "genomics-mock-state", "version": 2, "state": {"datasets": {"rows": {}}}},
