@@ -174,6 +174,7 @@ class TokenRegistry(Stateful):
         TableSpec("tokens", _saved("tokens"), _token_json),
         TableSpec("apiKeys", _saved("apiKeys"), _key_json),
     )
+    derived = frozenset({"feed"})
 
     def __init__(self, feed: ChangeFeed | None = None) -> None:
         self.feed = feed or ChangeFeed()

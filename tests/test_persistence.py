@@ -255,6 +255,25 @@ def test_tables_refuse_the_writes_the_journal_would_not_see():
             write()
 
 
+def test_every_participant_keeps_its_state_in_tables():
+    """Anything else a participant holds (beyond plain values) must be declared ``derived``:
+    rebuilt from the tables, or runtime machinery. State kept anywhere else would be neither
+    journaled nor restored."""
+    backend, tokens = _fresh(), TokenRegistry()
+    _annotated(backend)
+    participants = {**backend.participants(), "tokens": tokens}
+    for name, participant in participants.items():
+        tables = participant.state_tables()
+        assert {spec.name for spec in participant.tables} == set(tables), name
+        for attribute, value in vars(participant).items():
+            if attribute == "_state_tables" or any(value is table for table in tables.values()):
+                continue
+            plain = value is None or isinstance(value, (bool, int, float, str, bytes))
+            assert plain or attribute in participant.derived, (
+                f"{name}.{attribute} holds state that is neither a declared table nor declared derived"
+            )
+
+
 def test_without_a_store_nothing_listens_to_writes():
     """In-memory use (the pytest plugin, create_app without --state) does no journal work at all."""
     from mockserver.app import create_app

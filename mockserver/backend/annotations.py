@@ -82,6 +82,7 @@ class Annotations(Component):
         #: <annotationSetId>/<requestId> -> the batchCreate response first given
         TableSpec("batches", _batch_response),
     )
+    derived = Component.derived | {"_indexes"}
 
     def reset(self) -> None:
         super().reset()

@@ -127,6 +127,7 @@ class Component(Stateful):
     updates: ClassVar[Updates | None] = None
     #: the persistent state: API records keyed by id
     tables: ClassVar[tuple[TableSpec, ...]] = (TableSpec("records", json_records()),)
+    derived: ClassVar[frozenset[str]] = frozenset({"backend", "feed", "_groups"})
 
     def __init__(self, backend: Backend) -> None:
         self.backend = backend

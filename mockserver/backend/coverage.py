@@ -56,6 +56,7 @@ class Coverage(Component):
     coverage index stored with the reads)."""
 
     tables = ()
+    derived = Component.derived | {"_records"}  # always empty
 
     def after_restore(self) -> None:
         """Nothing to rebuild: the coverage index comes with the reads."""

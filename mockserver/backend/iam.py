@@ -118,6 +118,7 @@ class Iam(Stateful):
         #: datasetId -> {bindings, etag}
         TableSpec("policies", _load_policy),
     )
+    derived = frozenset({"backend", "feed", "_cache", "_writes"})
 
     def __init__(self, backend: Backend) -> None:
         self.backend = backend

@@ -23,6 +23,7 @@ class IdGenerator(Stateful):
     """Random ids; pass ``seed`` for a reproducible sequence in tests."""
 
     tables = (TableSpec("issued", flag),)
+    derived = frozenset({"feed", "_rng"})
 
     def __init__(self, seed: int | None = None, feed: ChangeFeed | None = None) -> None:
         self._rng = random.Random(seed if seed is not None else int.from_bytes(os.urandom(16), "big"))

@@ -100,6 +100,7 @@ def _load(key: str, value: Any) -> _Entry:
 class Operations(Component):
     kind = Kind("Operation", "name", "genomics.operations")
     tables = (TableSpec("records", _load, _saved),)
+    derived = Component.derived | {"_by_project", "_executor"}
 
     def __init__(self, backend: Any, *, mode: str = "background") -> None:
         self.mode = mode

@@ -62,6 +62,7 @@ class ReadGroupSets(Component):
     kind = Kind("ReadGroupSet", "readGroupSetId", "genomics.readGroupSets", parent="datasets")
     updates = Updates("readgroupsets.patch", MUTABLE_FIELDS)
     tables = (TableSpec("records", json_records("datasetId", check=_read_groups_rule)),)
+    derived = Component.derived | {"_read_groups"}
 
     def reset(self) -> None:
         super().reset()

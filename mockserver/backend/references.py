@@ -83,6 +83,7 @@ class References(Component):
         #: reference ids whose md5checksum is a placeholder, not a sequence checksum
         TableSpec("placeholders", flag),
     )
+    derived = Component.derived | {"_shared", "_lookup"}
 
     def reset(self) -> None:
         super().reset()

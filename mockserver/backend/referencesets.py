@@ -47,6 +47,7 @@ def _reference_set_rules(record: dict[str, Any]) -> None:
 class ReferenceSets(Component):
     kind = Kind("Reference set", "referenceSetId", "genomics.referenceSets", public=True)
     tables = (TableSpec("records", json_records("md5checksum", check=_reference_set_rules)),)
+    derived = Component.derived | {"_names", "_lookup"}
 
     def reset(self) -> None:
         super().reset()

@@ -45,6 +45,7 @@ class Settings(Stateful):
     """The ``settings`` table of one backend (see module docstring)."""
 
     tables = (TableSpec("settings", _load, _dump),)
+    derived = frozenset({"backend", "feed"})
 
     def __init__(self, backend: Backend) -> None:
         self.backend = backend

@@ -151,6 +151,10 @@ class Stateful:
 
     #: the tables this object's state consists of
     tables: ClassVar[tuple[TableSpec, ...]] = ()
+    #: its other attributes that hold more than a plain value: indexes and caches that
+    #: :meth:`after_restore` rebuilds from the tables, or runtime machinery; nothing else may
+    #: hold state (a test checks every participant), or it would be lost on restart
+    derived: ClassVar[frozenset[str]] = frozenset()
     #: where its tables report writes
     feed: ChangeFeed
 
