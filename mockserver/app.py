@@ -29,10 +29,11 @@ from mockserver.cors import CorsMiddleware
 from mockserver.discovery import DiscoveryBuilder, openapi_document
 from mockserver.method_override import MethodOverrideMiddleware
 from mockserver.middleware import Authenticator, GenomicsMiddleware, root_url
+from mockserver.plans import build_plans
 from mockserver.request_body import MAX_REQUEST_BYTES, READ_TIMEOUT, RequestLimits
 from mockserver.resolver import resolve
 from mockserver.routing import RouteTable
-from mockserver.validation import VALIDATORS
+from mockserver.validation import VALIDATORS, URIParser
 
 
 @functools.cache
@@ -93,6 +94,7 @@ def create_app(
     seed_root: str | Path | None = None,
     max_request_bytes: int = MAX_REQUEST_BYTES,
     read_timeout: float = READ_TIMEOUT,
+    fast_path: bool = True,
 ) -> GenomicsApp:
     """Build one mock server. Each app has its own backend (state, clock, page-token secret).
 
@@ -105,7 +107,10 @@ def create_app(
     ``seed_root`` is a folder whose files seeds sent to ``POST /_mock/seed`` may name;
     ``max_request_bytes`` and ``read_timeout`` bound request bodies (:mod:`mockserver.request_body`);
     ``app.state`` holds the backend, the token registry and the control (request log,
-    fault rules, reset baseline).
+    fault rules, reset baseline). ``fast_path=False`` sends every API request through
+    Connexion's middleware chain instead of the operations' compiled plans (:mod:`mockserver.plans`:
+    same rules and messages, a fraction of the cost); response validation needs the chain, so
+    ``validate_responses=True`` implies it.
     """
     backend = backend or Backend()
     registry = tokens if isinstance(tokens, TokenRegistry) else TokenRegistry()
@@ -121,14 +126,19 @@ def create_app(
         swagger_ui_options=_swagger_options(swagger_ui),
         middlewares=_connexion_middlewares(validate_responses),
     )
+    resolver = Resolver(function_resolver=resolve)
     app.add_api(
         public_spec,
-        resolver=Resolver(function_resolver=resolve),
+        resolver=resolver,
         strict_validation=True,
         validate_responses=validate_responses,
         pythonic_params=False,
         validator_map=VALIDATORS,
+        uri_parser_class=URIParser,
     )
+    plans = {}
+    if fast_path and not validate_responses:
+        plans = build_plans(public_spec, resolver, VALIDATORS, uri_parser_class=URIParser)
     error_handlers.install(app)
     control = MockControl(
         backend, registry, admin=admin, auth=auth, admin_token=admin_token or None,
@@ -159,6 +169,7 @@ def create_app(
         discovery=DiscoveryBuilder(spec).document,
         extra_routes=extra_routes,
         control=control,
+        plans=plans,
     )
     app.state = AppState(backend, registry, control)
     return app

@@ -20,6 +20,9 @@ The workarounds:
 * :func:`json_body_validator` — Connexion's JSON body validator builds a
   fresh jsonschema validator for every request and words failures its own
   way; its private hooks are routed to functions of :mod:`mockserver.validation`.
+* :func:`parameter_value` — Connexion's conversion of a parameter's value for the
+  handler (private in 3.3), which the compiled plans of :mod:`mockserver.plans` call
+  instead of rebuilding every argument of every request the way Connexion does.
 * :func:`drop_connection` — ASGI cannot close a connection without
   answering; uvicorn's ``send`` belongs to its request cycle, which holds the
   transport (fault injection's ``drop`` action).
@@ -35,6 +38,7 @@ from collections.abc import Callable
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
+from connexion.decorators.parameter import _get_val_from_param
 from connexion.exceptions import BadRequestProblem
 from connexion.spec import OpenAPISpecification
 from connexion.validators.json import JSONRequestBodyValidator
@@ -161,6 +165,11 @@ def json_body_validator(
             return validate(self._validator, body, self._nullable)
 
     return BodyValidator
+
+
+def parameter_value(value: Any, definition: dict[str, Any]) -> Any:
+    """The value Connexion passes to a handler for a query or path parameter (typed by its schema)."""
+    return _get_val_from_param(value, definition)
 
 
 # -- uvicorn --------------------------------------------------------------------------------

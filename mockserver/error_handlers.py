@@ -10,6 +10,7 @@ handler maps its exception to an :class:`ApiError` and renders it with
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from connexion import AsyncApp
 from connexion.exceptions import ProblemException
@@ -39,42 +40,63 @@ def from_http_code(code: int, message: str, headers: dict[str, str] | None = Non
     return ApiError(status_for_http(code), message, http_code=code, headers=headers)
 
 
-async def on_api_error(_request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
+def _api_error(_request: ConnexionRequest, exc: Exception) -> ApiError:
     assert isinstance(exc, ApiError)
-    return _connexion_error(exc)
+    return exc
 
 
-async def on_problem(_request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
+def _problem(_request: ConnexionRequest, exc: Exception) -> ApiError:
     assert isinstance(exc, ProblemException)
     message = str(exc.detail or exc.title or "invalid request")
     if exc.status == 415:
         message = f"Unsupported media type: {message} (send application/json)"
-    return _connexion_error(from_http_code(exc.status, message, dict(exc.headers or {})))
+    return from_http_code(exc.status, message, dict(exc.headers or {}))
 
 
-async def on_http_exception(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
+def _http_exception(request: ConnexionRequest, exc: Exception) -> ApiError:
     assert isinstance(exc, HTTPException)
     if exc.status_code == 404:
         message = f"No such path: {request.url.path}"
     else:
         message = str(exc.detail)
-    return _connexion_error(from_http_code(exc.status_code, message, dict(exc.headers or {})))
+    return from_http_code(exc.status_code, message, dict(exc.headers or {}))
 
 
-async def on_unicode_error(_request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
-    return _connexion_error(
-        ApiError("INVALID_ARGUMENT", f"Invalid JSON payload received: body is not UTF-8 ({exc})")
-    )
+def _unicode_error(_request: ConnexionRequest, exc: Exception) -> ApiError:
+    return ApiError("INVALID_ARGUMENT", f"Invalid JSON payload received: body is not UTF-8 ({exc})")
 
 
-async def on_unexpected(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
+def _unexpected(request: ConnexionRequest, exc: Exception) -> ApiError:
     log.exception("internal error on %s %s", request.method, request.url.path, exc_info=exc)
-    return _connexion_error(ApiError("INTERNAL", f"Internal error: {type(exc).__name__}"))
+    return ApiError("INTERNAL", f"Internal error: {type(exc).__name__}")
+
+
+#: exception class -> its Google error; looked up along the exception's MRO, as Starlette does
+MAPPERS: dict[type[Exception], Callable[[ConnexionRequest, Exception], ApiError]] = {
+    ApiError: _api_error,
+    ProblemException: _problem,
+    HTTPException: _http_exception,
+    UnicodeDecodeError: _unicode_error,
+    Exception: _unexpected,
+}
+
+
+def as_api_error(request: ConnexionRequest, exc: Exception) -> ApiError:
+    """The Google error for any exception raised while answering ``request``: the one mapping
+    both request paths use (Connexion's error handlers, and the compiled plans of
+    :mod:`mockserver.plans`)."""
+    for cls in type(exc).__mro__:
+        mapper = MAPPERS.get(cls)
+        if mapper is not None:
+            return mapper(request, exc)
+    raise exc  # a BaseException that is not an Exception (KeyboardInterrupt, ...)
+
+
+async def on_error(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
+    """Connexion's error handler for every class of :data:`MAPPERS`."""
+    return _connexion_error(as_api_error(request, exc))
 
 
 def install(app: AsyncApp) -> None:
-    app.add_error_handler(ApiError, on_api_error)
-    app.add_error_handler(ProblemException, on_problem)
-    app.add_error_handler(HTTPException, on_http_exception)
-    app.add_error_handler(UnicodeDecodeError, on_unicode_error)
-    app.add_error_handler(Exception, on_unexpected)
+    for cls in MAPPERS:
+        app.add_error_handler(cls, on_error)

@@ -8,7 +8,8 @@ Runs before Connexion for every request:
    404/405 with a correct ``Allow`` before Connexion's router can misroute a
    colon verb), checks a ``fields=`` selector against the operation's
    response, identifies the caller, checks the token's scopes against the
-   operation's, and binds the principal and output options;
+   operation's, and binds the principal and output options; then hands the request to the
+   operation's compiled plan (:mod:`mockserver.plans`), or to Connexion when it has none;
 4. turns any :class:`ApiError` raised here into Google's error body.
 
 A request with a body must say what it sends (``Content-Type``); a chunked one is
@@ -20,7 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -54,6 +55,7 @@ class GenomicsMiddleware:
         discovery: Callable[[str], dict[str, Any]],
         extra_routes: dict[str, ASGIApp] | None = None,
         control: Any = None,
+        plans: Mapping[str, ASGIApp] | None = None,
     ) -> None:
         self.app = app
         self.backend = backend
@@ -64,6 +66,9 @@ class GenomicsMiddleware:
         self.extra_routes = extra_routes or {}
         #: mockserver.admin.MockControl: request log, fault rules (optional)
         self.control = control
+        #: operationId -> mockserver.plans.Plan: answers that operation's requests instead of
+        #: Connexion's chain (same rules; operations without one take the chain)
+        self.plans = plans or {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -131,8 +136,13 @@ class GenomicsMiddleware:
             scope, receive = await request_body.with_length(scope, receive)
         principal_token = context.current_principal.set(principal)
         scope["state"]["genomics_principal"] = principal.member
+        plan = self.plans.get(match.operation.operation_id)
         try:
-            await self.app(scope, receive, send)
+            if plan is None:
+                await self.app(scope, receive, send)
+            else:
+                scope["path_params"] = match.path_params
+                await plan(scope, receive, send)
         finally:
             context.current_principal.reset(principal_token)
 

@@ -20,6 +20,7 @@ from typing import Any
 
 HTTP_METHODS = ("get", "put", "post", "delete", "patch")
 _PARAM = re.compile(r"\{([^}]+)\}")
+_SEGMENT_END = re.compile(r"[/:]")
 
 
 @dataclass(frozen=True)
@@ -34,15 +35,33 @@ class Operation:
 
 @dataclass
 class Match:
-    """Outcome of a lookup: an operation, or the methods the path allows (empty: unknown path)."""
+    """Outcome of a lookup: an operation and its path parameters, or the methods the path
+    allows (empty: unknown path)."""
 
     operation: Operation | None
     allowed: list[str]
+    path_params: dict[str, str] = field(default_factory=dict)
+
+
+#: (pattern, parameter names in order, method -> operation) of one path template
+Route = tuple[re.Pattern[str], tuple[str, ...], dict[str, Operation]]
+
+
+def collection(path: str) -> str | None:
+    """``/v1/datasets/1:undelete`` -> ``datasets``: the literal segment after ``/v1/`` that
+    every template starts with (None when there is none, or it holds a parameter)."""
+    if not path.startswith("/v1/"):
+        return None
+    segment = _SEGMENT_END.split(path[4:], maxsplit=1)[0]
+    return None if "{" in segment else segment
 
 
 class RouteTable:
+    """Templates in document order; a lookup tries only those of the path's collection
+    (plus any template without one), in that order, so the answer is a full scan's."""
+
     def __init__(self, spec: dict[str, Any]) -> None:
-        self._routes: list[tuple[re.Pattern[str], str, dict[str, Operation]]] = []
+        self._routes: list[Route] = []
         for template, item in spec.get("paths", {}).items():
             ops: dict[str, Operation] = {}
             for method in HTTP_METHODS:
@@ -55,17 +74,29 @@ class RouteTable:
                         scopes=frozenset(op.get("x-scopes") or ()),
                         response=_response_schema(spec, op),
                     )
-            pattern = "".join(
-                "[^/:]+" if i % 2 else re.escape(part) for i, part in enumerate(_PARAM.split(template))
-            )
-            self._routes.append((re.compile(f"^{pattern}$"), template, ops))
+            parts = _PARAM.split(template)
+            pattern = "".join("([^/:]+)" if i % 2 else re.escape(part) for i, part in enumerate(parts))
+            self._routes.append((re.compile(f"^{pattern}$"), tuple(parts[1::2]), ops))
+        names = [collection(template) for template in spec.get("paths", {})]
+        self._anywhere = [route for route, name in zip(self._routes, names, strict=True) if name is None]
+        self._by_collection = {
+            name: [route for route, other in zip(self._routes, names, strict=True) if other in (name, None)]
+            for name in set(names) - {None}
+        }
+
+    def _candidates(self, path: str) -> list[Route]:
+        name = collection(path)
+        if name is None:
+            return self._routes
+        return self._by_collection.get(name, self._anywhere)
 
     def match(self, method: str, path: str) -> Match:
         allowed: list[str] = []
-        for regex, _template, ops in self._routes:
-            if regex.match(path):
+        for regex, names, ops in self._candidates(path):
+            found = regex.match(path)
+            if found:
                 if method in ops:
-                    return Match(ops[method], [])
+                    return Match(ops[method], [], dict(zip(names, found.groups(), strict=True)))
                 allowed.extend(m for m in ops if m not in allowed)
         return Match(None, allowed)
 

@@ -333,8 +333,25 @@ class Component(Stateful):
 
 
 def public(record: dict[str, Any]) -> dict[str, Any]:
-    """A copy of a stored record that callers may mutate freely."""
-    return copy.deepcopy(record)
+    """A copy of a stored record that callers may mutate freely.
+
+    Records are JSON trees: their dicts and lists are copied and their immutable leaves
+    shared, ~4x faster than ``copy.deepcopy`` (a GET renders one on every call); any other
+    value is deep-copied."""
+    return _copy_tree(record)
+
+
+_LEAVES = (str, int, float, type(None))  # bool is an int
+
+
+def _copy_tree(value: Any) -> Any:
+    if type(value) is dict:
+        return {key: _copy_tree(item) for key, item in value.items()}
+    if type(value) is list:
+        return [_copy_tree(item) for item in value]
+    if isinstance(value, _LEAVES):
+        return value
+    return copy.deepcopy(value)
 
 
 def compact(record: dict[str, Any]) -> dict[str, Any]:

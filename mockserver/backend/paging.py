@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import heapq
 import hmac
 import itertools
@@ -65,7 +64,7 @@ class PageTokens:
 
     def _mac(self, method: str, query: Mapping[str, Any], payload: bytes) -> bytes:
         fingerprint = json.dumps([method, _canonical(query)], sort_keys=True, separators=(",", ":"))
-        return hmac.new(self._secret, fingerprint.encode() + b"\0" + payload, hashlib.sha256).digest()[:16]
+        return hmac.digest(self._secret, fingerprint.encode() + b"\0" + payload, "sha256")[:16]
 
     def encode(self, method: str, query: Mapping[str, Any], cursor: Cursor) -> str:
         payload = json.dumps(cursor, separators=(",", ":")).encode()
