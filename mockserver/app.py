@@ -47,7 +47,7 @@ def load_spec(path: str | None = None) -> dict[str, Any]:
         return yaml.load(handle, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # libyaml: 10x faster
 
 
-def _connexion_spec(spec: dict[str, Any]) -> dict[str, Any]:
+def connexion_document(spec: dict[str, Any]) -> dict[str, Any]:
     """The document as Connexion should see it: security is enforced by our middleware
     (open/strict modes, token registry), so Connexion's own security layer is left out."""
     doc = copy.deepcopy(spec)
@@ -119,7 +119,7 @@ def create_app(
     compat.check_versions()
     redaction.install()
     spec = load_spec(str(spec_path) if spec_path else None)
-    public_spec = _connexion_spec(spec)
+    public_spec = connexion_document(spec)
     compat.skip_document_revalidation()
     app = GenomicsApp(
         __name__,

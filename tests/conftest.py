@@ -30,9 +30,26 @@ def dataset(backend: Backend) -> dict[str, Any]:
     return backend.datasets.create(DEFAULT_OWNER, {"projectId": "p1", "name": "ds"})
 
 
+#: the two ways an API request can be answered (mockserver.plans): each operation's compiled
+#: plan, or Connexion's middleware chain. The HTTP suites (test_http_*.py) run on both.
+REQUEST_PATHS = {"plans": True, "connexion-chain": False}
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    module = metafunc.module.__name__.rpartition(".")[2]
+    if "request_path" in metafunc.fixturenames and module.startswith("test_http_"):
+        metafunc.parametrize("request_path", list(REQUEST_PATHS))
+
+
 @pytest.fixture
-def app(backend: Backend):
-    return create_app(backend)
+def request_path() -> str:
+    """How the ``app`` fixture answers API requests (both, for the HTTP suites)."""
+    return "plans"
+
+
+@pytest.fixture
+def app(backend: Backend, request_path: str):
+    return create_app(backend, fast_path=REQUEST_PATHS[request_path])
 
 
 @pytest.fixture

@@ -1,0 +1,282 @@
+"""The compiled plans (mockserver/plans.py) answer exactly as Connexion's chain does.
+
+Two apps on identical backends (same ids, clock and page-token secret), one answering
+through the plans and one through Connexion's middleware chain, get the same requests —
+a corpus of every kind of failure, then generated ones — and must answer byte for byte
+the same: status, headers and body. The steps a plan compiles are checked against the
+Connexion functions they stand for.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from connexion.decorators.parameter import get_arguments
+from connexion.resolver import Resolver
+from connexion.utils import extract_content_type
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from starlette.testclient import TestClient
+
+from mockserver.app import connexion_document, create_app, load_spec
+from mockserver.backend import DEFAULT_OWNER, Backend
+from mockserver.backend.clock import FakeClock
+from mockserver.plans import Plan, build_plans, content_type, sanitize
+from mockserver.resolver import resolve
+from mockserver.routing import RouteTable
+from mockserver.validation import VALIDATORS, URIParser
+
+SECRET = b"0123456789abcdef0123456789abcdef"
+
+Request = tuple[str, str, dict[str, str], bytes | None, dict[str, str]]
+
+
+def seeded_backend() -> tuple[Backend, dict[str, str]]:
+    backend = Backend(clock=FakeClock(), id_seed=99, token_secret=SECRET)
+    backend.operations.mode = "immediate"
+    backend.reference_sets.load_seed(
+        [{"id": "rs1", "assemblyId": "a", "references": [{"name": "chr1", "length": 1_000_000}]}]
+    )
+    dataset = backend.datasets.create(DEFAULT_OWNER, {"projectId": "p1", "name": "d"})
+    aset = backend.annotation_sets.create(
+        DEFAULT_OWNER, {"datasetId": dataset["id"], "referenceSetId": "rs1", "type": "GENERIC"}
+    )
+    for i in range(5):
+        backend.annotations.create(DEFAULT_OWNER, {"annotationSetId": aset["id"], "referenceName": "chr1",
+                                                   "start": str(i * 10), "end": str(i * 10 + 5)})
+    vset = backend.variant_sets.create(DEFAULT_OWNER, {"datasetId": dataset["id"]})
+    return backend, {"dataset": dataset["id"], "aset": aset["id"], "vset": vset["id"]}
+
+
+@pytest.fixture(scope="module")
+def twins() -> Iterator[tuple[TestClient, TestClient, dict[str, str]]]:
+    planned, ids = seeded_backend()
+    chained, same = seeded_backend()
+    assert ids == same
+    with TestClient(create_app(planned), raise_server_exceptions=False) as fast, \
+            TestClient(create_app(chained, fast_path=False), raise_server_exceptions=False) as chain:
+        yield fast, chain, ids
+
+
+def send(client: TestClient, request: Request) -> tuple[int, list[tuple[str, str]], bytes]:
+    method, path, query, body, headers = request
+    response = client.request(method, path, params=query, content=body, headers=headers)
+    return response.status_code, sorted(response.headers.items()), response.content
+
+
+def same_answer(twins: tuple[TestClient, TestClient, dict[str, str]], request: Request) -> tuple[int, bytes]:
+    fast, chain, _ = twins
+    planned, chained = send(fast, request), send(chain, request)
+    assert planned == chained, request
+    return planned[0], planned[2]
+
+
+JSON = {"content-type": "application/json"}
+LATIN_1 = "application/json; charset=latin-1"
+
+
+def corpus(ids: dict[str, str]) -> list[Request]:
+    d, a = ids["dataset"], ids["aset"]
+    search = json.dumps({"annotationSetIds": [a], "referenceName": "chr1"}).encode()
+    return [
+        ("GET", f"/v1/datasets/{d}", {}, None, {}),
+        ("GET", f"/v1/datasets/{d}", {"prettyPrint": "false", "fields": "id,name"}, None, {}),
+        ("GET", f"/v1/datasets/{d}", {"fields": "id("}, None, {}),
+        ("GET", "/v1/datasets/424242", {}, None, {}),
+        ("GET", f"/v1/datasets/{d}:undelete", {}, None, {}),
+        ("POST", f"/v1/datasets/{d}:explode", {}, None, {}),
+        ("PUT", "/v1/datasets", {}, None, {}),
+        ("GET", "/v1/datasets", {"projectId": "p1"}, None, {}),
+        ("GET", "/v1/datasets", {"projectId": "p1", "pageSize": "1"}, None, {}),
+        ("GET", "/v1/datasets", {"projectId": "p1", "pageSize": "many"}, None, {}),
+        ("GET", "/v1/datasets", {"projectId": "p1", "pageSize": "1025"}, None, {}),
+        ("GET", "/v1/datasets", {"projectId": "p1", "pageToken": "garbage"}, None, {}),
+        ("GET", "/v1/datasets", {"projectId": "p1", "bogus": "1", "other": "2"}, None, {}),
+        ("GET", "/v1/datasets", {}, None, {}),
+        ("GET", "/v1/datasets", {"projectId": "p1", "prettyPrint": "maybe"}, None, {}),
+        ("GET", "/v1/datasets", {"projectId": "p1", "alt": "proto"}, None, {}),
+        ("POST", "/v1/datasets", {}, b"{bad", JSON),
+        ("POST", "/v1/datasets", {}, b'{"projectId": "\xff\xfe"}', JSON),
+        ("POST", "/v1/datasets", {}, b'{"projectId": 12}', JSON),
+        ("POST", "/v1/datasets", {}, b'{"projectId": "p", "colour": "red"}', JSON),
+        ("POST", "/v1/datasets", {}, None, JSON),
+        ("POST", "/v1/datasets", {}, b"null", JSON),
+        ("POST", "/v1/datasets", {}, b"[]", JSON),
+        ("POST", "/v1/datasets", {}, b"projectId=p", {"content-type": "text/plain"}),
+        ("POST", "/v1/datasets", {}, b'{"projectId": "p"}', {}),
+        ("POST", "/v1/datasets", {}, b'{"projectId": "p"}', {"content-type": ""}),
+        ("POST", "/v1/datasets", {}, b'{"projectId": "p\xe9"}', {"content-type": LATIN_1}),
+        ("POST", "/v1/datasets", {}, b'{"projectId": "p"}', {"content-type": "application/merge-patch+json"}),
+        ("POST", "/v1/datasets", {}, b'{"projectId": "p", "name": "n"}', JSON),
+        ("PATCH", f"/v1/datasets/{d}", {"updateMask": "name"}, b'{"name": "renamed"}', JSON),
+        ("PATCH", f"/v1/datasets/{d}", {"updateMask": "projectId"}, b'{"projectId": "x"}', JSON),
+        ("POST", "/v1/annotations/search", {}, search, JSON),
+        ("POST", "/v1/annotations/search", {"prettyPrint": "false"}, search, JSON),
+        ("POST", "/v1/annotations/search", {}, b'{"annotationSetIds": ["nope"]}', JSON),
+        ("POST", "/v1/annotations/search", {}, b'{"annotationSetIds": "' + a.encode() + b'"}', JSON),
+        ("POST", "/v1/annotations:batchCreate", {}, json.dumps({"annotations": [
+            {"annotationSetId": a, "referenceName": "chr1", "start": 1, "end": "2"}, {}]}).encode(), JSON),
+        ("POST", "/v1/annotationsets/search", {}, json.dumps({"datasetIds": [d]}).encode(), JSON),
+        ("GET", f"/v1/variantsets/{ids['vset']}", {}, None, {}),
+        ("POST", f"/v1/datasets/{d}:getIamPolicy", {}, b"{}", JSON),
+        ("POST", f"/v1/datasets/{d}:testIamPermissions", {}, b'{"permissions": ["x.y"]}', JSON),
+        ("GET", "/v1/operations", {"name": "operations"}, None, {}),
+        ("POST", "/v1/readgroupsets:import", {}, b'{"datasetId": "' + d.encode() + b'"}', JSON),
+        ("DELETE", f"/v1/datasets/{d}", {}, None, {}),
+        ("GET", f"/v1/datasets/{d}", {}, None, {}),
+        ("POST", f"/v1/datasets/{d}:undelete", {}, None, {}),
+        ("GET", "/v1/nowhere", {}, None, {}),
+        ("GET", "/v1/datasets/a/b/c", {}, None, {}),
+    ]
+
+
+def document_plans() -> dict[str, Plan]:
+    """The plans create_app builds for the document, keyed by operationId."""
+    return build_plans(connexion_document(load_spec()), Resolver(function_resolver=resolve), VALIDATORS,
+                       uri_parser_class=URIParser)
+
+
+PLANS = document_plans()
+
+
+def test_every_operation_of_the_document_has_a_plan() -> None:
+    assert set(PLANS) == {op.operation_id for op in RouteTable(load_spec()).operations()}
+
+
+def test_every_failure_and_success_of_the_corpus_is_answered_the_same(twins, monkeypatch) -> None:
+    answered = []
+    original = Plan.__call__
+
+    async def counting(plan: Plan, *args: Any) -> None:
+        answered.append(plan.operation.operation_id)
+        await original(plan, *args)
+
+    monkeypatch.setattr(Plan, "__call__", counting)
+    statuses = {same_answer(twins, request)[0] for request in corpus(twins[2])}
+    assert {200, 400, 404, 405} <= statuses  # the corpus reaches successes and each kind of failure
+    assert len(set(answered)) > 10  # and the plans answered one app's requests (only that app's:
+    assert len(answered) < len(corpus(twins[2]))  # unknown paths and 405s never reach one)
+
+
+def test_an_internal_error_is_answered_the_same(twins, monkeypatch) -> None:
+    fast, chain, ids = twins
+    for client in (fast, chain):
+        backend = client.app.state.backend  # type: ignore[attr-defined]
+        monkeypatch.setattr(backend.variant_sets, "get", lambda *_a: 1 / 0)
+    status, body = same_answer(twins, ("GET", f"/v1/variantsets/{ids['vset']}", {}, None, {}))
+    assert status == 500 and b"ZeroDivisionError" in body
+
+
+# -- generated requests ------------------------------------------------------------------
+
+OPERATIONS = RouteTable(load_spec()).operations()
+TEXT = st.text(st.sampled_from("ab1-_:/%.é\x00 \ud800"), max_size=6)
+QUERY_TEXT = st.text(st.sampled_from("ab1-_:/%.é\x00 ,"), max_size=6)  # what a URL can carry
+SCALARS = st.one_of(st.none(), st.booleans(), st.integers(-(2**70), 2**70), st.floats(), TEXT)
+VALUES = st.recursive(SCALARS, lambda inner: st.lists(inner, max_size=3)
+                      | st.dictionaries(TEXT, inner, max_size=3), max_leaves=8)
+
+
+IDS = seeded_backend()[1]  # the same in every seeded backend
+#: operationId -> the query parameters its own path item declares (Google's standard ones aside)
+DECLARED = {
+    op["operationId"]: [p["name"] for p in op.get("parameters", []) if p.get("in") == "query"]
+    for item in load_spec()["paths"].values() for op in item.values() if isinstance(op, dict)
+}
+PLAUSIBLE_BODIES = [
+    {"projectId": "p1"}, {"projectId": "p1", "name": "n"}, {"datasetId": IDS["dataset"]},
+    {"datasetIds": [IDS["dataset"]]}, {"annotationSetIds": [IDS["aset"]], "referenceName": "chr1"},
+    {"annotationSetIds": [IDS["aset"]], "referenceName": "chr1", "start": "0", "end": "20", "pageSize": 2},
+    {"variantSetIds": [IDS["vset"]]}, {"name": "renamed"},
+    {"datasetId": IDS["dataset"], "referenceSetId": "rs1"},
+    {"annotationSetId": IDS["aset"], "referenceName": "chr1", "start": "1", "end": "9"},
+    {"permissions": ["genomics.datasets.get"]}, {},
+]
+
+
+@st.composite
+def requests(draw: st.DrawFn) -> Request:
+    operation = draw(st.sampled_from(OPERATIONS))
+    ids = [*IDS.values(), "rs1", "424242", "a b", "x%2Fy", "é"]
+    path = operation.template
+    while "{" in path:
+        start, end = path.index("{"), path.index("}")
+        path = path[:start] + draw(st.sampled_from(ids)) + path[end + 1:]
+    names = DECLARED[operation.operation_id] * 4 + ["bogus", "key", "$.xgafv", "fields", "prettyPrint"]
+    values = QUERY_TEXT | st.sampled_from(["1", "0", "false", "-3", "p1", "name", "id,name"])
+    query = draw(st.just({}) | st.just({}) | st.dictionaries(st.sampled_from(names), values, max_size=2))
+    if "projectId" in DECLARED[operation.operation_id] and draw(st.booleans()):
+        query["projectId"] = "p1"
+    fields = ["projectId", "name", "datasetId", "annotationSetIds", "referenceName", "start", "end",
+              "pageSize", "pageToken", "annotations", "type", "info", "bogus"]
+    objects = st.dictionaries(st.sampled_from(fields), VALUES, max_size=4)
+    plausible = st.sampled_from(PLAUSIBLE_BODIES)
+    body: Any = draw(st.one_of(st.none(), plausible, plausible, plausible, VALUES, objects))
+    raw = None if body is None else json.dumps(body).encode("utf-8", "surrogatepass")
+    kind = draw(st.sampled_from(["application/json", "application/json", "application/json; charset=utf-8",
+                                 "text/plain", None]))
+    method = draw(st.sampled_from([operation.method, operation.method, operation.method, "GET", "POST"]))
+    return method, path, query, raw, {"content-type": kind} if kind else {}
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(request=requests())
+def test_generated_requests_are_answered_the_same(twins, request: Request) -> None:
+    same_answer(twins, request)
+
+
+# -- the compiled steps against the Connexion functions they stand for -------------------
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.data())
+def test_arguments_are_connexions(data: st.DataObject) -> None:
+    plan = data.draw(st.sampled_from(sorted(PLANS.values(), key=lambda p: p.operation.operation_id)))
+    operation = plan.operation
+    path = {p["name"]: data.draw(TEXT) for p in operation.parameters if p["in"] == "path"}
+    query_names = [p["name"] for p in operation.parameters if p["in"] == "query"]
+    query = plan.uri_parser.resolve_query(
+        data.draw(st.dictionaries(st.sampled_from(query_names), st.lists(TEXT, min_size=1, max_size=2)))
+    ) if query_names else {}
+    body = data.draw(st.one_of(st.none(), VALUES))
+    mime = data.draw(st.sampled_from(["application/json", "application/octet-stream"]))
+    expected = outcome(lambda: get_arguments(
+        operation, path_params=path, query_params=query, body=body, files={}, arguments=plan.arguments,
+        has_kwargs=plan.has_kwargs, sanitize=sanitize, content_type=mime,
+    ))
+    assert outcome(lambda: plan.arguments_for(path, query, body, mime)) == expected
+
+
+def outcome(call: Any) -> tuple[str, Any]:
+    """("returns", value) or ("raises", the exception's type): values validation would refuse
+    (``pageSize=""``) make Connexion's conversion raise, and must make the plan's raise alike."""
+    try:
+        return "returns", call()
+    except Exception as exc:  # noqa: BLE001 - the type is what is compared
+        return "raises", type(exc)
+
+
+HEADER_NAMES = st.sampled_from([b"content-type", b"Content-Type", b"CONTENT-TYPE", b"content-types",
+                                b"accept", b"content_type", b"x"])
+
+
+@given(headers=st.lists(st.tuples(HEADER_NAMES, st.binary(max_size=8)), max_size=4))
+def test_the_content_type_is_read_as_connexion_reads_it(headers: list[tuple[bytes, bytes]]) -> None:
+    assert content_type(headers) == extract_content_type(headers)
+
+
+def test_a_plan_refuses_what_it_does_not_reproduce() -> None:
+    plan = next(iter(PLANS.values()))
+
+    class Synchronous:
+        def __getattr__(self, name: str) -> Any:
+            return getattr(plan.operation, name)
+
+        @property
+        def function(self) -> Any:
+            return lambda datasetId: None  # noqa: N803 - a parameter named as in the document
+
+    assert Plan.unsupported(Synchronous()) is not None  # type: ignore[arg-type]
