@@ -137,7 +137,7 @@ def json_body_validator(
     compiled: Callable[[dict[str, Any]], Any],
     decode: Callable[[bytes], Any],
     parse_error: Callable[[str], str],
-    validate: Callable[[Any, Any, bool], dict | None],
+    validate: Callable[[Any, Any, bool], None],
 ) -> type[JSONRequestBodyValidator]:
     """A Connexion JSON body validator whose private hooks call our functions.
 
@@ -161,8 +161,8 @@ def json_body_validator(
             except ValueError as exc:
                 raise BadRequestProblem(detail=parse_error(str(exc))) from None
 
-        def _validate(self, body: Any) -> dict | None:
-            return validate(self._validator, body, self._nullable)
+        def _validate(self, body: Any) -> None:
+            validate(self._validator, body, self._nullable)
 
     return BodyValidator
 
