@@ -157,7 +157,7 @@ class GoogleParameterValidator(ParameterValidator):
         if is_nullable(param) and is_null(value):
             return None
         if value is not None:
-            validator = _cached(_param_validators, param.get("schema", param), _parameter_validator)
+            validator = compiled_parameter_validator(param.get("schema", param))
             try:
                 validator.validate(value)
             except ValidationError as exc:
@@ -218,7 +218,8 @@ PYTHON_FORMATS = {
     name: (lambda value, name=name: FORMAT_CHECKER.conforms(value, name)) for name in FORMAT_CHECKER.checkers
 }
 #: numeric format -> the range a compiled validator holds numbers to: the proto type's, less a
-#: margin where a double cannot tell neighbours apart, so the edges are Python's to decide
+#: margin for 64-bit types (in case a number is compared as a double, which cannot tell
+#: neighbours apart there), so the very edges are Python's to decide
 NUMBER_BOUNDS: dict[str, tuple[float, float]] = {
     **{name: (low + 4096, high - 4096) if high > 2**53 else (low, high)
        for name, (low, high) in INTEGER_RANGES.items()},
@@ -248,7 +249,8 @@ def _bounded(schema: Any) -> Any:
     if not isinstance(schema, dict):
         return schema
     out = {key: _bounded(value) for key, value in schema.items()}
-    bounds = NUMBER_BOUNDS.get(out.get("format")) if isinstance(out.get("format"), str) else None
+    proto_format = out.get("format")
+    bounds = NUMBER_BOUNDS.get(proto_format) if isinstance(proto_format, str) else None
     if bounds is not None:
         out = {"allOf": [out, {"minimum": bounds[0], "maximum": bounds[1]}]}
     return out
@@ -265,6 +267,11 @@ def _uses_nullable(schema: Any) -> bool:
 def compiled_body_validator(schema: dict[str, Any]) -> CompiledFirst:
     """One validator per body schema (Connexion's request validator), int64 fields accepting numbers too."""
     return _cached(_body_validators, schema, _body_validator)
+
+
+def compiled_parameter_validator(schema: dict[str, Any]) -> CompiledFirst:
+    """One validator per parameter schema."""
+    return _cached(_param_validators, schema, _parameter_validator)
 
 
 def _body_validator(schema: dict[str, Any], **kwargs: Any) -> CompiledFirst:

@@ -1,9 +1,10 @@
 """The compiled validators in front of Connexion's (mockserver/validation.py) never widen it.
 
 jsonschema_rs may only accept what the Python validator accepts: for every request body
-and parameter schema of the document, instances drawn from the schema (valid ones, near
-misses and values Python and Rust tell apart: 1.0 for an integer, NaN, a trailing newline
-after digits, dates) are never accepted by the compiled validator and refused by Python's.
+and parameter schema of the document, instances drawn from the schema — valid ones, and
+ones with values Python and Rust might tell apart (1.0 for an integer, NaN, both sides of
+each end of a proto integer range, a trailing newline after digits, dates) — are never
+accepted by the compiled validator and refused by Python's.
 """
 
 from __future__ import annotations
@@ -15,14 +16,19 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from jsonschema import ValidationError
-from test_plans import PLANS, VALUES
+from test_plans import PLANS
 
-from mockserver.validation import CompiledFirst, compiled_body_validator, compiled_validator
+from mockserver.request_body import INTEGER_RANGES
+from mockserver.validation import (
+    compiled_body_validator,
+    compiled_parameter_validator,
+    compiled_validator,
+)
 
 
-def schemas() -> dict[str, list[tuple[str, CompiledFirst]]]:
-    """The document's distinct request body schemas and parameter schemas, with their validators."""
-    found: dict[str, dict[str, tuple[str, CompiledFirst]]] = {"body": {}, "parameter": {}}
+def schemas() -> dict[str, list[tuple[str, Any]]]:
+    """The document's distinct request body and parameter schemas, with the validators used."""
+    found: dict[str, dict[str, tuple[str, Any]]] = {"body": {}, "parameter": {}}
     for operation_id, plan in sorted(PLANS.items()):
         schema = plan.operation.body_schema("application/json")
         if schema:
@@ -30,52 +36,63 @@ def schemas() -> dict[str, list[tuple[str, CompiledFirst]]]:
                                      (f"{operation_id} body", compiled_body_validator(schema)))
         for parameter in plan.operation.parameters:
             schema = parameter.get("schema", parameter)
-            found["parameter"].setdefault(json.dumps(schema, sort_keys=True), (
-                f"{operation_id} {parameter['name']}", CompiledFirst(_python(schema), schema)))
+            found["parameter"].setdefault(json.dumps(schema, sort_keys=True),
+                                          (f"{operation_id} {parameter['name']}",
+                                           compiled_parameter_validator(schema)))
     return {kind: list(by_schema.values()) for kind, by_schema in found.items()}
 
 
-def _python(schema: dict[str, Any]) -> Any:
-    from jsonschema import Draft4Validator
-
-    return Draft4Validator(schema, format_checker=Draft4Validator.FORMAT_CHECKER)
-
-
-TRICKY = st.sampled_from([1.0, -0.0, float("nan"), float("inf"), 2**64, -(2**63) - 1, True, "12\n", "-",
-                          "007", "2020-01-01T00:00:00Z", "2020-13-01T00:00:00Z", "2020-01-01t00:00:00z",
-                          "2020-01-01T23:59:60Z", "", " ", "é", None, [], {}])
+EDGES = [edge + step for low, high in INTEGER_RANGES.values() for edge in (low, high) for step in (-1, 0, 1)]
+TRICKY = st.sampled_from([
+    *EDGES, *map(str, EDGES), 2**70, 1.0, -0.0, 0.5, float("nan"), float("inf"), 3.5e38, 1e-50, True, False,
+    "12\n", "-", "007", "1e3", "2020-01-01T00:00:00Z", "2020-13-01T00:00:00Z", "2020-01-01t00:00:00z",
+    "2020-01-01T23:59:60Z", "", " ", "é", None, [], {}, [1], {"a": 1},
+])
 
 
 def instances(schema: Any, depth: int = 0) -> st.SearchStrategy[Any]:
-    """Values shaped by ``schema`` (mostly valid, some not), and plain random ones."""
-    if not isinstance(schema, dict) or depth > 3:
-        return VALUES | TRICKY
-    options: list[st.SearchStrategy[Any]] = [TRICKY]
-    for key in ("anyOf", "oneOf", "allOf"):
-        options += [instances(sub, depth + 1) for sub in schema.get(key, [])]
+    """Instances shaped by ``schema``: each value valid, or an edge of its proto integer range
+    (either side), or a tricky value; objects with any of their properties."""
+    if not isinstance(schema, dict) or depth > 4:
+        return TRICKY
+    branches = schema.get("anyOf") or schema.get("oneOf")
+    if branches:
+        return st.one_of([instances(branch, depth + 1) for branch in branches])
     kind = schema.get("type")
-    if "enum" in schema:
-        options.append(st.sampled_from(schema["enum"]))
     if kind == "object" or "properties" in schema:
         properties = {name: instances(sub, depth + 1) for name, sub in schema.get("properties", {}).items()}
-        options.append(st.fixed_dictionaries({}, optional=properties))
-        extra = schema.get("additionalProperties")
-        if isinstance(extra, dict):
-            options.append(st.dictionaries(st.text(max_size=3), instances(extra, depth + 1), max_size=2))
+        return st.fixed_dictionaries({}, optional=properties) | TRICKY
     if kind == "array":
-        options.append(st.lists(instances(schema.get("items", {}), depth + 1), max_size=3))
+        return st.lists(instances(schema.get("items", {}), depth + 1), max_size=3) | TRICKY
+    leaf = _valid_leaf(schema)
+    edges = INTEGER_RANGES.get(schema.get("format", ""))
+    if edges is not None:
+        outside = [edges[0] - 1, edges[0], edges[1], edges[1] + 1]
+        leaf = leaf | leaf | st.sampled_from(outside + [str(value) for value in outside])
+    return leaf | leaf | leaf | TRICKY
+
+
+def _valid_leaf(schema: dict[str, Any]) -> st.SearchStrategy[Any]:
+    if "enum" in schema:
+        return st.sampled_from(schema["enum"])
+    kind = schema.get("type")
+    edges = INTEGER_RANGES.get(schema.get("format", ""))
     if kind == "string":
+        if edges is not None:
+            return st.integers(*edges).map(str)
         if "pattern" in schema:
-            options.append(st.from_regex(schema["pattern"]))
-        options.append(st.text(max_size=5))
-    if kind in ("integer", "number"):
-        low, high = schema.get("minimum"), schema.get("maximum")
-        options.append(st.integers(min_value=None if low is None else int(low) - 1,
-                                   max_value=None if high is None else int(high) + 1))
-        options.append(st.floats())
+            return st.from_regex(schema["pattern"], fullmatch=True)
+        if schema.get("format") == "date-time":
+            return st.sampled_from(["2026-01-01T00:00:00Z", "2026-01-01T00:00:00.5+01:00"])
+        return st.text(max_size=5)
+    if kind == "integer":
+        low, high = edges or (-(2**31), 2**31)
+        return st.integers(max(low, schema.get("minimum", low)), min(high, schema.get("maximum", high)))
+    if kind == "number":
+        return st.floats(-1e6, 1e6)
     if kind == "boolean":
-        options.append(st.booleans())
-    return st.one_of(options)
+        return st.booleans()
+    return TRICKY
 
 
 SCHEMAS = schemas()
@@ -91,7 +108,7 @@ def test_every_schema_of_the_document_is_compiled() -> None:
 @given(data=st.data())
 def test_the_compiled_validator_accepts_nothing_connexion_refuses(kind: str, data: st.DataObject) -> None:
     where, validator = data.draw(st.sampled_from(SCHEMAS[kind]))
-    instance = data.draw(instances(validator.python.schema), label=where)
+    instance = data.draw(instances(validator.python.schema), label=where)  # type: ignore[union-attr]
     try:
         accepted = validator.compiled.is_valid(instance)  # type: ignore[union-attr]
     except (ValueError, TypeError, OverflowError):
