@@ -19,11 +19,14 @@ sees, and security parameters are not generated, so every request carries
 exactly the credentials the user gave (the writer's token, or none). A server
 rightly refuses credentials it does not know (401), which is no failure of it.
 
-Request bodies accept int64 fields as JSON numbers as well as decimal strings,
-as Google's proto3 JSON parser (and the mock) does: the engine sees a request
-twin of each component schema that allows both, while responses are checked
-against the document's strings. Without it, a server accepting ``"end": 5``
-would count as accepting invalid data.
+Request bodies are read as Google's proto3 JSON parser reads them (and the
+mock does): ``null`` for any field (its default), each field also under its
+original proto name (``project_id``), int64 fields as JSON numbers as well as
+decimal strings, int32 and double fields as decimal strings as well as numbers,
+enums by number as well as by name. The engine sees a request twin of each
+component schema that allows all of these, while responses are checked against
+the document's canonical forms. Without it, a server accepting ``"end": 5`` or
+``"name": null`` would count as accepting invalid data.
 
 Every run reaches a successful create of each resource, whatever the seed: the
 document the engine sees carries a valid example body for each create (naming
@@ -87,26 +90,49 @@ SCHEMAS = "#/components/schemas/"
 REQUEST_TWIN = "__request"
 #: unbounded, like the document's int64 strings (a decimal pattern, no range)
 INT64 = {"type": "integer"}
+#: int32/double fields may be sent as decimal text
+DECIMAL_TEXT = {"type": "string", "pattern": "^-?[0-9]+$"}
+NUMBER_TEXT = {"type": "string", "pattern": r"^-?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?$"}
+
+
+def proto_name(json_name: str) -> str:
+    """The original proto field name (snake_case) of a lowerCamelCase JSON name."""
+    return "".join("_" + c.lower() if c.isupper() else c for c in json_name)
 
 
 def _relaxed(node: Any) -> Any:
-    """``node`` with int64 strings also accepting JSON integers, and references to request twins."""
+    """``node`` accepting every proto3 JSON input form (see the module docstring), and
+    references to request twins."""
     if isinstance(node, list):
         return [_relaxed(item) for item in node]
     if not isinstance(node, dict):
         return node
-    out = {key: _relaxed(value) for key, value in node.items()}
+    out = {key: _relaxed(value) for key, value in node.items() if key != "properties"}
+    if isinstance(node.get("properties"), dict):
+        properties: dict[str, Any] = {}
+        for name, value in node["properties"].items():
+            field = {**_relaxed(value), "nullable": True}  # null: the field's default
+            properties[name] = field
+            properties.setdefault(proto_name(name), field)
+        out["properties"] = properties
     ref = out.get("$ref")
     if isinstance(ref, str) and ref.startswith(SCHEMAS):
         out["$ref"] = ref + REQUEST_TWIN
-    if out.get("type") == "string" and out.get("format") == "int64":
+    kind = out.get("type")
+    if kind == "string" and out.get("format") == "int64":
         out = {"anyOf": [out, dict(INT64)]}
+    elif kind == "string" and isinstance(out.get("enum"), list):
+        out = {"anyOf": [out, {"type": "integer", "minimum": 0, "maximum": len(out["enum"]) - 1}]}
+    elif kind == "integer":
+        out = {"anyOf": [out, dict(DECIMAL_TEXT)]}
+    elif kind == "number":
+        out = {"anyOf": [out, dict(NUMBER_TEXT)]}
     return out
 
 
 def lenient_requests(document: dict[str, Any]) -> None:
-    """Request bodies take int64 fields as decimal strings or JSON integers (proto3 JSON input);
-    response schemas stay as the document has them."""
+    """Request bodies take every proto3 JSON input form (see the module docstring); response
+    schemas stay as the document has them."""
     schemas = document.get("components", {}).get("schemas", {})
     for name in list(schemas):
         schemas[name + REQUEST_TWIN] = _relaxed(schemas[name])
@@ -119,7 +145,7 @@ def lenient_requests(document: dict[str, Any]) -> None:
 
 def contract_document(examples: dict[str, Any] | None = None) -> dict[str, Any]:
     """The document the engine sees: spec/openapi.yaml without the credential parameters, with
-    lenient int64 input (:func:`lenient_requests`) and ``examples`` (``"POST /v1/x"`` -> body)
+    proto3 JSON input (:func:`lenient_requests`) and ``examples`` (``"POST /v1/x"`` -> body)
     as request-body examples. A fresh copy each time: the engine may annotate it."""
     document: dict[str, Any] = yaml.safe_load(_document_text())
     lenient_requests(document)

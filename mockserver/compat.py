@@ -19,7 +19,9 @@ The workarounds:
   validated per request instead of 11); each operation gets its own list.
 * :func:`json_body_validator` — Connexion's JSON body validator builds a
   fresh jsonschema validator for every request and words failures its own
-  way; its private hooks are routed to functions of :mod:`mockserver.validation`.
+  way; its private hooks are routed to functions of :mod:`mockserver.validation`,
+  and a body rewritten before validation (proto3 JSON input) reaches the handler
+  through its ``MUTABLE_VALIDATION`` switch.
 * :func:`parameter_value` — Connexion's conversion of a parameter's value for the
   handler (private in 3.3), which the compiled plans of :mod:`mockserver.plans` call
   instead of rebuilding every argument of every request the way Connexion does.
@@ -137,6 +139,7 @@ def json_body_validator(
     compiled: Callable[[dict[str, Any]], Any],
     decode: Callable[[bytes], Any],
     parse_error: Callable[[str], str],
+    normalize: Callable[[dict[str, Any], Any], tuple[Any, bool]],
     validate: Callable[[Any, Any, bool], None],
 ) -> type[JSONRequestBodyValidator]:
     """A Connexion JSON body validator whose private hooks call our functions.
@@ -144,6 +147,9 @@ def json_body_validator(
     ``compiled(schema)`` returns a (cached) jsonschema validator;
     ``decode(raw)`` parses a non-empty body (raising ``ValueError`` for one it refuses);
     ``parse_error(detail)`` words a body that is refused;
+    ``normalize(schema, body)`` returns the body to validate and pass on, and whether it
+    differs from the one received (then the handler receives the new one: Connexion's
+    ``MUTABLE_VALIDATION``, set per request);
     ``validate(validator, body, nullable)`` checks a parsed body.
     """
 
@@ -157,9 +163,13 @@ def json_body_validator(
             if not raw:
                 return None
             try:
-                return decode(raw)
+                body = decode(raw)
             except ValueError as exc:
                 raise BadRequestProblem(detail=parse_error(str(exc))) from None
+            body, changed = normalize(self._schema, body)
+            if changed:
+                self.MUTABLE_VALIDATION = True
+            return body
 
         def _validate(self, body: Any) -> None:
             validate(self._validator, body, self._nullable)

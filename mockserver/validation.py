@@ -24,6 +24,7 @@ from jsonschema import Draft4Validator, FormatChecker, ValidationError
 
 from mockserver.compat import json_body_validator
 from mockserver.errors import ApiError, bad_request
+from mockserver.proto_json import normalize
 from mockserver.request_body import (
     FLOAT32_MAX,
     INTEGER_RANGES,
@@ -169,24 +170,6 @@ class GoogleParameterValidator(ParameterValidator):
         return None
 
 
-def accept_int64_numbers(schema: Any) -> Any:
-    """A copy of ``schema`` where int64 fields also accept JSON numbers.
-
-    The document says int64 is a decimal string (that is what the server
-    writes), but Google's proto3 JSON parser also accepts a plain number on
-    input, and so does the mock.
-    """
-    if isinstance(schema, list):
-        return [accept_int64_numbers(item) for item in schema]
-    if not isinstance(schema, dict):
-        return schema
-    out = {key: accept_int64_numbers(value) for key, value in schema.items()}
-    if out.get("type") == "string" and out.get("format") == "int64":
-        string_form = {k: v for k, v in out.items() if k not in ("description",)}
-        out = {"anyOf": [string_form, {"type": "integer", "format": "int64"}]}
-    return out
-
-
 class CompiledFirst:
     """A Python jsonschema validator (Connexion's rules) with a compiled one in front.
 
@@ -265,7 +248,8 @@ def _uses_nullable(schema: Any) -> bool:
 
 
 def compiled_body_validator(schema: dict[str, Any]) -> CompiledFirst:
-    """One validator per body schema (Connexion's request validator), int64 fields accepting numbers too."""
+    """One validator per body schema (Connexion's request validator); bodies arrive canonical
+    (:mod:`mockserver.proto_json`)."""
     return _cached(_body_validators, schema, _body_validator)
 
 
@@ -275,8 +259,7 @@ def compiled_parameter_validator(schema: dict[str, Any]) -> CompiledFirst:
 
 
 def _body_validator(schema: dict[str, Any], **kwargs: Any) -> CompiledFirst:
-    lenient = accept_int64_numbers(schema)
-    return CompiledFirst(Draft4RequestValidator(lenient, **kwargs), lenient)
+    return CompiledFirst(Draft4RequestValidator(schema, **kwargs), schema)
 
 
 def _parameter_validator(schema: dict[str, Any], **kwargs: Any) -> CompiledFirst:
@@ -309,7 +292,11 @@ def check_body(validator: CompiledFirst, body: Any, nullable: bool) -> None:
 
 
 GoogleJSONBodyValidator = json_body_validator(
-    compiled=compiled_body_validator, decode=decode_json, parse_error=not_json, validate=check_body
+    compiled=compiled_body_validator,
+    decode=decode_json,
+    parse_error=not_json,
+    normalize=normalize,
+    validate=check_body,
 )
 
 VALIDATORS = {
