@@ -38,7 +38,7 @@ def seeded_mock() -> tuple[Any, Request, Request]:
     backend = Backend(id_seed=7)
     dataset = backend.datasets.create(DEFAULT_OWNER, {"projectId": "bench", "name": "bench"})
     aset = backend.annotation_sets.create(
-        DEFAULT_OWNER, {"datasetId": dataset["id"], "referenceSetId": "rs", "type": "GENERIC"}
+        DEFAULT_OWNER, {"datasetId": dataset["id"], "referenceSetId": "EMud_c37lKPXTQ", "type": "GENERIC"}
     )
     for i in range(200):
         start = (i * 7919) % 100_000

@@ -31,8 +31,15 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__)))) 
 from mockserver.backend import DEFAULT_OWNER, Backend  # noqa: E402
 from mockserver.backend.annotation_index import AnnotationRecord  # noqa: E402
 from mockserver.backend.clock import FakeClock  # noqa: E402
+from mockserver.backend.public_references import GRCH38, PUBLIC  # noqa: E402
 
-REFERENCES = [f"chr{i}" for i in range(1, 23)] + ["chrX", "chrY"]
+#: GRCh38's chromosomes (built into every server) and their lengths, chrM left out
+LENGTHS = {
+    PUBLIC.references[ref_id]["name"]: int(PUBLIC.references[ref_id]["length"])
+    for ref_id in PUBLIC.sets[GRCH38]["referenceIds"]
+    if PUBLIC.references[ref_id]["name"] != "chrM"
+}
+REFERENCES = list(LENGTHS)
 PAGE = 256
 CHUNK = 4096
 
@@ -44,11 +51,12 @@ def rss_bytes() -> int:
 
 def generate(rng: random.Random, set_id: str, count: int, first: int) -> Iterator[dict[str, Any]]:
     for i in range(first, first + count):
-        start = rng.randrange(0, 250_000_000)
+        reference = rng.choice(REFERENCES)
         length = rng.randrange(1, 20_000) if rng.random() < 0.99 else rng.randrange(20_000, 2_000_000)
+        start = rng.randrange(0, LENGTHS[reference] - length)
         yield {
             "annotationSetId": set_id,
-            "referenceName": rng.choice(REFERENCES),
+            "referenceName": reference,
             "start": str(start),
             "end": str(start + length),
             "name": f"feature-{i}",
@@ -96,7 +104,7 @@ def main() -> None:
     set_ids = [
         backend.annotation_sets.create(
             DEFAULT_OWNER,
-            {"datasetId": dataset["id"], "referenceSetId": "GRCh38", "type": "GENERIC", "name": f"set {i}"},
+            {"datasetId": dataset["id"], "referenceSetId": GRCH38, "type": "GENERIC", "name": f"set {i}"},
         )["id"]
         for i in range(args.sets)
     ]

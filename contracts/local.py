@@ -22,6 +22,7 @@ from typing import Any
 import httpx
 
 from contracts.core import Target
+from contracts.preflight import reference_set_for_suites
 
 MEMBERS = {
     "reader": "user:reader@contracts.example.com",
@@ -66,6 +67,7 @@ def local_mock(app: Any = None, *, profile: str = "quick", seed: int | None = No
                 r = http.post("/_mock/principals", json=body)
                 r.raise_for_status()
                 tokens[role] = r.json()["token"]
+            reference_set_id = reference_set_for_suites(http, server.url, writer)
         yield Target(
             server.url,
             writer_token=writer,
@@ -76,6 +78,7 @@ def local_mock(app: Any = None, *, profile: str = "quick", seed: int | None = No
             reader_member=MEMBERS["reader"],
             outsider_member=MEMBERS["outsider"],
             project=project,
+            reference_set_id=reference_set_id,
             profile=profile,
             seed=seed,
             strict_auth=True,

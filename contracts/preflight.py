@@ -10,8 +10,11 @@ target is not there or refuses the writer. The facts it learns go into the :clas
   a project-scoped writer is rightly answered 403 for other projects, so the schema suite and
   the token-binding check accept 403 exactly then;
 * whether the mock's admin API (``/_mock/``) is there, for the checks that mint principals;
-* which reference set to create annotation sets against: the first one the target lists,
-  unless ``--reference-set-id`` names one.
+* which reference set to create annotation sets against, unless ``--reference-set-id`` names
+  one: the first the target lists that holds the references the suites place annotations on
+  (:data:`SUITE_REFERENCES`: UCSC names, long enough for the positions used), else the first it
+  lists (a server that checks names will then refuse the suites' annotations: give
+  ``--reference-set-id``).
 """
 
 from __future__ import annotations
@@ -28,8 +31,13 @@ Target = Any
 
 #: the whole probe stays well under the 5 s a user waits for "cannot reach"
 CONNECT_TIMEOUT = 3.0
-#: used when the target lists no reference set (servers that accept any id, like the mock today)
+#: used when the target lists no reference set (servers that accept any id)
 FALLBACK_REFERENCE_SET = "contracts-refset"
+#: the references the suites annotate (fields, model, pagination, permissions, schema) and the
+#: least length each needs (the fields suite places annotations up to 200,001,000 on chr1)
+SUITE_REFERENCES = {"chr1": 200_001_000, "chr2": 1_000, "chr10": 1_000, "chrX": 1_000}
+#: reference sets examined when choosing one (one references.search each)
+SCANNED_SETS = 64
 
 
 class TargetError(Exception):
@@ -111,7 +119,7 @@ def prepare(target: Target) -> Target:
             if target.has_admin is None:
                 target.has_admin = _get(http, base, "/_mock/health", None).status_code == 200
             if target.reference_set_id is None:
-                target.reference_set_id = _first_reference_set(http, base, target.writer_token)
+                target.reference_set_id = reference_set_for_suites(http, base, target.writer_token)
     except httpx.HTTPError as exc:
         raise TargetError(f"cannot reach {base}: {describe(exc)}") from None
     return target
@@ -144,11 +152,29 @@ def _check_writer(http: httpx.Client, base: str, target: Target, project: str) -
     raise TargetError(f"{base} answered GET /v1/datasets with {said}")
 
 
-def _first_reference_set(http: httpx.Client, base: str, token: str | None) -> str:
+def reference_set_for_suites(http: httpx.Client, base: str, token: str | None) -> str:
+    """The first listed reference set holding :data:`SUITE_REFERENCES`, else the first listed."""
     headers = {"Authorization": f"Bearer {token}"} if token else {}
-    r = http.post(base + "/v1/referencesets/search", json={"pageSize": 1}, headers=headers)
-    if r.status_code == 200:
-        sets = r.json().get("referenceSets") or []
-        if sets and isinstance(sets[0], dict) and sets[0].get("id"):
-            return str(sets[0]["id"])
-    return FALLBACK_REFERENCE_SET
+    r = http.post(base + "/v1/referencesets/search", json={"pageSize": SCANNED_SETS}, headers=headers)
+    found = r.json().get("referenceSets") if r.status_code == 200 and _is_json(r) else None
+    ids = [str(s["id"]) for s in found or [] if isinstance(s, dict) and s.get("id")]
+    for set_id in ids:
+        refs = http.post(
+            base + "/v1/references/search", json={"referenceSetId": set_id, "pageSize": 1024}, headers=headers
+        )
+        listed = refs.json().get("references") if refs.status_code == 200 and _is_json(refs) else None
+        lengths = {
+            ref.get("name"): int(ref["length"])
+            for ref in listed or []
+            if isinstance(ref, dict) and str(ref.get("length", "")).isdigit()
+        }
+        if all(lengths.get(name, 0) >= least for name, least in SUITE_REFERENCES.items()):
+            return set_id
+    return ids[0] if ids else FALLBACK_REFERENCE_SET
+
+
+def _is_json(response: httpx.Response) -> bool:
+    try:
+        return isinstance(response.json(), dict)
+    except ValueError:
+        return False

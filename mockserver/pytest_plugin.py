@@ -34,7 +34,8 @@ if TYPE_CHECKING:
     import httpx
 
 DEFAULT_PROJECT = "test-project"
-DEFAULT_REFERENCE_SET = "test-reference-set"
+#: Google's GRCh38, built into every server (references chr1 ... chr22, chrX, chrY, chrM)
+DEFAULT_REFERENCE_SET = "EMud_c37lKPXTQ"
 
 #: Deprecation warnings that importing the mock's web stack (Connexion 3.3) raises. They are
 #: about our dependencies, not the user's code, so the plugin hides them in its users' sessions.

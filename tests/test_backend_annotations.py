@@ -12,15 +12,17 @@ from mockserver.backend import DEFAULT_OWNER, Backend, Principal
 from mockserver.backend.annotation_index import AnnotationRecord, Bucket
 from mockserver.backend.annotation_validation import MAX_RANGE
 from mockserver.backend.clock import FakeClock
+from mockserver.backend.public_references import GRCH38
 from mockserver.errors import ApiError
 
 OWNER = DEFAULT_OWNER
+CHR1 = "ELT13vHD8KjUEQ"  # Google's id of GRCh38's chromosome 1
 VIEWER = Principal("user:viewer@example.com")
 STRANGER = Principal("user:stranger@example.com")
 
 
 def new_set(backend: Backend, dataset_id: str, type_: str | None = "GENERIC", **fields: Any) -> str:
-    body = {"datasetId": dataset_id, "referenceSetId": "rs1", **fields}
+    body = {"datasetId": dataset_id, "referenceSetId": GRCH38, **fields}
     if type_:
         body["type"] = type_
     return backend.annotation_sets.create(OWNER, body)["id"]
@@ -73,6 +75,7 @@ def test_create_returns_proto3_json(backend: Backend, generic: str) -> None:
         "id": created["id"],
         "annotationSetId": generic,
         "referenceName": "chr1",
+        "referenceId": CHR1,  # filled in from the name: GRCh38's chromosome 1
         "end": "15",
         "type": "GENERIC",
         "name": "n",
@@ -92,8 +95,8 @@ def test_create_requires_a_reference(backend: Backend, generic: str) -> None:
     del body["referenceName"]
     err = bad(backend, body)
     assert "referenceName" in err.message and "referenceId" in err.message
-    by_id = backend.annotations.create(OWNER, {**body, "referenceId": "ref-1"})
-    assert by_id["referenceId"] == "ref-1" and "referenceName" not in by_id
+    by_id = backend.annotations.create(OWNER, {**body, "referenceId": CHR1})
+    assert (by_id["referenceId"], by_id["referenceName"]) == (CHR1, "chr1")
 
 
 @pytest.mark.parametrize(
@@ -153,14 +156,84 @@ def test_transcript_only_for_transcript_sets(backend: Backend, dataset: dict[str
     created = backend.annotations.create(
         OWNER,
         ann(
-            tset, transcript={**exons((10, "12"), ("14", "20")), "geneId": "g", "codingSequence": {"end": 15}}
+            tset,
+            transcript={
+                **exons((10, "12"), ("14", "20")),
+                "geneId": "g",
+                "codingSequence": {"start": 11, "end": 15},
+            },
         ),
     )
     assert created["transcript"] == {
         "geneId": "g",
         "exons": [{"start": "10", "end": "12"}, {"start": "14", "end": "20"}],
-        "codingSequence": {"end": "15"},
+        "codingSequence": {"start": "11", "end": "15"},
     }
+
+
+def framed(
+    *exons_and_frames: tuple[int, int, Any], coding: tuple[int, int] | None = (11, 15)
+) -> dict[str, Any]:
+    exon_list = [
+        {"start": s, "end": e, **({} if frame is None else {"frame": frame})}
+        for s, e, frame in exons_and_frames
+    ]
+    out: dict[str, Any] = {"exons": exon_list}
+    if coding is not None:
+        out["codingSequence"] = {"start": coding[0], "end": coding[1]}
+    return out
+
+
+def test_frame_zero_is_a_value_and_is_kept(backend: Backend, dataset: dict[str, Any]) -> None:
+    tset = new_set(backend, dataset["id"], "TRANSCRIPT")
+    created = backend.annotations.create(OWNER, ann(tset, transcript=framed((10, 12, 0), (14, 20, 2))))
+    assert created["transcript"]["exons"] == [
+        {"start": "10", "end": "12", "frame": 0},
+        {"start": "14", "end": "20", "frame": 2},
+    ]
+    assert backend.annotations.get(OWNER, created["id"])["transcript"]["exons"][0]["frame"] == 0
+    # the non-coding exon (18, 20) carries no frame; both coding ones do
+    ok = framed((10, 12, 1), (13, 14, 0), (18, 20, None), coding=(11, 14))
+    assert [
+        e.get("frame")
+        for e in backend.annotations.create(OWNER, ann(tset, transcript=ok))["transcript"]["exons"]
+    ] == [1, 0, None]
+
+
+@pytest.mark.parametrize(
+    ("transcript", "field", "rule"),
+    [
+        (
+            framed((10, 12, None), (14, 20, None), coding=(12, 15)),
+            "codingSequence.start",
+            "start and end within",
+        ),
+        (
+            framed((10, 12, None), (14, 20, None), coding=(11, 13)),
+            "codingSequence.end",
+            "start and end within",
+        ),
+        (
+            framed((10, 12, None), (14, 20, None), coding=(0, 15)),
+            "codingSequence.start",
+            "start and end within",
+        ),
+        (framed((10, 12, 0), (14, 20, None)), "exons[1].frame", "all or none of the coding exons"),
+        (framed((10, 12, None), (14, 20, 1)), "exons[0].frame", "all or none of the coding exons"),
+        (
+            framed((10, 12, 0), (14, 16, 0), (17, 20, 0), coding=(11, 15)),
+            "exons[2].frame",
+            "only for coding exons",
+        ),
+        (framed((10, 12, 0), coding=None), "exons[0].frame", "only for coding exons"),
+    ],
+)
+def test_coding_sequence_and_frame_rules(
+    backend: Backend, dataset: dict[str, Any], transcript: Any, field: str, rule: str
+) -> None:
+    tset = new_set(backend, dataset["id"], "TRANSCRIPT")
+    message = bad(backend, ann(tset, transcript=transcript)).message
+    assert message.startswith(f"annotation.transcript.{field}") and rule in message
 
 
 @pytest.mark.parametrize(
@@ -384,18 +457,55 @@ def test_long_annotation_found_far_from_its_start(backend: Backend, generic: str
 
 
 def test_reference_by_id_and_by_name(backend: Backend, generic: str) -> None:
-    named = backend.annotations.create(OWNER, ann(generic))["id"]
-    both = backend.annotations.create(OWNER, ann(generic, "15", "16", referenceId="R1"))["id"]
-    only_id = backend.annotations.create(
-        OWNER, {**ann(generic, "12", "13", referenceId="R1"), "referenceName": ""}
+    """In a set whose reference set is known, name and id are filled in from each other, and a
+    search by either finds every annotation on that reference."""
+    named = backend.annotations.create(OWNER, ann(generic))
+    by_id = backend.annotations.create(
+        OWNER, {**ann(generic, "15", "16", referenceId=CHR1), "referenceName": ""}
     )
-    assert ids(search_all(backend, annotationSetIds=[generic], referenceName="chr1")) == [named, both]
-    assert ids(search_all(backend, annotationSetIds=[generic], referenceId="R1")) == [only_id["id"], both]
-    assert ids(search_all(backend, annotationSetIds=[generic], referenceId="R1", referenceName="chr1")) == [
-        both
+    both = backend.annotations.create(OWNER, ann(generic, "12", "13", referenceId=CHR1))
+    assert {(a["referenceName"], a["referenceId"]) for a in (named, by_id, both)} == {("chr1", CHR1)}
+    on_chr1 = [named["id"], both["id"], by_id["id"]]
+    assert ids(search_all(backend, annotationSetIds=[generic], referenceName="chr1")) == on_chr1
+    assert ids(search_all(backend, annotationSetIds=[generic], referenceId=CHR1)) == on_chr1
+    assert (
+        ids(search_all(backend, annotationSetIds=[generic], referenceId=CHR1, referenceName="chr1"))
+        == on_chr1
+    )
+    chr2 = backend.annotations.create(OWNER, ann(generic, ref="chr2"))
+    assert chr2["referenceId"] == backend.reference_sets.reference_by_name(GRCH38, "chr2")["id"]
+    assert ids(search_all(backend, annotationSetIds=[generic], referenceId=chr2["referenceId"])) == [
+        chr2["id"]
     ]
-    everything = ids(search_all(backend, annotationSetIds=[generic]))
-    assert sorted(everything) == sorted([named, both, only_id["id"]]) and len(set(everything)) == 3
+    assert ids(search_all(backend, annotationSetIds=[generic], referenceName="chr2", referenceId=CHR1)) == []
+
+
+@pytest.mark.parametrize(
+    ("fields", "named", "rule"),
+    [
+        ({"referenceName": "1"}, "annotation.referenceName", "is not a reference of reference set"),
+        ({"referenceName": None, "referenceId": "nope"}, "annotation.referenceId", "is not a reference of"),
+        (
+            {"referenceName": "chr2", "referenceId": CHR1},
+            "annotation.referenceName",
+            "does not match referenceId",
+        ),
+        (
+            {"referenceName": "chrM", "start": "10", "end": "16570"},
+            "annotation.end",
+            "past the end of reference",
+        ),
+    ],
+)
+def test_references_must_belong_to_the_set_and_agree(
+    backend: Backend, generic: str, fields: dict[str, Any], named: str, rule: str
+) -> None:
+    body = {k: v for k, v in {**ann(generic), **fields}.items() if v is not None}
+    message = bad(backend, body).message
+    assert message.startswith(named) and rule in message
+    batch = backend.annotations.batch_create(OWNER, {"annotations": [body]})["entries"][0]
+    assert rule in batch["status"]["message"]  # the same rule, per batch entry
+    assert backend.annotations.create(OWNER, ann(generic, "0", "16569", ref="chrM"))["end"] == "16569"
 
 
 def test_order_is_reference_start_id_across_sets(
@@ -454,6 +564,17 @@ def test_permissions(backend: Backend, generic: str) -> None:
 
 # -- properties -----------------------------------------------------------------------
 
+#: the references of a reference set long enough for any int64 range the properties draw
+UNBOUNDED_NAMES = ("chr1", "1", "ref", "a b", "\u00e9")
+
+
+@pytest.fixture
+def unbounded(backend: Backend, dataset: dict[str, Any]) -> str:
+    """A GENERIC set on a reference set whose references are 2**62 long."""
+    references = backend.reference_sets.create([{"name": n, "length": 2**62} for n in UNBOUNDED_NAMES])
+    return new_set(backend, dataset["id"], referenceSetId=references["id"])
+
+
 INVALID_CASES = st.sampled_from(
     [
         ("annotationSetId", lambda b: b.pop("annotationSetId")),
@@ -476,7 +597,7 @@ VALID = st.fixed_dictionaries(
         "start": st.integers(0, 10**12),
         "length": st.integers(0, MAX_RANGE),
         "as_int": st.booleans(),
-        "ref": st.text(min_size=1, max_size=8),
+        "ref": st.sampled_from(UNBOUNDED_NAMES),
     },
     optional={
         "name": st.text(max_size=10),
@@ -489,10 +610,10 @@ VALID = st.fixed_dictionaries(
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(case=INVALID_CASES, base=VALID)
 def test_random_invalid_annotations_name_the_field(
-    backend: Backend, generic: str, case: Any, base: Any
+    backend: Backend, unbounded: str, case: Any, base: Any
 ) -> None:
     field, mutate = case
-    body = ann(generic, str(base["start"]), str(base["start"] + base["length"]), ref=base["ref"])
+    body = ann(unbounded, str(base["start"]), str(base["start"] + base["length"]), ref=base["ref"])
     mutate(body)
     err = error(backend.annotations.create, OWNER, body)
     assert err.code == 400 and field in err.message, (body, err.message)
@@ -500,10 +621,13 @@ def test_random_invalid_annotations_name_the_field(
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(base=VALID)
-def test_random_valid_annotations_accepted(backend: Backend, generic: str, base: Any) -> None:
+def test_random_valid_annotations_accepted(backend: Backend, unbounded: str, base: Any) -> None:
     start, end = base["start"], base["start"] + base["length"]
     body = ann(
-        generic, start if base["as_int"] else str(start), end if base["as_int"] else str(end), ref=base["ref"]
+        unbounded,
+        start if base["as_int"] else str(start),
+        end if base["as_int"] else str(end),
+        ref=base["ref"],
     )
     for key in ("name", "reverseStrand", "info"):
         if key in base:
@@ -511,7 +635,7 @@ def test_random_valid_annotations_accepted(backend: Backend, generic: str, base:
     created = backend.annotations.create(OWNER, body)
     assert created.get("start", "0") == str(start) and created.get("end", "0") == str(end)
     assert backend.annotations.get(OWNER, created["id"]) == created
-    hits = search_all(backend, annotationSetIds=[generic], referenceName=base["ref"], start=str(start))
+    hits = search_all(backend, annotationSetIds=[unbounded], referenceName=base["ref"], start=str(start))
     assert created["id"] in ids(hits)
 
 

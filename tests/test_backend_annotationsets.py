@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from mockserver.backend import DEFAULT_OWNER, Backend, Principal
+from mockserver.backend.public_references import GRCH37, GRCH38
 from mockserver.errors import ApiError
 
 OWNER = DEFAULT_OWNER
@@ -16,7 +17,8 @@ STRANGER = Principal("user:stranger@example.com")
 
 
 def make(backend: Backend, dataset_id: str, **fields: Any) -> dict[str, Any]:
-    return backend.annotation_sets.create(OWNER, {"datasetId": dataset_id, "referenceSetId": "rs1", **fields})
+    body = {"datasetId": dataset_id, "referenceSetId": GRCH38, **fields}
+    return backend.annotation_sets.create(OWNER, body)
 
 
 def error(call, *args: Any, **kwargs: Any) -> ApiError:
@@ -47,13 +49,13 @@ def search_all(backend: Backend, **body: Any) -> list[dict[str, Any]]:
 @pytest.mark.parametrize(
     ("body", "field"),
     [
-        ({"referenceSetId": "rs1"}, "datasetId"),
-        ({"datasetId": "", "referenceSetId": "rs1"}, "datasetId"),
+        ({"referenceSetId": GRCH38}, "datasetId"),
+        ({"datasetId": "", "referenceSetId": GRCH38}, "datasetId"),
         ({"datasetId": "DS"}, "referenceSetId"),
         ({"datasetId": "DS", "referenceSetId": ""}, "referenceSetId"),
-        ({"datasetId": "DS", "referenceSetId": "rs", "type": "BOGUS"}, "type"),
-        ({"datasetId": "DS", "referenceSetId": "rs", "info": {"k": "not-a-list"}}, "info"),
-        ({"datasetId": "DS", "referenceSetId": "rs", "name": 5}, "name"),
+        ({"datasetId": "DS", "referenceSetId": GRCH38, "type": "BOGUS"}, "type"),
+        ({"datasetId": "DS", "referenceSetId": GRCH38, "info": {"k": "not-a-list"}}, "info"),
+        ({"datasetId": "DS", "referenceSetId": GRCH38, "name": 5}, "name"),
     ],
 )
 def test_create_field_rules(
@@ -86,7 +88,7 @@ def test_create_assigns_id_ignores_given_and_omits_defaults(
     assert created == {
         "id": created["id"],
         "datasetId": dataset["id"],
-        "referenceSetId": "rs1",
+        "referenceSetId": GRCH38,
         "name": "genes",
         "sourceUri": "gs://b/x.gff",
         "info": {"k": ["v"]},
@@ -147,7 +149,7 @@ def test_update_without_mask_replaces_all_mutable_fields(backend: Backend, datas
     assert updated == {
         "id": created["id"],
         "datasetId": dataset["id"],
-        "referenceSetId": "rs1",
+        "referenceSetId": GRCH38,
         "name": "new",
         "type": "GENE",
     }
@@ -220,14 +222,14 @@ def test_search_every_dataset_must_exist(backend: Backend, dataset: dict[str, An
 def test_search_filters(backend: Backend, dataset: dict[str, Any]) -> None:
     ds = dataset["id"]
     a = make(backend, ds, name="RefSeq Genes", type="GENE")
-    b = make(backend, ds, name="clinvar", type="VARIANT", referenceSetId="rs2")
+    b = make(backend, ds, name="clinvar", type="VARIANT", referenceSetId=GRCH37)
     c = make(backend, ds, name="more genes")
     ids = lambda **body: {s["id"] for s in search_all(backend, datasetIds=[ds], **body)}  # noqa: E731
     assert ids() == {a["id"], b["id"], c["id"]}
     assert ids(name="GENES") == {a["id"], c["id"]}
     assert ids(name="seq g") == {a["id"]}
-    assert ids(referenceSetId="rs2") == {b["id"]}
-    assert ids(referenceSetId="rs") == set()
+    assert ids(referenceSetId=GRCH37) == {b["id"]}
+    assert ids(referenceSetId=GRCH37[:-1]) == set()  # exact, not a prefix
     assert ids(types=["GENE", "VARIANT"]) == {a["id"], b["id"]}
     assert ids(types=["ANNOTATION_TYPE_UNSPECIFIED"]) == {c["id"]}
     assert ids(types=["GENE"], name="more") == set()
@@ -278,14 +280,15 @@ def test_permissions(backend: Backend, dataset: dict[str, Any]) -> None:
     # readers read, writers write
     assert backend.annotation_sets.get(VIEWER, created["id"]) == created
     assert search(backend, VIEWER, datasetIds=[dataset["id"]])["annotationSets"] == [created]
-    err = error(backend.annotation_sets.create, VIEWER, {"datasetId": dataset["id"], "referenceSetId": "r"})
+    body = {"datasetId": dataset["id"], "referenceSetId": GRCH38}
+    err = error(backend.annotation_sets.create, VIEWER, body)
     assert err.code == 403 and "genomics.annotationSets.create" in err.message
     err = error(backend.annotation_sets.update, VIEWER, created["id"], {"name": "x"}, "name")
     assert err.code == 403 and "genomics.annotationSets.update" in err.message
     err = error(backend.annotation_sets.delete, VIEWER, created["id"])
     assert err.code == 403 and "genomics.annotationSets.delete" in err.message
     assert backend.annotation_sets.update(EDITOR, created["id"], {"name": "x"}, "name")["name"] == "x"
-    assert backend.annotation_sets.create(EDITOR, {"datasetId": dataset["id"], "referenceSetId": "r"})
+    assert backend.annotation_sets.create(EDITOR, {"datasetId": dataset["id"], "referenceSetId": GRCH38})
     # no access at all: indistinguishable from an unknown id
     hidden = error(backend.annotation_sets.get, STRANGER, created["id"])
     unknown = error(backend.annotation_sets.get, OWNER, "missing-id")
@@ -298,7 +301,7 @@ def test_invisible_dataset_reads_like_an_unknown_one_in_the_field_that_named_it(
     backend: Backend, dataset: dict[str, Any]
 ) -> None:
     def create(dataset_id: str) -> dict[str, Any]:
-        return backend.annotation_sets.create(STRANGER, {"datasetId": dataset_id, "referenceSetId": "r"})
+        return backend.annotation_sets.create(STRANGER, {"datasetId": dataset_id, "referenceSetId": GRCH38})
 
     for field, call in (
         ("datasetId", create),

@@ -10,6 +10,7 @@ import pytest
 from mockserver.backend import DEFAULT_OWNER, Backend, Principal
 from mockserver.backend.clock import FakeClock
 from mockserver.backend.datasets import UNDELETE_WINDOW
+from mockserver.backend.public_references import GRCH38
 from mockserver.errors import ApiError
 
 OWNER = DEFAULT_OWNER
@@ -202,7 +203,7 @@ def test_redelete_after_undelete_restarts_the_window(backend: Backend, clock: Fa
 
 def test_contents_follow_the_dataset(backend: Backend, clock: FakeClock) -> None:
     ds = backend.datasets.create(OWNER, {"projectId": "p1"})["id"]
-    set_id = backend.annotation_sets.create(OWNER, {"datasetId": ds, "referenceSetId": "r"})["id"]
+    set_id = backend.annotation_sets.create(OWNER, {"datasetId": ds, "referenceSetId": GRCH38})["id"]
     backend.datasets.delete(OWNER, ds)
     assert error(backend.annotation_sets.get, OWNER, set_id).code == 404
     backend.datasets.undelete(OWNER, ds)

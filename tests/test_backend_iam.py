@@ -18,6 +18,7 @@ from mockserver.backend import Backend
 from mockserver.backend.clock import FakeClock
 from mockserver.backend.policies import EMPTY_POLICY_ETAG
 from mockserver.backend.principals import ANONYMOUS, DEFAULT_OWNER, Principal
+from mockserver.backend.public_references import GRCH38
 from mockserver.backend.roles import ALL_PERMISSIONS, ROLES, access_kind
 from mockserver.errors import ApiError
 
@@ -49,7 +50,7 @@ def make_world() -> World:
     b.iam.add_project_binding(P1, "roles/genomics.admin", ADMIN.member)
     b.iam.add_project_binding(P2, "roles/viewer", OUTSIDER.member)
     ds = b.datasets.create(DEFAULT_OWNER, {"projectId": P1})["id"]
-    aset = b.annotation_sets.create(DEFAULT_OWNER, {"datasetId": ds, "referenceSetId": "rs-x"})["id"]
+    aset = b.annotation_sets.create(DEFAULT_OWNER, {"datasetId": ds, "referenceSetId": GRCH38})["id"]
     ann = b.annotations.create(
         DEFAULT_OWNER, {"annotationSetId": aset, "referenceName": "chr1", "start": "1", "end": "5"}
     )["id"]
@@ -86,7 +87,7 @@ OPERATIONS: list[tuple[str, str, str, Call]] = [
     ("datasets.setIamPolicy", "genomics.datasets.setIamPolicy", "dataset",
      lambda w, p: w.b.dataset_policies.set_policy(p, w.dataset, {"bindings": []})),
     ("annotationsets.create", "genomics.annotationSets.create", "dataset",
-     lambda w, p: w.b.annotation_sets.create(p, {"datasetId": w.dataset, "referenceSetId": "r"})),
+     lambda w, p: w.b.annotation_sets.create(p, {"datasetId": w.dataset, "referenceSetId": GRCH38})),
     ("annotationsets.get", "genomics.annotationSets.get", "dataset",
      lambda w, p: w.b.annotation_sets.get(p, w.annotation_set)),
     ("annotationsets.update", "genomics.annotationSets.update", "dataset",
@@ -265,7 +266,7 @@ def test_project_level_checks_are_403_even_without_any_access(w: World) -> None:
 
 def test_search_naming_one_unreadable_dataset_fails_as_a_whole(w: World) -> None:
     other = w.b.datasets.create(DEFAULT_OWNER, {"projectId": P2})["id"]
-    w.b.annotation_sets.create(DEFAULT_OWNER, {"datasetId": other, "referenceSetId": "r"})
+    w.b.annotation_sets.create(DEFAULT_OWNER, {"datasetId": other, "referenceSetId": GRCH38})
     w.b.dataset_policies.set_policy(
         DEFAULT_OWNER, other, {"bindings": [{"role": "roles/viewer", "members": [VIEWER.member]}]}
     )
@@ -752,7 +753,10 @@ def test_invisible_read_group_named_by_group_id_does_not_reveal_its_set(rw: Read
 @pytest.mark.parametrize(
     ("call", "field"),
     [
-        (lambda w, p, d: w.b.annotation_sets.create(p, {"datasetId": d, "referenceSetId": "r"}), "datasetId"),
+        (
+            lambda w, p, d: w.b.annotation_sets.create(p, {"datasetId": d, "referenceSetId": GRCH38}),
+            "datasetId",
+        ),
         (lambda w, p, d: w.b.annotation_sets.search(p, {"datasetIds": [d]}), "datasetIds"),
         (lambda w, p, d: w.b.variant_sets.create(p, {"datasetId": d}), "datasetId"),
         (lambda w, p, d: w.b.variant_sets.search(p, {"datasetIds": [d]}), "datasetIds"),

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from mockserver.backend import DEFAULT_OWNER, Backend
 from mockserver.backend.clock import FakeClock
+from mockserver.backend.public_references import GRCH38
 from mockserver.errors import ApiError
 
 OWNER = DEFAULT_OWNER
@@ -59,8 +60,12 @@ def fresh() -> Backend:
 def loaded_annotations(rows: list[tuple[str, int, int, int]]) -> tuple[Backend, list[str]]:
     backend = fresh()
     ds = backend.datasets.create(OWNER, {"projectId": "p"})["id"]
+    # the reference names of NCBI and UCSC style mixed in one set, so their order is tested too
+    names = backend.reference_sets.create([{"name": n, "length": 10**6} for n in ("1", "2", "X", "chr10")])
     sets = [
-        backend.annotation_sets.create(OWNER, {"datasetId": ds, "referenceSetId": "r", "type": "GENE"})["id"]
+        backend.annotation_sets.create(
+            OWNER, {"datasetId": ds, "referenceSetId": names["id"], "type": "GENE"}
+        )["id"]
         for _ in range(3)
     ]
     for row in rows:
@@ -146,7 +151,7 @@ def test_annotation_set_pages(count: int, sizes: list[int], named: str | None) -
     datasets = [backend.datasets.create(OWNER, {"projectId": "p"})["id"] for _ in range(2)]
     for i in range(count):
         backend.annotation_sets.create(
-            OWNER, {"datasetId": datasets[i % 2], "referenceSetId": "r", "name": "ab"[i % 2] + str(i)}
+            OWNER, {"datasetId": datasets[i % 2], "referenceSetId": GRCH38, "name": "ab"[i % 2] + str(i)}
         )
     query: dict[str, Any] = {"datasetIds": datasets, "name": named}
 

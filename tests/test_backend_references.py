@@ -13,6 +13,7 @@ from iam_spy import record_authorize
 
 from mockserver.backend import DEFAULT_OWNER, Backend, Principal
 from mockserver.backend.clock import FakeClock
+from mockserver.backend.public_references import PUBLIC
 from mockserver.backend.references import placeholder_md5, sequence_md5
 from mockserver.errors import ApiError
 from mockserver.snapshot import restore, snapshot
@@ -142,8 +143,9 @@ def test_create_reference_set_rejects_bad_input_and_stores_nothing(
 ) -> None:
     err = error(backend.reference_sets.create, references)
     assert err.code == 400 and named in err.message
-    assert backend.reference_sets.search(OWNER, {}) == {}
-    assert backend.references.search(OWNER, {}) == {}
+    empty = Backend()  # nothing but the built-in public sets
+    assert backend.reference_sets.search(OWNER, {}) == empty.reference_sets.search(OWNER, {})
+    assert backend.references.search(OWNER, {}) == empty.references.search(OWNER, {})
 
 
 def test_length_accepts_int64_strings(backend: Backend) -> None:
@@ -221,19 +223,20 @@ def test_find_prefers_the_set_with_exactly_the_header_names(backend: Backend, gr
     assert backend.reference_sets.find_for_header([("MT", 16569, None)]) == grch["id"]
 
 
-def test_validate_annotation_reference(backend: Backend, grch: dict[str, Any]) -> None:
-    check = backend.reference_sets.validate_annotation_reference
+def test_resolve_fills_in_name_and_id_from_each_other(backend: Backend, grch: dict[str, Any]) -> None:
+    resolve = backend.reference_sets.resolve
     refs = refs_by_name(backend, grch)
-    check(grch["id"], "MT", None)
-    check(grch["id"], None, refs["1"]["id"])
-    check(grch["id"], "1", refs["1"]["id"])
-    check("never-seen", "anything", "whatever")  # unknown set: nothing to check
-    check(None, "anything", None)
-    assert "referenceName" in error(check, grch["id"], "X", None).message
+    mt = refs["MT"]["id"]
+    assert resolve(grch["id"], "MT", None) == ("MT", mt, 16569)
+    assert resolve(grch["id"], None, mt) == ("MT", mt, 16569)
+    assert resolve(grch["id"], "1", refs["1"]["id"]) == ("1", refs["1"]["id"], 8)
+    assert resolve("never-seen", "anything", "whatever") == ("anything", "whatever", None)  # not checked
+    assert resolve(None, "anything", None) == ("anything", None, None)
+    assert "referenceName" in error(resolve, grch["id"], "X", None).message
     other = backend.reference_sets.create([{"name": "X", "length": 3}])
-    err = error(check, grch["id"], None, other["referenceIds"][0])
+    err = error(resolve, grch["id"], None, other["referenceIds"][0])
     assert err.code == 400 and "referenceId" in err.message
-    err = error(check, grch["id"], "2", refs["1"]["id"])
+    err = error(resolve, grch["id"], "2", refs["1"]["id"])
     assert err.code == 400 and "referenceName" in err.message
 
 
@@ -266,7 +269,9 @@ def three_sets(backend: Backend) -> dict[str, dict[str, Any]]:
 
 
 def set_ids(backend: Backend, **query: Any) -> set[str]:
-    return {s["id"] for s in backend.reference_sets.search(OWNER, query).get("referenceSets", [])}
+    """The ids a search finds, apart from the built-in public sets."""
+    found = {s["id"] for s in backend.reference_sets.search(OWNER, query).get("referenceSets", [])}
+    return found - set(PUBLIC.sets)
 
 
 def test_search_reference_sets_filters(backend: Backend, three_sets: dict[str, dict[str, Any]]) -> None:
@@ -419,7 +424,7 @@ def test_reference_data_is_readable_by_any_authenticated_caller(
     backend: Backend, grch: dict[str, Any]
 ) -> None:
     assert backend.reference_sets.get(ANYONE, grch["id"]) == grch
-    assert len(backend.references.search(ANYONE, {})["references"]) == 3
+    assert len(backend.references.search(ANYONE, {"referenceSetId": grch["id"]})["references"]) == 3
 
 
 def test_reference_state_survives_a_snapshot_round_trip(backend: Backend, grch: dict[str, Any]) -> None:

@@ -8,6 +8,7 @@ import pytest
 from iam_spy import record_authorize
 
 from mockserver.backend import DEFAULT_OWNER, Backend, Principal
+from mockserver.backend.public_references import GRCH37
 from mockserver.errors import ApiError
 
 OWNER = DEFAULT_OWNER
@@ -52,13 +53,13 @@ def test_create_assigns_id_and_ignores_server_fields(backend: Backend, dataset: 
         id="mine",
         name="vs",
         description="d",
-        referenceSetId="GRCh37-not-seeded",
+        referenceSetId=GRCH37,
         referenceBounds=[{"referenceName": "1", "upperBound": "5"}],
         metadata=[{"key": "INFO", "id": "DP", "type": "INTEGER", "number": "1", "description": "depth"}],
     )
     assert created["id"] != "mine" and ":" not in created["id"] and "/" not in created["id"]
     assert "referenceBounds" not in created
-    assert created["referenceSetId"] == "GRCh37-not-seeded"
+    assert created["referenceSetId"] == GRCH37  # a built-in public set
     assert created == backend.variant_sets.get(OWNER, created["id"])
     assert created["metadata"] == [
         {"key": "INFO", "id": "DP", "type": "INTEGER", "number": "1", "description": "depth"}

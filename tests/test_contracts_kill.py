@@ -94,12 +94,12 @@ def leaky_search(mp: pytest.MonkeyPatch) -> None:
 
 
 def missing_required_field(mp: pytest.MonkeyPatch) -> None:
-    """annotationsets.create no longer requires referenceSetId."""
+    """annotationsets.create no longer requires referenceSetId (it defaults to GRCh38)."""
     original = AnnotationSets.create
 
     def create(self: Any, principal: Any, body: Any) -> Any:
         if isinstance(body, dict) and not body.get("referenceSetId"):
-            body = {**body, "referenceSetId": "defaulted"}
+            body = {**body, "referenceSetId": "EMud_c37lKPXTQ"}
         return original(self, principal, body)
 
     mp.setattr(AnnotationSets, "create", create)

@@ -204,23 +204,49 @@ def test_sigint_stops_the_run_with_130_and_junit_says_interrupted(tmp_path: Path
 
 
 def test_annotation_sets_name_a_reference_set_the_target_knows() -> None:
-    """The first reference set the target lists (here a seeded one with a fixed id), unless
-    --reference-set-id names one; the made-up fallback only when the target lists none."""
+    """The first reference set the target lists that holds the references the suites annotate
+    (on the mock: a built-in public set), unless --reference-set-id names one."""
     from contracts.core import Context, Target
-    from contracts.preflight import FALLBACK_REFERENCE_SET, prepare
+    from contracts.preflight import SUITE_REFERENCES, prepare
 
-    seed = {"referenceSets": [{"id": "EMud_c37lKPXTQ", "assemblyId": "GRCh38",
-                               "references": [{"name": "chr1", "length": 248956422}]}]}
     with _live_server(create_app()) as server:
-        assert prepare(Target(server.url)).reference_set_id == FALLBACK_REFERENCE_SET
-        httpx.post(f"{server.url}/_mock/seed", json=seed).raise_for_status()
         target = prepare(Target(server.url))
-        assert target.reference_set_id == "EMud_c37lKPXTQ"
+        assert target.reference_set_id == "EMWV_ZfLxrDY-wE"  # hg19: the first listed with chr1 ... chrX
         ctx = Context(target)
         made = ctx.new_annotation_set(ctx.new_dataset())
-        assert made["referenceSetId"] == "EMud_c37lKPXTQ"
+        assert made["referenceSetId"] == target.reference_set_id
+        for name, least in SUITE_REFERENCES.items():
+            body = {"annotationSetId": made["id"], "referenceName": name, "start": str(least - 1)}
+            placed = ctx.writer.post("/v1/annotations", {**body, "end": str(least)})
+            assert placed.status_code == 200, placed.text
         ctx.cleanup()
         assert prepare(Target(server.url, reference_set_id="given")).reference_set_id == "given"
+
+
+@pytest.mark.parametrize(
+    ("listed", "chosen"),
+    [
+        ({"a": {"1": 10**9, "2": 10**9}, "b": {"chr1": 10**9, "chr2": 5000, "chr10": 99, "chrX": 5000}}, "a"),
+        ({"a": {"1": 10**9}, "b": {"chr1": 10**9, "chr2": 5000, "chr10": 5000, "chrX": 5000}}, "b"),
+        ({"a": {"1": 10**9}, "short": {"chr1": 1000, "chr2": 5000, "chr10": 5000, "chrX": 5000}}, "a"),
+        ({}, "contracts-refset"),
+    ],
+)
+def test_the_reference_set_choice_on_other_targets(listed: dict[str, dict[str, int]], chosen: str) -> None:
+    """Nothing suitable listed: the first listed (a name-checking target then refuses the suites'
+    annotations; --reference-set-id is the way out); nothing listed: the made-up fallback."""
+    from contracts.preflight import reference_set_for_suites
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        if request.url.path == "/v1/referencesets/search":
+            return httpx.Response(200, json={"referenceSets": [{"id": i} for i in listed]})
+        references = listed[body["referenceSetId"]]
+        found = [{"name": n, "length": str(v)} for n, v in references.items()]
+        return httpx.Response(200, json={"references": found})
+
+    with httpx.Client(transport=httpx.MockTransport(answer)) as http:
+        assert reference_set_for_suites(http, "http://target", None) == chosen
 
 
 def test_the_documented_strict_set_up_passes_with_a_project_owner_writer() -> None:

@@ -6,6 +6,8 @@ from typing import Any
 
 import pytest
 
+from mockserver.backend.public_references import GRCH38
+
 
 @pytest.fixture
 def dataset(client) -> dict[str, Any]:
@@ -16,7 +18,7 @@ def dataset(client) -> dict[str, Any]:
 def aset(client, dataset) -> dict[str, Any]:
     r = client.post(
         "/v1/annotationsets",
-        json={"datasetId": dataset["id"], "referenceSetId": "rs1", "type": "GENE", "name": "Genes"},
+        json={"datasetId": dataset["id"], "referenceSetId": GRCH38, "type": "GENE", "name": "Genes"},
     )
     assert r.status_code == 200, r.text
     return r.json()
@@ -113,7 +115,11 @@ def test_batch_create_entries(client, aset) -> None:
 def test_search_pages_over_http(client, aset) -> None:
     client.post(
         "/v1/annotations:batchCreate",
-        json={"annotations": [ann(aset["id"], str(i), str(i + 5), ref=f"chr{i % 3}") for i in range(25)]},
+        json={
+            "annotations": [
+                ann(aset["id"], str(i), str(i + 5), ref=("chr3", "chr1", "chr2")[i % 3]) for i in range(25)
+            ]
+        },
     )
     seen: list[dict[str, Any]] = []
     token = None

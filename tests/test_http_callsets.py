@@ -145,13 +145,13 @@ def test_variant_set_lifecycle_and_dataset_soft_delete(client, dataset, variant_
 def test_reference_sets_and_references(client, backend: Backend) -> None:
     rs = backend.reference_sets.create(
         [{"name": "chr1", "length": 4, "bases": "ACGT", "sourceAccessions": ["NC_000001.11"]}],
-        assembly_id="GRCh38",
+        assembly_id="GRCh38.test",
     )
     ref_id = rs["referenceIds"][0]
     assert client.get(f"/v1/referencesets/{rs['id']}").json() == rs
     ref = client.get(f"/v1/references/{ref_id}").json()
     assert ref["length"] == "4" and ref["name"] == "chr1"
-    assert client.post("/v1/referencesets/search", json={"assemblyId": "grch"}).json() == {
+    assert client.post("/v1/referencesets/search", json={"assemblyId": "grch38.t"}).json() == {
         "referenceSets": [rs]
     }
     found = client.post(

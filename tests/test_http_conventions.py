@@ -7,6 +7,8 @@ import re
 
 import pytest
 
+from mockserver.backend.public_references import GRCH38
+
 STANDARD = {
     "alt": "json",
     "quotaUser": "tester",
@@ -80,7 +82,7 @@ def test_proto3_json_omits_defaults_and_uses_rfc3339(client):
 
 def test_int64_fields_are_strings(client, dataset):
     aset = client.post(
-        "/v1/annotationsets", json={"datasetId": dataset["id"], "referenceSetId": "rs", "type": "GENERIC"}
+        "/v1/annotationsets", json={"datasetId": dataset["id"], "referenceSetId": GRCH38, "type": "GENERIC"}
     ).json()
     ann = client.post(
         "/v1/annotations",

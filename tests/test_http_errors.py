@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from mockserver.backend.public_references import GRCH38
+
 
 def assert_google_error(response, code: int, status: str, *words: str) -> dict:
     assert response.status_code == code, response.text
@@ -140,7 +142,8 @@ def test_unimplemented_operation_is_501(client, monkeypatch):
 
 def test_limit_errors_do_not_echo_the_request(client):
     dataset = client.post("/v1/datasets", json={"projectId": "p"}).json()
-    aset = client.post("/v1/annotationsets", json={"datasetId": dataset["id"], "referenceSetId": "rs"}).json()
+    body = {"datasetId": dataset["id"], "referenceSetId": GRCH38}
+    aset = client.post("/v1/annotationsets", json=body).json()
     item = {"annotationSetId": aset["id"], "referenceName": "chr1", "start": "1", "end": "2"}
     r = client.post("/v1/annotations:batchCreate", json={"annotations": [item] * 4097})
     error = assert_google_error(r, 400, "INVALID_ARGUMENT", "annotations", "4096")

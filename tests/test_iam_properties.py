@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from mockserver.backend import Backend
 from mockserver.backend.clock import FakeClock
 from mockserver.backend.principals import ANONYMOUS, DEFAULT_OWNER, Principal
+from mockserver.backend.public_references import GRCH38
 from mockserver.errors import ApiError
 
 ROLE_LEVEL = {
@@ -128,7 +129,7 @@ def build(group: set[str], project_bindings: dict, policies: dict[int, list]) ->
         w.datasets.append(ds)
         model.project_of[ds] = project
         w.annotation_sets[ds] = b.annotation_sets.create(
-            DEFAULT_OWNER, {"datasetId": ds, "referenceSetId": "r"}
+            DEFAULT_OWNER, {"datasetId": ds, "referenceSetId": GRCH38}
         )["id"]
         w.variant_sets[ds] = b.variant_sets.create(DEFAULT_OWNER, {"datasetId": ds})["id"]
     for index, pairs in policies.items():
@@ -162,7 +163,7 @@ def op_dataset(w: World, p: Principal, i: int, kind: str, extra: Any) -> None:
         "asetGet": ("genomics.annotationSets.get", lambda: w.b.annotation_sets.get(p, w.annotation_sets[ds])),
         "asetCreate": (
             "genomics.annotationSets.create",
-            lambda: w.b.annotation_sets.create(p, {"datasetId": ds, "referenceSetId": "r"}),
+            lambda: w.b.annotation_sets.create(p, {"datasetId": ds, "referenceSetId": GRCH38}),
         ),
         "vsGet": ("genomics.variantSets.get", lambda: w.b.variant_sets.get(p, w.variant_sets[ds])),
         "vsPatch": (
@@ -200,7 +201,7 @@ def op_project(w: World, p: Principal, i: int, kind: str, extra: Any) -> None:
             w.datasets.append(ds)
             m.project_of[ds] = project
             w.annotation_sets[ds] = w.b.annotation_sets.create(
-                DEFAULT_OWNER, {"datasetId": ds, "referenceSetId": "r"}
+                DEFAULT_OWNER, {"datasetId": ds, "referenceSetId": GRCH38}
             )["id"]
             w.variant_sets[ds] = w.b.variant_sets.create(DEFAULT_OWNER, {"datasetId": ds})["id"]
 

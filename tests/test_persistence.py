@@ -26,6 +26,7 @@ from mockserver.backend.clock import FakeClock
 from mockserver.backend.operations import Job
 from mockserver.backend.tables import Table
 from mockserver.persistence import StateFileError, Store
+from mockserver.backend.public_references import GRCH38
 from mockserver.seed import SeedError, load_seed, parse_seed
 from mockserver.snapshot import SnapshotError, restore, snapshot
 
@@ -53,7 +54,7 @@ def _same_document(first: Backend, second: Backend, tokens=None, tokens2=None) -
 def _annotated(backend: Backend, count: int = 50) -> tuple[dict, dict]:
     ds = backend.datasets.create(OWNER, {"projectId": "p1", "name": "d"})
     aset = backend.annotation_sets.create(
-        OWNER, {"datasetId": ds["id"], "referenceSetId": "rs", "type": "GENERIC"}
+        OWNER, {"datasetId": ds["id"], "referenceSetId": GRCH38, "type": "GENERIC"}
     )
     body = [
         {"annotationSetId": aset["id"], "referenceName": "chr1", "start": i * 10, "end": i * 10 + 5,
@@ -728,7 +729,9 @@ def test_seed_errors_name_the_entry_and_roll_back():
                     {"name": "ok"},
                     {
                         "name": "bad",
-                        "annotationSets": [{"referenceSetId": "r", "annotations": [{"start": 1, "end": 2}]}],
+                        "annotationSets": [
+                            {"referenceSetId": GRCH38, "annotations": [{"start": 1, "end": 2}]}
+                        ],
                     },
                 ]
             }

@@ -10,6 +10,8 @@ from google.auth.credentials import AnonymousCredentials  # noqa: E402
 from googleapiclient.discovery import build  # noqa: E402
 from googleapiclient.errors import HttpError  # noqa: E402
 
+from mockserver.backend.public_references import GRCH38
+
 
 @pytest.fixture
 def genomics(live_server):
@@ -67,7 +69,7 @@ def test_annotations_create_and_search(genomics):
     aset = (
         genomics.annotationsets()
         .create(
-            body={"datasetId": dataset["id"], "referenceSetId": "grch38", "type": "GENE", "name": "genes"}
+            body={"datasetId": dataset["id"], "referenceSetId": GRCH38, "type": "GENE", "name": "genes"}
         )
         .execute()
     )

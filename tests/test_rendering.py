@@ -61,7 +61,8 @@ def test_integers_wider_than_64_bits_are_written_as_doubles():
 
 
 def test_an_annotation_set_with_a_wide_integer_in_info_round_trips(client):
-    body = b'{"datasetId": "DS", "referenceSetId": "r", "info": {"n": [65249017502789149154021998592]}}'
+    body = b'{"datasetId": "DS", "referenceSetId": "EMud_c37lKPXTQ", '
+    body += b'"info": {"n": [65249017502789149154021998592]}}'
     dataset = client.post("/v1/datasets", json={"projectId": "p"}).json()["id"]
     made = client.post("/v1/annotationsets", content=body.replace(b"DS", dataset.encode()),
                        headers={"Content-Type": "application/json"})

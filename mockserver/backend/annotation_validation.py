@@ -195,12 +195,20 @@ def validate_payload(
 
 
 def validate_transcript(transcript: dict[str, Any], start: int, end: int, field: str) -> dict[str, Any]:
-    """Exons need start and end, lie inside the annotation, ordered by start, not overlapping."""
+    """The API's transcript rules, each a 400 naming the field and the rule:
+
+    * exons need start and end, lie inside the annotation, ordered by start, not overlapping;
+    * ``frame`` (an ``Int32Value``: 0 is a value and is kept) is 0, 1 or 2;
+    * when there are exons, the coding sequence starts and ends within them;
+    * ``frame`` is set on all the coding exons (those the coding sequence intersects) or on
+      none, and never on an exon outside the coding sequence (the documentation: "unset if
+      this exon does not intersect the coding sequence").
+    """
     exons_in = transcript.get("exons") or []
     if not isinstance(exons_in, list):
         raise invalid_argument(f"{field}.exons must be a list")
     exons: list[dict[str, Any]] = []
-    previous_end: int | None = None
+    spans: list[tuple[int, int, Any]] = []
     for i, exon in enumerate(exons_in):
         where = f"{field}.exons[{i}]"
         if not isinstance(exon, dict):
@@ -217,27 +225,70 @@ def validate_transcript(transcript: dict[str, Any], start: int, end: int, field:
             raise invalid_argument(
                 f"{where} [{exon_start}, {exon_end}) must lie inside the annotation [{start}, {end})"
             )
-        if previous_end is not None and exon_start < previous_end:
+        if spans and exon_start < spans[-1][1]:
             raise invalid_argument(f"{where}: exons must be ordered by start and must not overlap")
-        previous_end = exon_end
         frame = exon.get("frame")
         if frame is not None and (isinstance(frame, bool) or frame not in (0, 1, 2)):
             raise invalid_argument(f"{where}.frame must be 0, 1 or 2")
-        exon_out = {"start": int64_text(exon_start), "end": int64_text(exon_end), "frame": frame}
-        exons.append(compact(exon_out))
+        spans.append((exon_start, exon_end, frame))
+        exon_out = compact({"start": int64_text(exon_start), "end": int64_text(exon_end)})
+        if frame is not None:
+            exon_out["frame"] = frame
+        exons.append(exon_out)
     out: dict[str, Any] = {
         "geneId": check_string(transcript, "geneId", f"{field}.geneId"),
         "exons": exons,
     }
     coding = check_object(transcript.get("codingSequence"), f"{field}.codingSequence")
+    coding_range: tuple[int, int] | None = None
     if coding is not None:
         cs_start = parse_int64(coding.get("start"), f"{field}.codingSequence.start", default=0)
         cs_end = parse_int64(coding.get("end"), f"{field}.codingSequence.end", default=0)
         assert cs_start is not None and cs_end is not None
         if cs_end < cs_start:
             raise invalid_argument(f"{field}.codingSequence.end must be >= {field}.codingSequence.start")
+        if spans:
+            check_coding_within_exons(cs_start, cs_end, spans, f"{field}.codingSequence")
+        coding_range = (cs_start, cs_end)
         out["codingSequence"] = compact({"start": int64_text(cs_start), "end": int64_text(cs_end)})
+    check_frames(spans, coding_range, f"{field}.exons")
     return compact(out)
+
+
+def check_coding_within_exons(
+    cs_start: int, cs_end: int, spans: list[tuple[int, int, Any]], field: str
+) -> None:
+    """A coding sequence starts in an exon and ends in one (its end is exclusive)."""
+    if not any(s <= cs_start < e for s, e, _ in spans):
+        raise invalid_argument(
+            f"{field}.start {cs_start} lies outside every exon: the coding sequence must start "
+            "and end within the transcript's exons"
+        )
+    if not any(s < cs_end <= e for s, e, _ in spans):
+        raise invalid_argument(
+            f"{field}.end {cs_end} lies outside every exon: the coding sequence must start "
+            "and end within the transcript's exons"
+        )
+
+
+def check_frames(spans: list[tuple[int, int, Any]], coding: tuple[int, int] | None, field: str) -> None:
+    """``frame`` on all coding exons or on none, and on no exon outside the coding sequence."""
+    coding_exons = [
+        i for i, (s, e, _) in enumerate(spans) if coding is not None and s < coding[1] and coding[0] < e
+    ]
+    for i, (_s, _e, frame) in enumerate(spans):
+        if frame is not None and i not in coding_exons:
+            raise invalid_argument(
+                f"{field}[{i}].frame is set on an exon that does not intersect the coding sequence "
+                "(frame is only for coding exons)"
+            )
+    framed = [i for i in coding_exons if spans[i][2] is not None]
+    if framed and len(framed) != len(coding_exons):
+        missing = next(i for i in coding_exons if spans[i][2] is None)
+        raise invalid_argument(
+            f"{field}[{missing}].frame is unset while {field}[{framed[0]}].frame is set: frame must "
+            "be populated for all or none of the coding exons"
+        )
 
 
 def validate_variant(variant: dict[str, Any], field: str) -> dict[str, Any]:

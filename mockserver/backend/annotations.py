@@ -19,9 +19,13 @@ Decisions where the real API's documentation is silent (tested):
   see :mod:`annotation_index` (zero-length annotations at ``start`` match).
 * ``search`` order: reference key (``n:<referenceName>``, or ``i:<referenceId>``
   for annotations without a name), then start, then id.
-* References: when the set's ``referenceSetId`` is a reference set the mock
-  knows (:mod:`references`), ``referenceName``/``referenceId`` must belong to
-  it (400 naming the field); otherwise any reference is accepted.
+* References (:meth:`ReferenceSets.resolve`): the set's reference set is known
+  (annotation sets must name one that exists), so ``referenceName`` and
+  ``referenceId`` must name one of its references, must agree when both are
+  given, and each is filled in from the other; the annotation must end within
+  the reference's length. A search by either finds the annotation. (Sets restored
+  from an older state may name a reference set the server does not know: their
+  annotations keep what they were given, unchecked.)
 * Permissions: ``genomics.annotations.{create,get,update,delete,list}`` on
   ``datasets/<the set's datasetId>`` (``list`` for search, on every set's
   dataset); a caller holding nothing there gets the unknown-id 404.
@@ -132,27 +136,24 @@ class Annotations(Component):
         return self.backend.annotation_sets.require(record.set_id)
 
     def _validate(
-        self,
-        body: Any,
-        set_record: dict[str, Any],
-        prefix: str = "annotation",
-        *,
-        check_reference: bool = True,
+        self, body: Any, set_record: dict[str, Any], prefix: str = "annotation"
     ) -> AnnotationFields:
-        """Field rules, then (when the set's reference set is known) the reference must be in it."""
+        """Field rules, then the reference: resolved in the set's reference set (name and id both
+        filled in), and the annotation inside it."""
         fields = validate_annotation(body, set_record.get("type"), prefix)
-        if check_reference:
-            try:
-                self.backend.reference_sets.validate_annotation_reference(
-                    set_record.get("referenceSetId"), fields.reference_name, fields.reference_id
-                )
-            except ApiError as error:
-                raise invalid_argument(f"{prefix}.{error.message}") from None
+        try:
+            resolved = self.backend.reference_sets.resolve(
+                set_record.get("referenceSetId"), fields.reference_name, fields.reference_id
+            )
+        except ApiError as error:
+            raise invalid_argument(f"{prefix}.{error.message}") from None
+        fields.reference_name, fields.reference_id = resolved.name, resolved.id
+        if resolved.length is not None and fields.end > resolved.length:
+            raise invalid_argument(
+                f"{prefix}.end {fields.end} is past the end of reference {resolved.name!r} "
+                f"({resolved.length} bp)"
+            )
         return fields
-
-    def _knows_references(self, set_record: dict[str, Any]) -> bool:
-        """Whether annotations of this set are checked against a known reference set."""
-        return self.backend.reference_sets.find(set_record["referenceSetId"]) is not None
 
     def _build(self, set_id: str, fields: AnnotationFields) -> AnnotationRecord:
         return AnnotationRecord(
@@ -220,10 +221,9 @@ class Annotations(Component):
             return public(self._batches[_batch_key(set_id, request_id)])
         entries: list[dict[str, Any]] = []
         created: list[AnnotationRecord] = []
-        known = self._knows_references(set_record)
         for i, item in enumerate(annotations):
             try:
-                fields = self._validate(item, set_record, f"annotations[{i}]", check_reference=known)
+                fields = self._validate(item, set_record, f"annotations[{i}]")
             except ApiError as error:
                 entries.append({"status": error.rpc_status()})
                 continue
@@ -262,9 +262,8 @@ class Annotations(Component):
         sets = self.backend.annotation_sets
         set_record = sets.require(set_id)
         sets.authorize(principal, "genomics.annotations.create", set_record)
-        known = self._knows_references(set_record)
         records = [
-            self._build(set_id, self._validate(item, set_record, f"annotations[{i}]", check_reference=known))
+            self._build(set_id, self._validate(item, set_record, f"annotations[{i}]"))
             for i, item in enumerate(annotations)
         ]
         for record in records:

@@ -1,7 +1,8 @@
 """Annotation sets: typed groups of annotations inside a dataset.
 
-Rules (FACTS.md §6-7): ``create`` needs ``datasetId`` (a live dataset) and
-``referenceSetId``; ``type`` is optional (``ANNOTATION_TYPE_UNSPECIFIED`` is
+Rules (the real API's documentation): ``create`` needs ``datasetId`` (a live dataset) and
+``referenceSetId`` (a reference set the server knows: a built-in public one,
+seeded or imported; 400 naming it otherwise); ``type`` is optional (``ANNOTATION_TYPE_UNSPECIFIED`` is
 its default and is omitted on output) and immutable; ``update`` is a PUT whose
 mask may name ``name``, ``sourceUri`` (or ``source_uri``) and ``info`` only;
 ``delete`` takes the set's annotations with it (irreversibly, like the real
@@ -52,6 +53,7 @@ class AnnotationSets(Component):
         reference_set_id = required_str(body, "referenceSetId")
         datasets = self.backend.datasets
         datasets.authorize(principal, "genomics.annotationSets.create", datasets.require(dataset_id))
+        self.backend.reference_sets.require_existing(reference_set_id)
         record = compact(
             {
                 "id": self.backend.ids.new(),

@@ -315,10 +315,12 @@ class Component(Stateful):
         *,
         page_size: Any,
         page_token: str | None,
+        records: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
         """One page of ``listing``: the records whose ids the sorted ``indexes`` hold, merged in
-        id order, that ``keep`` accepts (all when None); ``query`` binds the page tokens."""
-        records = self._records
+        id order, that ``keep`` accepts (all when None); ``query`` binds the page tokens.
+        ``records`` maps the ids to records (default: the component's own)."""
+        records = self._records if records is None else records
         indexes = [index for index in indexes if index]
 
         def stream(cursor: list[Any] | None) -> Iterator[Any]:

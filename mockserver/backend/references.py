@@ -1,7 +1,9 @@
 """References: the sequences reads and annotations are placed on.
 
 Read-only over the API (get and search); a reference comes into being with
-the reference set that holds it (:mod:`.referencesets`). The API methods
+the reference set that holds it (:mod:`.referencesets`), and Google's public
+references are built in (:mod:`.public_references`: found by get and search
+like any other, but never stored in the component's state). The API methods
 authorize ``genomics.references.{get,list}`` on ``references/<id>``
 (``references/-`` for a search), which IAM treats as readable by any
 authenticated caller.
@@ -29,6 +31,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,11 +41,11 @@ from mockserver.backend.base import Component, Kind, compact, synchronized
 from mockserver.backend.ids import is_valid_id
 from mockserver.backend.paging import Listing
 from mockserver.backend.principals import Principal
+from mockserver.backend.public_references import PUBLIC, chained, placeholder_md5
 from mockserver.backend.request_fields import optional_str, request_body, string_list
 from mockserver.backend.tables import TableSpec, fail, flag, json_records, text
 from mockserver.errors import invalid_argument
 
-PLACEHOLDER_PREFIX = "genomics-mock-placeholder"
 ANY_REFERENCE = "references/-"
 SEARCH = Listing("references.search", "references")
 
@@ -53,11 +56,6 @@ _WHITESPACE = re.compile(r"\s+")
 def sequence_md5(bases: str) -> str:
     """SAM ``M5``: MD5 of the upper-cased sequence without whitespace."""
     return hashlib.md5(_WHITESPACE.sub("", bases).upper().encode("ascii")).hexdigest()
-
-
-def placeholder_md5(name: str, length: int) -> str:
-    """The stable stand-in checksum of a reference whose sequence is unknown."""
-    return hashlib.md5(f"{PLACEHOLDER_PREFIX}:{name}:{length}".encode()).hexdigest()
 
 
 def _reference_rules(record: dict[str, Any]) -> None:
@@ -100,6 +98,11 @@ class References(Component):
                 key = (record["name"], int(record["length"]), record["md5checksum"])
                 self._shared.setdefault(key, ref_id)
 
+    def find(self, item_id: Any) -> dict[str, Any] | None:
+        """A stored reference, or a built-in one."""
+        found = PUBLIC.references.get(item_id) if isinstance(item_id, str) else None
+        return found if found is not None else super().find(item_id)
+
     @synchronized
     def bases(self, reference_id: str) -> str | None:
         """The stored sequence (upper case, no whitespace), None when only its length is known."""
@@ -116,29 +119,37 @@ class References(Component):
             self.backend.reference_sets.require(set_id)
         self.backend.iam.authorize(principal, "genomics.references.list", ANY_REFERENCE)
         within = self.backend.reference_sets.reference_ids(set_id) if set_id else None
-        index = self._lookup.matching(search.md5s, search.accessions, within)
-        page_size, page_token = search.page_size, search.page_token
-        return self.page_of(SEARCH, search.query, [index], page_size=page_size, page_token=page_token)
+        lookups = (self._lookup, PUBLIC_LOOKUP)
+        indexes = [lookup.matching(search.md5s, search.accessions, within) for lookup in lookups]
+        return self.page_of(
+            SEARCH,
+            search.query,
+            indexes,
+            page_size=search.page_size,
+            page_token=search.page_token,
+            records=chained(self._records, PUBLIC.references),
+        )
 
     # -- storing (reference sets call these while creating a set) ------------------------
 
     def covers(self, ref_id: str | None, length: int, md5: str | None) -> bool:
         """Whether a stored reference matches a header's name-resolved ``(length, md5)``:
         same length, and the same checksum when both sides know a real one."""
-        if ref_id is None:
+        ref = self.find(ref_id)
+        if ref is None:
             return False
-        ref = self._records[ref_id]
         if int(ref["length"]) != int(length):
             return False
-        if md5 and ref_id not in self._placeholder:
+        if md5 and ref_id not in self._placeholder and ref_id not in PUBLIC.references:
             return ref["md5checksum"] == md5.lower()
         return True
 
     @staticmethod
-    def check_new_id(value: Any, existing: dict[str, Any], field: str) -> None:
+    def check_new_id(value: Any, *existing: Any, field: str) -> None:
+        """A caller-chosen id must be valid and new (``existing``: the id spaces it must avoid)."""
         if not isinstance(value, str) or not is_valid_id(value):
             raise invalid_argument(f"{field}: {value!r} is not a valid id (no ':' or '/')")
-        if value in existing:
+        if any(value in ids for ids in existing):
             raise invalid_argument(f"{field}: {value!r} already exists")
 
     def prepare(self, spec: Any, where: str) -> tuple[dict[str, Any], str | None, bool]:
@@ -171,7 +182,7 @@ class References(Component):
                 md5, placeholder = placeholder_md5(name, length), True
         ref_id = spec.get("id")
         if ref_id is not None:
-            self.check_new_id(ref_id, self._records, f"{where}.id")
+            self.check_new_id(ref_id, self._records, PUBLIC.references, field=f"{where}.id")
         record = {
             "id": ref_id,
             "name": name,
@@ -267,12 +278,13 @@ class Lookup:
             self.accessions.add((accession, record["id"]))
 
     def matching(self, md5s: list[str], accessions: list[str], within: set[str] | None = None) -> SortedList:
-        """The sorted ids a search walks: those with any of ``md5s`` (when given), any accession
-        starting with one of ``accessions`` (when given), and in ``within`` (when given)."""
+        """The sorted ids of this lookup a search walks: those with any of ``md5s`` (when given),
+        any accession starting with one of ``accessions`` (when given), and in ``within`` (when
+        given; it may name ids of other lookups too)."""
         filters = [
             set().union(*(self.by_md5.get(md5, set()) for md5 in md5s)) if md5s else None,
             self._by_prefix(accessions) if accessions else None,
-            within,
+            {item_id for item_id in within if item_id in self.ids} if within is not None else None,
         ]
         given = [f for f in filters if f is not None]
         return SortedList(set.intersection(*given)) if given else self.ids
@@ -285,3 +297,14 @@ class Lookup:
                     break
                 found.add(item_id)
         return found
+
+
+def lookup_of(records: Iterable[dict[str, Any]]) -> Lookup:
+    """The search indexes of fixed records (the built-in ones: built once, never changed)."""
+    lookup = Lookup()
+    for record in records:
+        lookup.add(record)
+    return lookup
+
+
+PUBLIC_LOOKUP = lookup_of(PUBLIC.references.values())

@@ -1,9 +1,11 @@
 """Reference sets: the assemblies (GRCh37, a BAM file's header …) references belong to.
 
-Read-only over the API (get and search); they come into being from seed data
-(:meth:`ReferenceSets.load_seed`) and from imported BAM headers
-(:meth:`ReferenceSets.create`, called by the read group set import with no
-principal and no permission check). Reference data belongs to no dataset: the
+Read-only over the API (get and search). Google's public sets (GRCh38, GRCh37,
+hg19, hs37d5, GRCh37lite) are built in (:mod:`.public_references`: found like
+any other set, never stored in the component's state, untouched by reset);
+more come into being from seed data (:meth:`ReferenceSets.load_seed`) and from
+imported BAM headers (:meth:`ReferenceSets.create`, called by the read group
+set import with no principal and no permission check). Reference data belongs to no dataset: the
 API methods authorize ``genomics.referenceSets.{get,list}`` on
 ``referenceSets/<id>`` (``referenceSets/-`` for a search), which IAM treats as
 readable by any authenticated caller. The references themselves are
@@ -13,18 +15,21 @@ readable by any authenticated caller. The references themselves are
 and concatenated, so it does not depend on reference order. Within one set,
 reference names and checksums must be unique (the doc's rule for checksums;
 names because everything else looks references up by name).
+
+What names a reference within a set's data (annotations, variant sets) is
+:meth:`ReferenceSets.resolve`: a name or an id, each filled in from the other.
 """
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, NamedTuple
 
 from mockserver.backend.base import Component, Kind, compact, public, synchronized
 from mockserver.backend.paging import Listing
 from mockserver.backend.principals import Principal
-from mockserver.backend.references import Lookup, ReferenceSearch, checked_int32
+from mockserver.backend.public_references import PUBLIC, chained, reference_set_md5
+from mockserver.backend.references import Lookup, ReferenceSearch, checked_int32, lookup_of
 from mockserver.backend.request_fields import optional_str, string_list
 from mockserver.backend.tables import TableSpec, json_records
 from mockserver.backend.tables import string_list as stored_strings
@@ -34,9 +39,13 @@ ANY_REFERENCE_SET = "referenceSets/-"
 SEARCH = Listing("referencesets.search", "referenceSets")
 
 
-def reference_set_md5(reference_md5s: Iterable[str]) -> str:
-    """Order-independent set checksum: MD5 of the sorted, concatenated reference checksums."""
-    return hashlib.md5("".join(sorted(reference_md5s)).encode("ascii")).hexdigest()
+class Resolved(NamedTuple):
+    """A reference named in a reference set's data: both its name and id when the set is known,
+    and its length (None when the set is not known to the mock)."""
+
+    name: str | None
+    id: str | None
+    length: int | None
 
 
 def _reference_set_rules(record: dict[str, Any]) -> None:
@@ -63,6 +72,16 @@ class ReferenceSets(Component):
             self._names[set_id] = {ref["name"]: ref["id"] for ref in found if ref is not None}
             self._lookup.add(record)
 
+    def find(self, item_id: Any) -> dict[str, Any] | None:
+        """A stored reference set, or a built-in one."""
+        found = PUBLIC.sets.get(item_id) if isinstance(item_id, str) else None
+        return found if found is not None else super().find(item_id)
+
+    def _names_of(self, reference_set_id: str) -> Mapping[str, str]:
+        """{reference name: reference id} of a known set."""
+        public_names = PUBLIC.names.get(reference_set_id)
+        return public_names if public_names is not None else self._names[reference_set_id]
+
     # -- internal API other components call (no principal, no permission check) ----------
 
     @synchronized
@@ -87,7 +106,7 @@ class ReferenceSets(Component):
             raise invalid_argument("references: a reference set needs at least one reference")
         store = self.backend.references
         if reference_set_id is not None:
-            store.check_new_id(reference_set_id, self._records, "id")
+            store.check_new_id(reference_set_id, self._records, PUBLIC.sets, field="id")
         prepared = [store.prepare(spec, f"references[{i}]") for i, spec in enumerate(references)]
         names: dict[str, int] = {}
         md5s: dict[str, int] = {}
@@ -162,8 +181,8 @@ class ReferenceSets(Component):
             return None
         covers = self.backend.references.covers
         best: tuple[int, str] | None = None
-        for set_id in self._lookup.ids:
-            names = self._names[set_id]
+        for set_id in [*self._lookup.ids, *PUBLIC.sets]:
+            names = self._names_of(set_id)
             if all(covers(names.get(name), length, md5) for name, length, md5 in header_refs):
                 rank = (len(names), set_id)
                 best = rank if best is None or rank < best else best
@@ -172,45 +191,59 @@ class ReferenceSets(Component):
     @synchronized
     def reference_names(self, reference_set_id: str) -> set[str]:
         self.require(reference_set_id)
-        return set(self._names[reference_set_id])
+        return set(self._names_of(reference_set_id))
 
     def reference_ids(self, reference_set_id: str) -> set[str]:
         """The ids of a known set's references."""
-        return set(self._names[reference_set_id].values())
+        return set(self._names_of(reference_set_id).values())
 
     @synchronized
     def reference_by_name(self, reference_set_id: str, name: str) -> dict[str, Any] | None:
         self.require(reference_set_id)
-        ref_id = self._names[reference_set_id].get(name)
+        ref_id = self._names_of(reference_set_id).get(name)
         return public(self.backend.references.require(ref_id)) if ref_id else None
 
     @synchronized
-    def validate_annotation_reference(
-        self, reference_set_id: str | None, reference_name: str | None, reference_id: str | None
-    ) -> None:
-        """400 when an annotation names a reference outside its set's known reference set.
+    def require_existing(self, reference_set_id: str | None, field: str = "referenceSetId") -> None:
+        """400 naming ``field`` unless ``reference_set_id`` names a reference set the server knows
+        (what annotation sets and variant sets refer to must exist)."""
+        if reference_set_id and self.find(reference_set_id) is None:
+            raise invalid_argument(
+                f"{field}: reference set {reference_set_id!r} does not exist (search reference sets "
+                "for the ones this server knows)"
+            )
 
-        Does nothing when the reference set id is unknown to the mock (annotation
-        sets may name reference sets the mock was never given).
+    @synchronized
+    def resolve(self, reference_set_id: str | None, name: str | None, reference_id: str | None) -> Resolved:
+        """The reference a name and/or id designate in a known reference set: the other one filled
+        in, or a 400 when the id is not the set's, the name is not the set's, or they disagree.
+
+        A set unknown to the mock (data restored from an older state) checks and fills nothing.
         """
         if not reference_set_id or self.find(reference_set_id) is None:
-            return
-        names = self._names[reference_set_id]
+            return Resolved(name, reference_id, None)
+        names = self._names_of(reference_set_id)
+        references = self.backend.references
         if reference_id:
             if reference_id not in names.values():
                 raise invalid_argument(
                     f"referenceId {reference_id!r} is not a reference of reference set {reference_set_id!r}"
                 )
-            actual = self.backend.references.require(reference_id)["name"]
-            if reference_name and reference_name != actual:
+            actual = references.require(reference_id)
+            if name and name != actual["name"]:
                 raise invalid_argument(
-                    f"referenceName {reference_name!r} does not match referenceId {reference_id!r} "
-                    f"(named {actual!r})"
+                    f"referenceName {name!r} does not match referenceId {reference_id!r} "
+                    f"(named {actual['name']!r})"
                 )
-        elif reference_name and reference_name not in names:
-            raise invalid_argument(
-                f"referenceName {reference_name!r} is not a reference of reference set {reference_set_id!r}"
-            )
+            return Resolved(actual["name"], reference_id, int(actual["length"]))
+        if name:
+            found = names.get(name)
+            if found is None:
+                raise invalid_argument(
+                    f"referenceName {name!r} is not a reference of reference set {reference_set_id!r}"
+                )
+            return Resolved(name, found, int(references.require(found)["length"]))
+        return Resolved(None, None, None)
 
     # -- API methods ------------------------------------------------------------------
 
@@ -222,8 +255,12 @@ class ReferenceSets(Component):
         return self.page_of(
             SEARCH,
             search.query,
-            [self._lookup.matching(search.md5s, search.accessions)],
+            [lookup.matching(search.md5s, search.accessions) for lookup in (self._lookup, PUBLIC_SET_LOOKUP)],
             (lambda record: needle in record.get("assemblyId", "").casefold()) if needle else None,
             page_size=search.page_size,
             page_token=search.page_token,
+            records=chained(self._records, PUBLIC.sets),
         )
+
+
+PUBLIC_SET_LOOKUP = lookup_of(PUBLIC.sets.values())

@@ -10,8 +10,9 @@ stores no variants yet, so it is always empty (omitted). ``id`` and
 
 Decisions where the documentation is silent (tested):
 
-* ``referenceSetId`` is optional and not checked against the reference sets
-  the mock knows (real sets such as GRCh37 may be named without being seeded);
+* ``referenceSetId`` is optional; when given it must name a reference set the
+  server knows (400 naming it): Google's public sets are built in
+  (:mod:`.public_references`), others come from seeds and imports;
 * ``SearchVariantSets.pageSize`` has no documented maximum: larger values are
   accepted and silently capped (``paging.PAGE_SIZES``);
 * search order is by variant set id (total, independent of page size);
@@ -49,8 +50,10 @@ class VariantSets(Component):
         dataset_id = required_str(body, "datasetId")
         datasets = self.backend.datasets
         datasets.authorize(principal, "genomics.variantSets.create", datasets.require(dataset_id))
+        reference_set_id = optional_str(body.get("referenceSetId"), "referenceSetId")
+        self.backend.reference_sets.require_existing(reference_set_id)
         fields = {
-            "referenceSetId": optional_str(body.get("referenceSetId"), "referenceSetId"),
+            "referenceSetId": reference_set_id,
             "name": optional_str(body.get("name"), "name"),
             "description": optional_str(body.get("description"), "description"),
             "metadata": validate_metadata(body.get("metadata")),
