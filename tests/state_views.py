@@ -7,6 +7,13 @@ from typing import Any
 
 from mockserver.backend import DEFAULT_OWNER as OWNER
 from mockserver.backend import Backend
+from mockserver.backend.public_references import PUBLIC
+
+
+def _stored(page: dict[str, Any], field: str, built_in: Any) -> dict[str, Any]:
+    """A search page without the built-in public records (every server has them; not state)."""
+    kept = [item for item in page.get(field, []) if item["id"] not in built_in]
+    return {**page, field: kept} if kept else {k: v for k, v in page.items() if k != field}
 
 
 def views(backend: Backend, tokens: Any = None, projects: tuple[str, ...] = ("p1",)) -> dict[str, Any]:
@@ -41,8 +48,8 @@ def views(backend: Backend, tokens: Any = None, projects: tuple[str, ...] = ("p1
         out["coverage"] = {s["id"]: b.coverage.list_buckets(OWNER, s["id"], target_bucket_width="2048")
                            for s in rg}
         out["policies"] = {d: b.dataset_policies.get_policy(OWNER, d) for d in ids}
-    out["referenceSets"] = b.reference_sets.search(OWNER, {})
-    out["references"] = b.references.search(OWNER, {})
+    out["referenceSets"] = _stored(b.reference_sets.search(OWNER, {}), "referenceSets", PUBLIC.sets)
+    out["references"] = _stored(b.references.search(OWNER, {}), "references", PUBLIC.references)
     out["bases"] = {r["id"]: b.references.bases(r["id"]) for r in out["references"].get("references", [])}
     out["operations"] = {project: b.operations.list(OWNER, f"projectId = {project}") for project in projects}
     out["iam"] = b.iam.snapshot()

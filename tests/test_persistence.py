@@ -24,9 +24,9 @@ from mockserver.auth import TokenRegistry
 from mockserver.backend import DEFAULT_OWNER, Backend
 from mockserver.backend.clock import FakeClock
 from mockserver.backend.operations import Job
+from mockserver.backend.public_references import GRCH38
 from mockserver.backend.tables import Table
 from mockserver.persistence import StateFileError, Store
-from mockserver.backend.public_references import GRCH38
 from mockserver.seed import SeedError, load_seed, parse_seed
 from mockserver.snapshot import SnapshotError, restore, snapshot
 
