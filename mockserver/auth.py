@@ -38,6 +38,7 @@ from starlette.datastructures import Headers
 from mockserver.backend.principals import ANONYMOUS, DEFAULT_OWNER, SCOPE_CLOUD_PLATFORM, Principal
 from mockserver.backend.tables import ChangeFeed, Stateful, TableSpec, fail
 from mockserver.errors import AUTH_REALM, ApiError, error_info, unauthenticated
+from mockserver.request_body import MAX_DEPTH, BodyError, check_value
 
 AUTH_MODES = ("open", "strict")
 SCOPE_PREFIX = "https://www.googleapis.com/auth/"
@@ -61,9 +62,22 @@ class TokenFileError(ValueError):
 def parse_config_text(text: str, where: str) -> Any:
     """YAML (or JSON, for a ``.json`` name) from a config file; a syntax error is a one-line
     ``ValueError`` naming the file, line and column (PyYAML's own message spans several
-    lines and calls the file ``<unicode string>``)."""
+    lines and calls the file ``<unicode string>``). The value must also pass the checks every
+    request body passes (:func:`mockserver.request_body.check_value`: no lone surrogates, no
+    non-finite numbers, bounded nesting, no YAML alias multiplying it past its size)."""
+    data = _parse_config_text(text, where)
+    try:
+        check_value(data, max_nodes=len(text) + 1)
+    except BodyError as exc:
+        raise ValueError(f"{where}: {exc}") from None
+    return data
+
+
+def _parse_config_text(text: str, where: str) -> Any:
     try:
         return json.loads(text) if where.endswith(".json") else yaml.safe_load(text)
+    except RecursionError:
+        raise ValueError(f"{where}: nested deeper than {MAX_DEPTH} levels") from None
     except json.JSONDecodeError as exc:
         where = f"{where}, line {exc.lineno}, column {exc.colno}"
         raise ValueError(f"{where}: not valid JSON: {exc.msg}") from None

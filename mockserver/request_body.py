@@ -173,10 +173,10 @@ def _problems(
                 yield where, "is not a finite number"
         elif isinstance(item, dict):
             for key in reversed(list(item)):
-                if not isinstance(key, str):
+                if not isinstance(key, (str, int, float)) and key is not None:  # YAML: str() of a scalar
                     yield where, f"has a key that is not a string ({type(key).__name__})"
                     return
-                if not _is_scalar_text(key):
+                if isinstance(key, str) and not _is_scalar_text(key):
                     yield where, "has a key holding a lone surrogate (strings must be valid Unicode)"
                     return
                 stack.append((item[key], [*where, key]))

@@ -277,3 +277,28 @@ def test_an_internal_failure_before_the_api_is_still_the_envelope(app, client, m
     response = client.get("/v1/datasets", params={"projectId": "p1"})
     assert response.status_code == 500 and response.headers["content-type"].startswith("application/json")
     assert response.json()["error"]["status"] == "INTERNAL" and "exploded" not in response.text
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ('projects: {p1: {datasets: [{name: "\\ud800"}]}}', "lone surrogate"),
+        ("projects: {p1: {datasets: [{name: .inf}]}}", "not a finite number"),
+        ("projects: {p1: {datasets: [{name: .nan}]}}", "not a finite number"),
+        ("projects: " + "[" * 200 + "]" * 200, "deeper than 100 levels"),
+    ],
+)
+def test_seed_and_token_files_are_checked_like_bodies(client, tmp_path, text, reason):
+    from mockserver.auth import TokenFileError, TokenRegistry
+    from mockserver.seed import SeedError, read_seed_file
+
+    seed = tmp_path / "seed.yaml"
+    seed.write_text(text)
+    with pytest.raises(SeedError, match=reason):
+        read_seed_file(seed)
+    sent = client.post("/_mock/seed", content=text.encode(), headers={"Content-Type": "application/yaml"})
+    assert sent.status_code == 400 and reason in sent.json()["error"]["message"]
+    tokens = tmp_path / "tokens.yaml"
+    tokens.write_text(text.replace("projects", "tokens"))
+    with pytest.raises(TokenFileError, match=reason):
+        TokenRegistry.from_file(tokens)
