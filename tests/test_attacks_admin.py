@@ -216,3 +216,33 @@ def test_a_yaml_alias_bomb_is_refused_before_it_is_walked(open_mode):
     bomb = "\n".join(layers) + "\nprojects: {p1: {datasets: *a8}}\n"
     response = open_mode.post("/_mock/seed", content=bomb, headers={"Content-Type": "application/yaml"})
     assert response.status_code == 400 and "values" in response.json()["error"]["message"]
+
+
+@pytest.mark.parametrize("how", ["option", "env"])
+def test_serve_takes_the_admin_token_from_its_option_or_variable(tmp_path, how):
+    import os
+    import subprocess
+    import sys
+
+    import httpx
+
+    url_file = tmp_path / "url"
+    command = [sys.executable, "-m", "mockserver.cli", "serve", "--port", "0", "--auth", "strict",
+               "--url-file", str(url_file)]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GENOMICS_")}
+    if how == "option":
+        command += ["--admin-token", ADMIN_TOKEN]
+    else:
+        env["GENOMICS_MOCK_ADMIN_TOKEN"] = ADMIN_TOKEN
+    proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        done = subprocess.run([sys.executable, "-m", "mockserver.cli", "health", "--url-file", str(url_file),
+                               "--wait", "60"], env=env, capture_output=True, text=True, timeout=90)
+        assert done.returncode == 0, done.stderr
+        url = url_file.read_text().strip().rstrip("/")
+        assert httpx.get(f"{url}/_mock/clock").status_code == 401
+        assert httpx.get(f"{url}/_mock/clock", headers=_as(ADMIN_TOKEN)).status_code == 200
+    finally:
+        proc.terminate()
+        out, err = proc.communicate(timeout=30)
+    assert ADMIN_TOKEN not in out + err  # the token is never printed
