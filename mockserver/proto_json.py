@@ -30,6 +30,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import Any
 
 from mockserver.errors import invalid_argument
@@ -111,30 +112,54 @@ def normalizer(schema: dict[str, Any]) -> Node:
 
 def normalize(schema: dict[str, Any], body: Any) -> tuple[Any, bool]:
     """``body`` in canonical form for ``schema``, and whether anything changed."""
-    out = _walk(normalizer(schema), body, "")
+    try:
+        out = _walk(normalizer(schema), body)
+    except _GivenTwice as twice:
+        where = ".".join(reversed(twice.path))
+        raise invalid_argument(
+            f"Invalid JSON payload received: {where} is given twice (as '{twice.path[0]}' and "
+            f"'{twice.alias}')",
+            field=where,
+        ) from None
     return out, out is not body
 
 
-def _walk(node: Node, value: Any, path: str) -> Any:
-    """The canonical form of ``value`` (the very object when nothing changed)."""
+class _GivenTwice(Exception):
+    """A field named both ways; ``path`` collects the enclosing fields, innermost first."""
+
+    def __init__(self, name: str, alias: str) -> None:
+        self.path = [name]
+        self.alias = alias
+
+
+#: marks a field dropped (null: not set)
+_DROP = object()
+
+
+def _walk(node: Node, value: Any) -> Any:
+    """The canonical form of ``value`` (the very object when nothing changed: the common case
+    costs a walk and no copy)."""
     kind = node.kind
     if kind == "object":
-        return _object(node, value, path) if isinstance(value, dict) else value
-    if kind == "array":
-        if not isinstance(value, list) or node.item is None or node.item.kind == "opaque":
+        return _object(node, value) if isinstance(value, dict) else value
+    if kind in ("array", "map"):
+        item = node.item
+        if item is None or item.kind == "opaque":
             return value
-        items = [_walk(node.item, item, f"{path}[{i}]") for i, item in enumerate(value)]
-        return items if any(a is not b for a, b in zip(items, value, strict=True)) else value
-    if kind == "map":
-        if not isinstance(value, dict) or node.item is None or node.item.kind == "opaque":
-            return value
-        entries = {key: _walk(node.item, item, f"{path}[{key!r}]") for key, item in value.items()}
-        return entries if any(entries[k] is not value[k] for k in value) else value
+        if kind == "array" and isinstance(value, list):
+            items = [_walk(item, element) for element in value]
+            return items if any(a is not b for a, b in zip(items, value, strict=True)) else value
+        if kind == "map" and isinstance(value, dict):
+            entries = {key: _walk(item, element) for key, element in value.items()}
+            return entries if any(entries[k] is not value[k] for k in value) else value
+        return value
     if kind == "int":
         return _integer(value, value)
     if kind == "int64":
+        if isinstance(value, str):
+            return value
         number = _integer(value, None)
-        return str(number) if number is not None and not isinstance(value, str) else value
+        return str(number) if number is not None else value
     if kind == "number":
         return _number(value)
     if kind == "enum":
@@ -143,28 +168,33 @@ def _walk(node: Node, value: Any, path: str) -> Any:
     return value
 
 
-def _object(node: Node, value: dict[str, Any], path: str) -> dict[str, Any]:
-    for key in value:
-        name = node.aliases.get(key)
-        if name is not None and name in value:
-            where = f"{path}.{name}" if path else name
-            raise invalid_argument(
-                f"Invalid JSON payload received: {where} is given twice (as '{name}' and '{key}')",
-                field=where,
-            )
-    out: dict[str, Any] = {}
-    changed = False
-    for key, item in value.items():
-        name = node.aliases.get(key, key)
-        where = f"{path}.{name}" if path else name
-        sub = node.fields.get(name)
-        if item is None and sub is not None:  # null: the field's default (unset)
-            changed = True
-            continue
-        new = _walk(sub, item, where) if sub is not None else item
-        changed = changed or new is not item or name != key
-        out[name] = new
-    return out if changed else value
+def _object(node: Node, value: dict[str, Any]) -> dict[str, Any]:
+    fields, aliases = node.fields, node.aliases
+    out: dict[str, Any] | None = None  # made at the first change, from the items before it
+    for index, (key, item) in enumerate(value.items()):
+        name = aliases.get(key, key)
+        if name is not key and name in value:
+            raise _GivenTwice(name, key)
+        sub = fields.get(name)
+        if sub is None:  # not a field: the validator rejects it
+            new = item
+        elif item is None:  # null: the field's default (unset)
+            new = _DROP
+        elif sub.kind == "opaque":
+            new = item
+        else:
+            try:
+                new = _walk(sub, item)
+            except _GivenTwice as twice:
+                twice.path.append(name)
+                raise
+        if out is None:
+            if new is item and name is key:
+                continue
+            out = dict(islice(value.items(), index))
+        if new is not _DROP:
+            out[name] = new
+    return value if out is None else out
 
 
 def _integer(value: Any, otherwise: Any) -> Any:
