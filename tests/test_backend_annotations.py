@@ -9,9 +9,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mockserver.backend import DEFAULT_OWNER, Backend, Principal
-from mockserver.backend.annotation_index import AnnotationRecord, Bucket
+from mockserver.backend.annotation_index import AnnotationRecord
 from mockserver.backend.annotation_validation import MAX_RANGE
 from mockserver.backend.clock import FakeClock
+from mockserver.backend.intervals import Bucket
 from mockserver.backend.public_references import GRCH38
 from mockserver.errors import ApiError
 
@@ -710,7 +711,7 @@ def test_search_authorizes_every_set(backend: Backend, generic: str) -> None:
 
 
 def test_long_annotations_do_not_widen_the_short_tier() -> None:
-    bucket = Bucket()
+    bucket = Bucket(lambda record: (record.start, record.id))
     short = [
         AnnotationRecord(f"s{i}", "set", "chr1", None, i * 1000, i * 1000 + 50, None) for i in range(100)
     ]

@@ -41,10 +41,13 @@ class World:
     call_set: str
     reference_set: str
     reference: str
+    variant: str
 
 
 def make_world() -> World:
     b = Backend(clock=FakeClock(), id_seed=7)
+    b.operations.mode = "immediate"
+    (b.tables.root / P1 / "bq").mkdir(parents=True)
     b.iam.add_project_binding(P1, "roles/genomics.viewer", VIEWER.member)
     b.iam.add_project_binding(P1, "roles/editor", EDITOR.member)
     b.iam.add_project_binding(P1, "roles/genomics.admin", ADMIN.member)
@@ -56,8 +59,11 @@ def make_world() -> World:
     )["id"]
     vs = b.variant_sets.create(DEFAULT_OWNER, {"datasetId": ds})["id"]
     cs = b.call_sets.create(DEFAULT_OWNER, {"variantSetIds": [vs], "name": "c1"})["id"]
-    rs = b.reference_sets.create([{"name": "chr1", "length": 100}])
-    return World(b, ds, aset, ann, vs, cs, rs["id"], rs["referenceIds"][0])
+    rs = b.reference_sets.create([{"name": "chr1", "length": 100, "bases": "ACGT" * 25}])
+    variant = b.variants.create(
+        DEFAULT_OWNER, {"variantSetId": vs, "referenceName": "chr1", "start": "1", "referenceBases": "C"}
+    )["id"]
+    return World(b, ds, aset, ann, vs, cs, rs["id"], rs["referenceIds"][0], variant)
 
 
 @pytest.fixture
@@ -129,6 +135,28 @@ OPERATIONS: list[tuple[str, str, str, Call]] = [
      lambda w, p: w.b.call_sets.delete(p, w.call_set)),
     ("callsets.search", "genomics.callSets.list", "dataset",
      lambda w, p: w.b.call_sets.search(p, {"variantSetIds": [w.variant_set]})),
+    ("variantsets.export", "genomics.variantSets.export", "dataset",
+     lambda w, p: w.b.variant_sets.export(
+         p, w.variant_set, {"projectId": P1, "bigqueryDataset": "bq", "bigqueryTable": "t"})),
+    ("variants.create", "genomics.variants.create", "dataset",
+     lambda w, p: w.b.variants.create(
+         p, {"variantSetId": w.variant_set, "referenceName": "chr1", "start": "5", "referenceBases": "C"})),
+    ("variants.get", "genomics.variants.get", "dataset", lambda w, p: w.b.variants.get(p, w.variant)),
+    ("variants.patch", "genomics.variants.update", "dataset",
+     lambda w, p: w.b.variants.patch(p, w.variant, {"names": ["rs1"]}, "names")),
+    ("variants.delete", "genomics.variants.delete", "dataset",
+     lambda w, p: w.b.variants.delete(p, w.variant)),
+    ("variants.search", "genomics.variants.list", "dataset",
+     lambda w, p: w.b.variants.search(p, {"variantSetIds": [w.variant_set], "referenceName": "chr1"})),
+    ("variants.search by call set", "genomics.variants.list", "dataset",
+     lambda w, p: w.b.variants.search(p, {"callSetIds": [w.call_set], "referenceName": "chr1"})),
+    ("variants.merge", "genomics.variants.create", "dataset",
+     lambda w, p: w.b.variants.merge(p, {"variantSetId": w.variant_set, "variants": [
+         {"referenceName": "chr1", "start": "1", "referenceBases": "C"}]})),
+    ("variants.import", "genomics.variants.create", "dataset",
+     lambda w, p: w.b.variants.import_(p, {"variantSetId": w.variant_set, "sourceUris": ["gs://b/x.vcf"]})),
+    ("references.bases.list", "genomics.references.get", "public",
+     lambda w, p: w.b.references.bases_list(p, w.reference)),
     ("referencesets.get", "genomics.referenceSets.get", "public",
      lambda w, p: w.b.reference_sets.get(p, w.reference_set)),
     ("referencesets.search", "genomics.referenceSets.list", "public",
@@ -234,6 +262,7 @@ def _same_up_to_id(a: ApiError, b: ApiError, id_a: str, id_b: str) -> bool:
         (lambda b, p, i: b.annotations.get(p, i), "annotation"),
         (lambda b, p, i: b.variant_sets.get(p, i), "variant_set"),
         (lambda b, p, i: b.call_sets.get(p, i), "call_set"),
+        (lambda b, p, i: b.variants.get(p, i), "variant"),
     ],
 )
 def test_invisible_resource_is_indistinguishable_from_unknown_id(w: World, getter, attr: str) -> None:

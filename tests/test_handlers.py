@@ -30,7 +30,7 @@ def test_every_standard_operation_of_the_document_reaches_a_backend_method() -> 
 def test_only_standard_methods_of_known_resources_are_generic() -> None:
     assert standard("callsets", "get") is not None
     assert standard("callsets", "frobnicate") is None
-    assert standard("variants", "get") is None  # not (yet) a component
+    assert standard("coveragebuckets", "get") is None  # not a resource of its own
     assert standard("reads", "get") is None  # reads have no path id
 
 

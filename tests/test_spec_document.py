@@ -44,7 +44,18 @@ SUPPORTING = {
     "genomics.references.get": ("get", "/v1/references/{referenceId}"),
     "genomics.references.search": ("post", "/v1/references/search"),
     "genomics.reads.search": ("post", "/v1/reads/search"),
+    "genomics.variants.create": ("post", "/v1/variants"),
+    "genomics.variants.get": ("get", "/v1/variants/{variantId}"),
+    "genomics.variants.patch": ("patch", "/v1/variants/{variantId}"),
+    "genomics.variants.delete": ("delete", "/v1/variants/{variantId}"),
+    "genomics.variants.search": ("post", "/v1/variants/search"),
+    "genomics.variants.import": ("post", "/v1/variants:import"),
+    "genomics.variants.merge": ("post", "/v1/variants:merge"),
+    "genomics.variantsets.export": ("post", "/v1/variantsets/{variantSetId}:export"),
+    "genomics.references.bases.list": ("get", "/v1/references/{referenceId}/bases"),
 }
+#: every method of the real API (its discovery document has 54)
+ALL_METHODS = 54
 STANDARD = {"$.xgafv", "access_token", "alt", "callback", "fields", "key", "oauth_token",
             "prettyPrint", "quotaUser", "uploadType", "upload_protocol"}
 
@@ -84,7 +95,7 @@ def test_supporting_operations_are_present_and_flagged(ops) -> None:
         assert opid in ops, opid
         assert ops[opid][:2] == (method, path), opid
         assert ops[opid][2]["x-seed"] is False, opid
-    assert len(ops) == 28 + len(SUPPORTING)
+    assert len(ops) == 28 + len(SUPPORTING) == ALL_METHODS
 
 
 def test_colon_verbs_and_literals_come_before_id_paths(spec) -> None:
@@ -266,8 +277,10 @@ def test_scopes_per_operation(spec, ops) -> None:
         is_read = method == "get" or path.endswith("/search")
         admin = opid.split(".")[1] == "operations" or "IamP" in opid
         want = {CP, G} | ({RO} if is_read and not admin else set())
-        if opid in ("genomics.readgroupsets.import", "genomics.readgroupsets.export"):
+        if opid in ("genomics.readgroupsets.import", "genomics.readgroupsets.export", "genomics.variants.import"):
             want |= {GCS}
+        if opid == "genomics.variantsets.export":
+            want |= {BQ}
         assert set(scopes) == want, opid
 
 
@@ -280,6 +293,7 @@ def test_creates_link_to_get_update_delete(ops) -> None:
         "genomics.annotations.create": {"get", "update", "delete"},
         "genomics.callsets.create": {"get", "patch", "delete"},
         "genomics.variantsets.create": {"get", "patch", "delete"},
+        "genomics.variants.create": {"get", "patch", "delete"},
     }
     for opid, verbs in expected.items():
         links = ops[opid][2]["responses"]["200"]["links"]

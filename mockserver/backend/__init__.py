@@ -33,8 +33,9 @@ from mockserver.backend.reads import Reads
 from mockserver.backend.references import References
 from mockserver.backend.referencesets import ReferenceSets
 from mockserver.backend.settings import Settings
-from mockserver.backend.storage import Storage
+from mockserver.backend.storage import BigQuery, Storage
 from mockserver.backend.tables import ChangeFeed, Stateful
+from mockserver.backend.variants import Variants
 from mockserver.backend.variantsets import VariantSets
 
 __all__ = ["Backend", "Principal", "DEFAULT_OWNER"]
@@ -50,6 +51,7 @@ class Backend:
         id_seed: int | None = None,
         token_secret: bytes | None = None,
         storage_root: str | Path | None = None,
+        bigquery_root: str | Path | None = None,
     ) -> None:
         self.lock = threading.RLock()
         #: where every table of this backend reports its writes (the journal listens with --state)
@@ -61,6 +63,7 @@ class Backend:
         self.ids = IdGenerator(id_seed, self.changes)
         self.iam = Iam(self)
         self.storage = Storage(storage_root)
+        self.bigquery = BigQuery(self.storage, bigquery_root)
         self.operations = Operations(self)
         self.datasets = Datasets(self)
         self.dataset_policies = DatasetPolicies(self)
@@ -70,6 +73,7 @@ class Backend:
         self.annotations = Annotations(self)
         self.variant_sets = VariantSets(self)
         self.call_sets = CallSets(self)
+        self.variants = Variants(self)
         self.read_group_sets = ReadGroupSets(self)
         self.reads = Reads(self)
         self.coverage = Coverage(self)

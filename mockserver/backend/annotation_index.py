@@ -7,20 +7,17 @@ Layout (per annotation set)::
     SetIndex.secondary: dict        referenceId -> Bucket  annotations having both a name
                                                            and an id, findable by the id
 
-A :class:`Bucket` holds ``SortedKeyList`` s of records ordered by ``(start, id)``
-(one for annotations up to 100 kbp long, one for longer ones), each with the
-longest ``end - start`` ever stored in it. An overlap query for ``[qs, qe)``
-seeks straight to ``start >= qs - max_len`` (nothing earlier can reach
-``qs``) and stops at the first ``start >= qe``, so its cost depends on the
-page, not on how many annotations the set holds.
+A :class:`~mockserver.backend.intervals.Bucket` holds one reference's records
+ordered by ``(start, id)`` in two length tiers; an overlap query seeks by the
+longest record of a tier, so its cost depends on the page, not on how many
+annotations the set holds (see :mod:`.intervals`).
 
 Total order of a search (the page cursor): ``(refkey, start, id)``, where a
 reference-filtered query uses the query's refkey for every item. Several sets
 merge with :func:`heapq.merge` over that key; ids are unique across sets, so
 the order is total and independent of page size.
 
-Overlap rule: an annotation ``[s, e)`` matches ``[qs, qe)`` when ``s < qe`` and
-``e > qs``; a zero-length annotation ``[s, s)`` matches when ``qs <= s < qe``.
+Overlap rule: that of :mod:`.intervals`.
 """
 
 from __future__ import annotations
@@ -30,7 +27,9 @@ import operator
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from sortedcontainers import SortedDict, SortedKeyList
+from sortedcontainers import SortedDict
+
+from mockserver.backend.intervals import Bucket
 
 from mockserver.backend.tables import fail, integer, is_valid_id, json_object, text
 
@@ -109,96 +108,6 @@ class AnnotationRecord:
 _position: Callable[[AnnotationRecord], tuple[int, str]] = operator.attrgetter("start", "id")
 
 
-class Tier:
-    """Records ordered by (start, id) plus the longest ``end - start`` ever stored."""
-
-    __slots__ = ("items", "max_len")
-
-    def __init__(self) -> None:
-        self.items: SortedKeyList = SortedKeyList(key=_position)
-        self.max_len = 0
-
-    def add_many(self, records: list[AnnotationRecord]) -> None:
-        if len(records) == 1:
-            self.items.add(records[0])
-        else:
-            self.items.update(records)
-        if records:
-            self.max_len = max(self.max_len, max(r.end - r.start for r in records))
-
-    def scan(
-        self, after: tuple[int, str] | None, qs: int | None, qe: int | None
-    ) -> Iterator[AnnotationRecord]:
-        """Records strictly after ``after`` in (start, id) order overlapping [qs, qe)."""
-        low: tuple[int, str] | None = None
-        inclusive = True
-        if qs is not None and qs - self.max_len > 0:
-            low = (qs - self.max_len, "")
-        if after is not None and (low is None or after >= low):
-            low, inclusive = after, False
-        source = self.items.irange_key(min_key=low, inclusive=(inclusive, True)) if low else iter(self.items)
-        for record in source:
-            if qe is not None and record.start >= qe:
-                return
-            if qs is not None and record.end <= qs and record.start < qs:
-                continue
-            yield record
-
-
-class Bucket:
-    """Records on one reference of one set, in two tiers by length.
-
-    An overlap query seeks back by the longest annotation of a tier, so one
-    100 Mbp annotation would make every query on its reference walk 100 Mbp
-    of short ones. Annotations longer than :attr:`long_threshold` live in
-    their own (usually tiny or absent) tier; the short tier's look-back
-    stays at most ``long_threshold`` and the two are merged on (start, id).
-    """
-
-    __slots__ = ("short", "long")
-
-    #: bp; longer annotations go to the long tier (a class attribute so tests can lower it)
-    long_threshold = 100_000
-
-    def __init__(self) -> None:
-        self.short = Tier()
-        self.long: Tier | None = None
-
-    def _tier(self, record: AnnotationRecord) -> Tier:
-        if record.end - record.start <= self.long_threshold:
-            return self.short
-        if self.long is None:
-            self.long = Tier()
-        return self.long
-
-    def add(self, record: AnnotationRecord) -> None:
-        self._tier(record).add_many([record])
-
-    def add_many(self, records: list[AnnotationRecord]) -> None:
-        short = [r for r in records if r.end - r.start <= self.long_threshold]
-        self.short.add_many(short)
-        if len(short) < len(records):
-            long = [r for r in records if r.end - r.start > self.long_threshold]
-            self._tier(long[0]).add_many(long)
-
-    def remove(self, record: AnnotationRecord) -> None:
-        # max_len stays: an over-estimate only widens the seek, never loses a match
-        self._tier(record).items.remove(record)
-
-    def records(self) -> Iterator[AnnotationRecord]:
-        yield from self.short.items
-        if self.long is not None:
-            yield from self.long.items
-
-    def scan(
-        self, after: tuple[int, str] | None, qs: int | None, qe: int | None
-    ) -> Iterator[AnnotationRecord]:
-        """Records strictly after ``after`` in (start, id) order overlapping [qs, qe)."""
-        if self.long is None or not self.long.items:
-            return self.short.scan(after, qs, qe)
-        return heapq.merge(self.short.scan(after, qs, qe), self.long.scan(after, qs, qe), key=_position)
-
-
 class SetIndex:
     """All annotations of one annotation set, bucketed by reference."""
 
@@ -212,12 +121,12 @@ class SetIndex:
         key = record.primary_key
         bucket = self.primary.get(key)
         if bucket is None:
-            bucket = self.primary[key] = Bucket()
+            bucket = self.primary[key] = Bucket(_position)
         yield bucket
         if record.ref_name is not None and record.ref_id is not None:
             bucket = self.secondary.get(record.ref_id)
             if bucket is None:
-                bucket = self.secondary[record.ref_id] = Bucket()
+                bucket = self.secondary[record.ref_id] = Bucket(_position)
             yield bucket
 
     def add(self, record: AnnotationRecord) -> None:
@@ -236,12 +145,12 @@ class SetIndex:
         for key, batch in primary.items():
             bucket = self.primary.get(key)
             if bucket is None:
-                bucket = self.primary[key] = Bucket()
+                bucket = self.primary[key] = Bucket(_position)
             bucket.add_many(batch)
         for ref_id, batch in secondary.items():
             bucket = self.secondary.get(ref_id)
             if bucket is None:
-                bucket = self.secondary[ref_id] = Bucket()
+                bucket = self.secondary[ref_id] = Bucket(_position)
             bucket.add_many(batch)
 
     def remove(self, record: AnnotationRecord) -> None:

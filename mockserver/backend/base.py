@@ -330,7 +330,7 @@ class Component(Stateful):
                     yield record
 
         return self.backend.pager.respond(
-            listing, query, page_size=page_size, page_token=page_token, stream=stream, render=public
+            listing, query, page_size=page_size, page_token=page_token, stream=stream, render=self.render
         )
 
 

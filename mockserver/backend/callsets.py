@@ -53,6 +53,25 @@ class CallSets(Component):
         for call_set_id in self._groups.pop(variant_set_id, ()):
             del self._records[call_set_id]
 
+    def set_of(self, call_set_id: str) -> str | None:
+        """The variant set of a stored call set (None for an unknown id)."""
+        record = self._records.get(call_set_id)
+        return self.parent_id(record) if record is not None else None
+
+    def name_of(self, call_set_id: str) -> str | None:
+        """A stored call set's name (what variant calls show as ``callSetName``)."""
+        record = self._records.get(call_set_id)
+        return record.get("name") if record is not None else None
+
+    def create_imported(self, variant_set_id: str, sample: str) -> str:
+        """A call set for one sample of a variant import (its commit: no principal); its id."""
+        return self._store(variant_set_id, {"name": sample, "sampleId": sample})["id"]
+
+    def remove(self, record: dict[str, Any]) -> None:
+        """Deleting a call set takes its calls out of the variants of its set."""
+        super().remove(record)
+        self.backend.variants.drop_call_set(self.parent_id(record), record["id"])
+
     # -- API methods ------------------------------------------------------------------
 
     @synchronized
@@ -73,17 +92,19 @@ class CallSets(Component):
             "sampleId": optional_str(body.get("sampleId"), "sampleId"),
             "info": validate_info(body.get("info")),
         }
-        call_set_id = self.backend.ids.new("CS")
+        return public(self._store(variant_set_id, fields))
+
+    def _store(self, variant_set_id: str, fields: dict[str, Any]) -> dict[str, Any]:
         record = compact(
             {
-                "id": call_set_id,
+                "id": self.backend.ids.new("CS"),
                 "variantSetIds": [variant_set_id],
                 "created": str(epoch_millis(self.clock.now())),
                 **fields,
             }
         )
         self.add_record(record)
-        return public(record)
+        return record
 
     #: callsets.patch is the standard update (the API calls it patch)
     patch = Component.update

@@ -132,6 +132,8 @@ PAGE_SIZES: dict[str, PageSize] = {
     "reads.search": PageSize(256, maximum=2048),
     "referencesets.search": PageSize(1024, maximum=4096),
     "references.search": PageSize(1024, maximum=4096),
+    "references.bases.list": PageSize(200_000, maximum=10_000_000),
+    "variants.search": PageSize(5000, maximum=10_000),
 }
 
 
@@ -177,6 +179,16 @@ class Listing:
         return page_size_for(self.method, value)
 
 
+@dataclass(frozen=True)
+class Budget:
+    """A second page limit besides the page size: the summed ``weight`` of a page's items stays
+    within ``limit`` (``variants.search``: at most ``maxCalls`` calls), except that a page holds
+    at least one item whatever it weighs."""
+
+    limit: int
+    weight: Callable[[Any], int]
+
+
 def merged_after(indexes: Iterable[Any], after: Any) -> Iterator[Any]:
     """The keys of several sorted indexes (sorted lists of disjoint ids) in one order,
     strictly after ``after`` (from the start when None): a seek per index, then a merge."""
@@ -198,19 +210,30 @@ class Paginator:
         size: int,
         stream: Callable[[Cursor | None], Iterator[T]],
         key: Callable[[T], Cursor],
+        budget: Budget | None = None,
     ) -> tuple[list[T], str | None]:
         """Return up to ``size`` items and the next token (None on the last page).
 
         ``stream(cursor)`` yields items in the method's total order, starting
         strictly after ``cursor`` (from the beginning when ``cursor`` is None);
-        ``key(item)`` is the item's sort key as a JSON-able list.
+        ``key(item)`` is the item's sort key as a JSON-able list. With a
+        ``budget`` the page also ends before the item that would take the
+        weight of the page past its limit (a page always holds one item).
         """
         cursor = self.tokens.decode(page_token, method, query) if page_token else None
-        items = list(itertools.islice(stream(cursor), size + 1))
-        if len(items) <= size:
-            return items, None
-        items = items[:size]
-        return items, self.tokens.encode(method, query, key(items[-1]))
+        if budget is None:
+            items = list(itertools.islice(stream(cursor), size + 1))
+            if len(items) <= size:
+                return items, None
+            items = items[:size]
+            return items, self.tokens.encode(method, query, key(items[-1]))
+        items, spent = [], 0
+        for item in stream(cursor):
+            spent += budget.weight(item)
+            if len(items) == size or (items and spent > budget.limit):
+                return items, self.tokens.encode(method, query, key(items[-1]))
+            items.append(item)
+        return items, None
 
     def respond(
         self,
@@ -221,6 +244,7 @@ class Paginator:
         page_token: str | None,
         stream: Callable[[Cursor | None], Iterator[T]],
         render: Callable[[T], Any],
+        budget: Budget | None = None,
     ) -> dict[str, Any]:
         """The response of ``listing``: ``{<field>: [rendered items], "nextPageToken"}``, each
         omitted when empty (proto3 JSON); the page size follows the method's rule."""
@@ -231,6 +255,7 @@ class Paginator:
             size=page_size_for(listing.method, page_size),
             stream=stream,
             key=listing.key,
+            budget=budget,
         )
         response: dict[str, Any] = {}
         if items:

@@ -11,7 +11,7 @@ leaves nothing behind. The partitioning and reference set rules are in
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from mockserver.backend import bam
@@ -37,17 +37,7 @@ class ImportPlan:
     reference_set_id: str | None
 
     def prepare(self) -> list[dict[str, Any]]:
-        storage = self.backend.storage
-        files: list[tuple[str, Path]] = []
-        seen: set[Path] = set()
-        for uri in self.uris:
-            matches = storage.expand(uri, field="sourceUris")
-            if not matches:
-                raise ApiError("NOT_FOUND", f"sourceUris: {uri} not found")
-            for path in matches:
-                if path not in seen:
-                    seen.add(path)
-                    files.append((storage.uri(path) if "*" in uri else uri, path))
+        files = self.backend.storage.expand_all(self.uris, field="sourceUris")
         handles = [(uri, bam.open_alignment_file(path, uri)) for uri, path in files]
         try:
             headers = [bam.read_header(handle, uri) for uri, handle in handles]

@@ -25,6 +25,13 @@ Decisions where the documentation is silent (tested):
   make equal sequences;
 * ``SearchReferences`` with an unknown ``referenceSetId`` is 404 naming it;
 * results (of both searches) are ordered by id, a total order independent of page size.
+
+``references.bases.list`` serves the bases a reference was given: inline in a seed
+(``bases``) or from its reference set's FASTA file (:mod:`.fasta`). The page is
+``[offset, offset + pageSize)`` of the requested ``[start, end)`` (``end`` unset or 0: the
+reference's length), upper case; its page token carries the next offset and is bound to
+the reference and range. A reference without bases is 400 FAILED_PRECONDITION; a range
+past the end of the reference is 400 naming the end.
 """
 
 from __future__ import annotations
@@ -38,16 +45,18 @@ from typing import Any
 from sortedcontainers import SortedList
 
 from mockserver.backend.base import Component, Kind, compact, synchronized
+from mockserver.backend.fasta import fasta_bases
 from mockserver.backend.ids import is_valid_id
-from mockserver.backend.paging import Listing
+from mockserver.backend.paging import INVALID_TOKEN, Listing, page_size_for
 from mockserver.backend.principals import Principal
 from mockserver.backend.public_references import PUBLIC, chained, placeholder_md5
-from mockserver.backend.request_fields import optional_str, request_body, string_list
-from mockserver.backend.tables import TableSpec, fail, flag, json_records, text
-from mockserver.errors import invalid_argument
+from mockserver.backend.request_fields import optional_int64, optional_str, request_body, string_list
+from mockserver.backend.tables import TableSpec, fail, flag, json_object, json_records, text
+from mockserver.errors import failed_precondition, invalid_argument
 
 ANY_REFERENCE = "references/-"
 SEARCH = Listing("references.search", "references")
+BASES = "references.bases.list"
 
 _MD5 = re.compile(r"^[0-9a-fA-F]{32}$")
 _WHITESPACE = re.compile(r"\s+")
@@ -70,6 +79,16 @@ def _sequence(_key: str, value: Any) -> str:
     return value
 
 
+def _fasta_source(value: Any) -> dict[str, str]:
+    source = json_object(value)
+    if set(source) != {"uri", "contig"}:
+        fail("must be {uri, contig}")
+    if not str(text(source["uri"], "uri")).startswith("gs://"):
+        fail("must be a gs:// URI", "uri")
+    text(source["contig"], "contig")
+    return source
+
+
 class References(Component):
     """Every reference of every reference set (a shared one once)."""
 
@@ -80,6 +99,8 @@ class References(Component):
         TableSpec("bases", _sequence),
         #: reference ids whose md5checksum is a placeholder, not a sequence checksum
         TableSpec("placeholders", flag),
+        #: reference id -> the FASTA file holding its bases
+        TableSpec("fasta", lambda _key, value: _fasta_source(value)),
     )
     derived = Component.derived | {"_shared", "_lookup"}
 
@@ -87,6 +108,8 @@ class References(Component):
         super().reset()
         self._bases = self.table("bases")
         self._placeholder = self.table("placeholders")
+        #: reference id -> {"uri": gs:// URI of a FASTA file, "contig": sequence name in it}
+        self._fasta = self.table("fasta")
         #: (name, length, real md5) -> shared reference id
         self._shared: dict[tuple[str, int, str], str] = {}
         self._lookup = Lookup()
@@ -109,7 +132,62 @@ class References(Component):
         self.require(reference_id)
         return self._bases.get(reference_id)
 
+    def attach_fasta(self, reference_id: str, uri: str, contig: str) -> None:
+        """Serve a reference's bases from a FASTA file (the first file given wins)."""
+        if reference_id not in self._fasta:
+            self._fasta[reference_id] = {"uri": uri, "contig": contig}
+
     # -- API methods ------------------------------------------------------------------
+
+    @synchronized
+    def bases_list(
+        self,
+        principal: Principal,
+        reference_id: str,
+        start: Any = None,
+        end: Any = None,
+        page_size: Any = None,
+        page_token: str | None = None,
+    ) -> dict[str, Any]:
+        record = self.require(reference_id)
+        self.authorize(principal, "genomics.references.get", record)
+        length = int(record["length"])
+        first = optional_int64(start, "start") or 0
+        last = optional_int64(end, "end") or length
+        if first < 0:
+            raise invalid_argument(f"start must not be negative (got {first})")
+        if last > length:
+            raise invalid_argument(
+                f"end {last} is past the end of reference {reference_id!r} ({length} bases)"
+            )
+        if first > last:
+            raise invalid_argument(f"start {first} is after end {last}")
+        size = page_size_for(BASES, page_size)
+        query = {"referenceId": reference_id, "start": first, "end": last}
+        offset = first
+        if page_token:
+            cursor = self.backend.pager.tokens.decode(page_token, BASES, query)
+            if len(cursor) != 1 or not isinstance(cursor[0], int) or not first <= cursor[0] <= last:
+                raise invalid_argument(f"{INVALID_TOKEN}: pageToken does not belong to this query")
+            offset = cursor[0]
+        stop = min(last, offset + size)
+        sequence = self._read(record, offset, stop)
+        response = compact({"offset": str(offset) if offset else None, "sequence": sequence})
+        if stop < last:
+            response["nextPageToken"] = self.backend.pager.tokens.encode(BASES, query, [stop])
+        return response
+
+    def _read(self, record: dict[str, Any], start: int, end: int) -> str:
+        reference_id = record["id"]
+        if reference_id in self._bases:
+            return self._bases[reference_id][start:end]
+        if reference_id in self._fasta:
+            uri, contig = self._fasta[reference_id]["uri"], self._fasta[reference_id]["contig"]
+            return fasta_bases(self.backend.storage.path(uri, field="fasta"), uri, contig, start, end)
+        raise failed_precondition(
+            f"Reference {reference_id!r} has no bases in this server (only its name and length are known); "
+            "give its reference set a FASTA file or inline bases in a seed"
+        )
 
     @synchronized
     def search(self, principal: Principal, body: dict[str, Any] | None) -> dict[str, Any]:

@@ -26,6 +26,7 @@ from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 from mockserver.backend.base import Component, Kind, compact, public, synchronized
+from mockserver.backend.fasta import fasta_contigs
 from mockserver.backend.paging import Listing
 from mockserver.backend.principals import Principal
 from mockserver.backend.public_references import PUBLIC, chained, reference_set_md5
@@ -95,13 +96,20 @@ class ReferenceSets(Component):
         source_accessions: list[str] | None = None,
         ncbi_taxon_id: int | None = None,
         reference_set_id: str | None = None,
+        fasta: str | None = None,
     ) -> dict[str, Any]:
         """Store a new reference set (and any references not already known); returns it.
 
         Each reference is ``{"name", "length", "md5checksum"?, "bases"?,
         "sourceAccessions"?, "sourceUri"?, "ncbiTaxonId"?, "id"?}``. Invalid
         input is a 400 naming ``references[i].<field>``; nothing is stored then.
+        With ``fasta`` (a ``gs://`` URI of a FASTA file) the references are that file's
+        sequences (all of them when ``references`` is empty), with their real checksums,
+        and their bases are served from the file.
         """
+        contigs: dict[str, str] = {}
+        if fasta is not None:
+            references, contigs = self._fasta_references(references, fasta)
         if not isinstance(references, list) or not references:
             raise invalid_argument("references: a reference set needs at least one reference")
         store = self.backend.references
@@ -140,7 +148,34 @@ class ReferenceSets(Component):
         self._records[set_id] = record
         self._names[set_id] = dict(zip(names, reference_ids, strict=True))
         self._lookup.add(record)
+        for name, reference_id in self._names[set_id].items():
+            if name in contigs:
+                store.attach_fasta(reference_id, contigs[name], name)
         return public(record)
+
+    def _fasta_references(
+        self, references: list[dict[str, Any]] | None, uri: str
+    ) -> tuple[list[dict[str, Any]], dict[str, str]]:
+        """The references of a set made from a FASTA file (checked against ``references`` when
+        given), and the file each reads its bases from."""
+        sequences = {name: (length, md5) for name, length, md5 in
+                     fasta_contigs(self.backend.storage.path(uri, field="fasta"), uri)}
+        if not references:
+            references = [{"name": name} for name in sequences]
+        specs = []
+        for i, spec in enumerate(references):
+            name = spec.get("name") if isinstance(spec, dict) else None
+            if name not in sequences:
+                raise invalid_argument(f"references[{i}].name: {name!r} is not a sequence of {uri}")
+            length, md5 = sequences[name]
+            if spec.get("length") not in (None, length, str(length)):
+                raise invalid_argument(f"references[{i}].length: {uri} has {length} bases of {name!r}")
+            if spec.get("md5checksum") not in (None, "", md5):
+                raise invalid_argument(
+                    f"references[{i}].md5checksum: the bases of {name!r} in {uri} have {md5}"
+                )
+            specs.append({**spec, "length": length, "md5checksum": md5})
+        return specs, {name: uri for name in sequences}
 
     @synchronized
     def load_seed(self, reference_sets: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -163,6 +198,7 @@ class ReferenceSets(Component):
                     source_accessions=spec.get("sourceAccessions"),
                     ncbi_taxon_id=spec.get("ncbiTaxonId"),
                     reference_set_id=spec.get("id"),
+                    fasta=spec.get("fasta"),
                 )
             )
         return created
@@ -192,6 +228,15 @@ class ReferenceSets(Component):
     def reference_names(self, reference_set_id: str) -> set[str]:
         self.require(reference_set_id)
         return set(self._names_of(reference_set_id))
+
+    @synchronized
+    def lengths(self, reference_set_id: str) -> dict[str, int] | None:
+        """Reference name -> length of a known set (None: the mock does not know the set)."""
+        if self.find(reference_set_id) is None:
+            return None
+        records = self.backend.references
+        names = self._names[reference_set_id]
+        return {name: int(records.require(ref_id)["length"]) for name, ref_id in names.items()}
 
     def reference_ids(self, reference_set_id: str) -> set[str]:
         """The ids of a known set's references."""

@@ -1,9 +1,16 @@
-"""A local stand-in for Cloud Storage: ``gs://bucket/object`` is ``<root>/bucket/object``.
+"""Local stand-ins for Cloud Storage and BigQuery.
 
 Import and export name files by ``gs://`` URI, as the real API does; the mock
-resolves them under one configurable directory (``--storage-root``). Nothing
-outside that directory is ever read or written: ``..`` segments, absolute
-object names and other schemes are refused with a 400 naming the field.
+resolves them under one configurable directory (``--storage-root``):
+``gs://bucket/object`` is ``<root>/bucket/object``. Nothing outside that
+directory is ever read or written: ``..`` segments, absolute object names and
+other schemes are refused with a 400 naming the field.
+
+``variantsets.export`` writes BigQuery tables: :class:`Tables` keeps them under
+``--bigquery-root`` (default ``<storage root>/.bigquery``, a name no bucket can
+have, as bucket names start with a letter or digit): dataset ``d`` of project
+``p`` is the directory ``<root>/p/d``, which must exist, and table ``t`` is the
+file ``<root>/p/d/t.jsonl``.
 
 Writing is safe against a directory swapped for a symbolic link after the
 request was checked (someone else may write under the root too):
@@ -22,11 +29,11 @@ import re
 import secrets
 import stat
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
-from mockserver.errors import failed_precondition, invalid_argument
+from mockserver.errors import failed_precondition, invalid_argument, not_found
 
 _DIRECTORY_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_NOFOLLOW", 0) | os.O_CLOEXEC
 _NEW_FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | os.O_CLOEXEC
@@ -93,12 +100,18 @@ def open_file(root: Path, relative: PurePosixPath) -> int:
 
 
 def write_file(
-    root: Path, relative: PurePosixPath, write: Callable[[BinaryIO], None], *, replace: bool = False
+    root: Path,
+    relative: PurePosixPath,
+    write: Callable[[BinaryIO], None],
+    *,
+    replace: bool = False,
+    create: bool = True,
 ) -> None:
     """Create ``root/relative`` with what ``write`` writes, never following a link below ``root``;
-    an existing file is ``FileExistsError`` unless ``replace`` (then it is renamed over)."""
+    an existing file is ``FileExistsError`` unless ``replace`` (then it is renamed over). Missing
+    folders are made when ``create``, else ``FileNotFoundError``."""
     *folders, name = relative.parts
-    directory = open_directory(root, folders, create=True)
+    directory = open_directory(root, folders, create=create)
     partial = f".{name[:100]}.partial-{secrets.token_hex(6)}"
     try:
         fd = os.open(partial, _NEW_FILE_FLAGS, 0o644, dir_fd=directory)
@@ -171,7 +184,7 @@ class Storage:
         if not isinstance(uri, str) or not uri.startswith("gs://"):
             raise invalid_argument(f"{field}: {uri!r} is not a gs://bucket/object URI")
         bucket, _, name = uri[len("gs://") :].partition("/")
-        if not bucket or not set(bucket) <= _BUCKET_CHARS or bucket in (".", ".."):
+        if not bucket or not set(bucket) <= _BUCKET_CHARS or not bucket[0].isalnum():
             raise invalid_argument(f"{field}: {uri!r} has an invalid bucket name")
         parts = PurePosixPath(name).parts if name else ()
         if not name or name.startswith("/") or any(p in ("..", ".") for p in parts) or "\\" in name:
@@ -199,6 +212,21 @@ class Storage:
         matches = sorted(Path(p) for p in glob.glob(glob.escape(str(path)).replace("[*]", "*")))
         bucket_dir = self.root / self.split(uri, field=field)[0]
         return [p for p in matches if p.is_file() and p.resolve().is_relative_to(bucket_dir)]
+
+    def expand_all(self, uris: list[str], *, field: str) -> list[tuple[str, Path]]:
+        """``(uri, path)`` of every file ``uris`` name, each file once, in order (a wildcard's
+        matches named by their own URI); 404 naming a URI that matches nothing."""
+        files: list[tuple[str, Path]] = []
+        seen: set[Path] = set()
+        for uri in uris:
+            matches = self.expand(uri, field=field)
+            if not matches:
+                raise not_found(f"{field}: {uri} not found")
+            for path in matches:
+                if path not in seen:
+                    seen.add(path)
+                    files.append((self.uri(path) if "*" in uri else uri, path))
+        return files
 
     def uri(self, path: Path) -> str:
         """The ``gs://`` URI of a path under the root."""
@@ -228,3 +256,69 @@ class Storage:
         if isinstance(exc, OSError) and exc.strerror:
             return exc.strerror
         return scrub(str(exc), self._root, "gs:/") if self._root is not None else scrub(str(exc))
+
+
+#: BigQuery's naming rules (the ASCII subset): project ids, dataset ids, table ids
+_PROJECT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
+_DATASET = re.compile(r"^[A-Za-z0-9_]{1,1024}$")
+_TABLE = re.compile(r"^[A-Za-z0-9_-]{1,1024}$")
+BIGQUERY_DIR = ".bigquery"
+
+
+class Tables:
+    """Maps BigQuery ``project.dataset.table`` names to files under ``root`` (see module docstring)."""
+
+    def __init__(self, storage: Storage, root: str | Path | None = None) -> None:
+        self._storage = storage
+        self._root = Path(root).resolve() if root is not None else None
+
+    @property
+    def root(self) -> Path:
+        """The directory standing in for BigQuery (created on first use when it is the default)."""
+        if self._root is None:
+            self._root = self._storage.root / BIGQUERY_DIR
+            self._root.mkdir(parents=True, exist_ok=True)
+        return self._root
+
+    def dataset(self, project: object, dataset: object, *, field: str = "bigqueryDataset") -> None:
+        """Check that a BigQuery dataset exists (its directory, reached from the root without
+        following a link): 404 naming ``field`` when it does not, 400 for a malformed name."""
+        self._names(project, dataset, field)
+        try:
+            os.close(open_directory(self.root, [str(project), str(dataset)]))
+        except OSError:
+            raise not_found(f"{field}: BigQuery dataset {project}:{dataset} not found") from None
+
+    @staticmethod
+    def _names(project: object, dataset: object, field: str) -> None:
+        if not isinstance(project, str) or not _PROJECT.match(project):
+            raise invalid_argument(f"projectId: {project!r} is not a valid project id")
+        if not isinstance(dataset, str) or not _DATASET.match(dataset):
+            raise invalid_argument(
+                f"{field}: {dataset!r} is not a valid BigQuery dataset id (letters, digits and underscores)"
+            )
+
+    @staticmethod
+    def check_table(table: object, *, field: str = "bigqueryTable") -> str:
+        if not isinstance(table, str) or not _TABLE.match(table):
+            raise invalid_argument(
+                f"{field}: {table!r} is not a valid BigQuery table id (letters, digits, underscores and dashes)"
+            )
+        return table
+
+    def write(self, project: str, dataset: str, table: str, lines: Iterable[str]) -> None:
+        """Create or overwrite a table with ``lines`` (newline-delimited JSON), checked again at
+        write time (:func:`write_file`: through a descriptor of the dataset's directory, into a
+        temporary file renamed over the table, so a reader never sees half a table and a link
+        put in the way is replaced, never followed)."""
+        self._names(project, dataset, "bigqueryDataset")
+        self.check_table(table)
+
+        def write_lines(handle: BinaryIO) -> None:
+            handle.writelines(line.encode("utf-8") for line in lines)
+
+        try:
+            write_file(self.root, PurePosixPath(project, dataset, f"{table}.jsonl"), write_lines,
+                       replace=True, create=False)
+        except OSError:
+            raise not_found(f"bigqueryDataset: BigQuery dataset {project}:{dataset} not found") from None

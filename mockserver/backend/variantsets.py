@@ -4,9 +4,10 @@ A variant set lives in its dataset: while the dataset is deleted the set is
 invisible (404) to every method, and undelete brings it back. Deleting a
 variant set is irreversible and takes its call sets with it.
 
-``referenceBounds`` is server-computed from the set's variants; the mock
-stores no variants yet, so it is always empty (omitted). ``id`` and
-``referenceBounds`` in a request body are ignored.
+``referenceBounds`` is computed from the set's variants whenever the set is
+shown: per reference holding variants, the largest start of any of them.
+``id`` and ``referenceBounds`` in a request body are ignored. Deleting a set
+deletes its variants and call sets with it.
 
 Decisions where the documentation is silent (tested):
 
@@ -25,13 +26,17 @@ from __future__ import annotations
 from typing import Any
 
 from mockserver.backend.base import Component, Kind, Updates, compact, public, synchronized
+from mockserver.backend.operations import Job
 from mockserver.backend.paging import Listing
 from mockserver.backend.principals import Principal
-from mockserver.backend.request_fields import optional_str, request_body, required_str
+from mockserver.backend.request_fields import optional_str, request_body, required_str, string_list
 from mockserver.backend.tables import TableSpec, json_records
+from mockserver.backend.variant_export import export_lines
 from mockserver.errors import invalid_argument
 
 SEARCH = Listing("variantsets.search", "variantSets")
+EXPORT_REQUEST_TYPE = "type.googleapis.com/google.genomics.v1.ExportVariantSetRequest"
+EXPORT_FORMATS = ("FORMAT_UNSPECIFIED", "FORMAT_BIGQUERY")
 MUTABLE_FIELDS = ("metadata", "name", "description")
 METADATA_TYPES = ("TYPE_UNSPECIFIED", "INTEGER", "FLOAT", "FLAG", "CHARACTER", "STRING")
 _METADATA_STRINGS = ("key", "value", "id", "number", "description")
@@ -61,7 +66,7 @@ class VariantSets(Component):
         variant_set_id = self.backend.ids.new_numeric()
         record = compact({"id": variant_set_id, "datasetId": dataset_id, **fields})
         self.add_record(record)
-        return public(record)
+        return self.render(record)
 
     #: variantsets.patch is the standard update (the API calls it patch)
     patch = Component.update
@@ -74,9 +79,64 @@ class VariantSets(Component):
         return values
 
     def remove(self, record: dict[str, Any]) -> None:
-        """Irreversible, and the set's call sets go with it."""
+        """Irreversible, and the set's call sets and variants go with it."""
         super().remove(record)
         self.backend.call_sets.drop_variant_set(record["id"])
+        self.backend.variants.drop_variant_set(record["id"])
+
+    def render(self, record: dict[str, Any]) -> dict[str, Any]:
+        bounds = self.backend.variants.reference_bounds(record["id"])
+        return {**public(record), "referenceBounds": bounds} if bounds else public(record)
+
+    def append_metadata(self, set_id: str, entries: list[dict[str, Any]]) -> None:
+        """Add header lines to a set's metadata (an import's commit), each line once."""
+        record = self.require(set_id)
+        metadata = record.setdefault("metadata", [])
+        for entry in entries:
+            if entry not in metadata:
+                metadata.append(entry)
+        if not metadata:
+            del record["metadata"]
+
+    @synchronized
+    def export(self, principal: Principal, set_id: str, body: dict[str, Any] | None) -> dict[str, Any]:
+        """Write the set's variants as a BigQuery table (:mod:`.variant_export`), as an operation.
+
+        Needs READ on the set (genomics.variantSets.get) and WRITE on the project that owns the
+        destination and the operation (genomics.variantSets.export on ``projects/<projectId>``).
+        The variants written are those stored when the request is accepted.
+        """
+        record = self.require(set_id)
+        self.authorize(principal, "genomics.variantSets.get", record)
+        body = request_body(body)
+        project_id = required_str(body, "projectId")
+        dataset = required_str(body, "bigqueryDataset")
+        table = self.backend.tables.check_table(required_str(body, "bigqueryTable"))
+        form = body.get("format") or "FORMAT_BIGQUERY"
+        if form not in EXPORT_FORMATS:
+            raise invalid_argument(f"format must be one of {', '.join(EXPORT_FORMATS)} (got {form!r})")
+        call_set_ids = string_list(body.get("callSetIds"), "callSetIds")
+        call_sets = self.backend.call_sets
+        for call_set_id in call_set_ids:
+            if call_sets.set_of(call_set_id) != set_id:
+                raise invalid_argument(
+                    f"callSetIds: {call_set_id!r} is not a call set of variant set {set_id!r}"
+                )
+        self.backend.iam.authorize(principal, "genomics.variantSets.export", f"projects/{project_id}")
+        tables = self.backend.tables
+        tables.dataset(project_id, dataset)
+        store = self.backend.variants.view(set_id)
+        names = {cs: call_sets.name_of(cs) or "" for index in self.backend.call_sets.groups([set_id]) if index
+                 for cs in index}
+        wanted = set(call_set_ids) or None
+        request = {"@type": EXPORT_REQUEST_TYPE, "variantSetId": set_id, **body}
+
+        def prepare() -> None:
+            tables.write(project_id, dataset, table, export_lines(store, set_id, names, wanted))
+
+        job = Job(prepare, lambda _payload: None, started="Writing BigQuery rows",
+                  finished=f"Wrote {project_id}:{dataset}.{table}")
+        return self.backend.operations.start(project_id, request, job)
 
     @synchronized
     def search(self, principal: Principal, body: dict[str, Any] | None) -> dict[str, Any]:

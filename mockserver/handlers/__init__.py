@@ -26,6 +26,7 @@ RESOURCES: dict[str, tuple[str, str | None]] = {
     "annotations": ("annotations", "annotationId"),
     "variantsets": ("variant_sets", "variantSetId"),
     "callsets": ("call_sets", "callSetId"),
+    "variants": ("variants", "variantId"),
     "readgroupsets": ("read_group_sets", "readGroupSetId"),
     "reads": ("reads", None),
     "referencesets": ("reference_sets", "referenceSetId"),
