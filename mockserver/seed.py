@@ -14,6 +14,9 @@ bad entry is an error naming its place in the file (``projects.p1.datasets[0]
     :meth:`Iam.load_config` input: ``groups``, ``policies``, ``projects.<id>.bindings``;
 ``referenceSets``
     ``{key, assemblyId, references: [{name, length}]}``; ``key`` names it inside the file;
+    ``fasta`` (a local FASTA file, copied into storage like a read group set's ``path``, or a
+    ``gs://`` URI already under the storage root) gives the set its sequences: references are
+    the file's (or those listed), with real checksums, and ``references.bases.list`` serves them;
 ``projects.<id>``
     ``bindings`` (added to the roles ``principals`` granted) and ``datasets``, each with
     ``annotationSets`` (+ ``annotations``), ``variantSets`` (+ ``callSets``) and
@@ -203,13 +206,14 @@ class _Loader:
         return dict(self.counts)
 
     def reference_set(self, entry: Mapping[str, Any], where: str) -> None:
-        _only(entry, where, {"key", "id", "assemblyId", "sourceUri", "description", "references"})
+        _only(entry, where, {"key", "id", "assemblyId", "sourceUri", "description", "references", "fasta"})
+        fasta = self.stage(entry["fasta"], f"{where}.fasta") if entry.get("fasta") else None
         try:
             created = self.backend.reference_sets.create(
                 entry.get("references"),  # type: ignore[arg-type]  # checked by the backend
                 assembly_id=entry.get("assemblyId"),
                 source_uri=entry.get("sourceUri"), description=entry.get("description"),
-                reference_set_id=entry.get("id"),
+                reference_set_id=entry.get("id"), fasta=fasta,
             )
         except ApiError as exc:
             raise SeedError(f"{where}: {exc.message}") from None
@@ -289,6 +293,22 @@ class _Loader:
             self.call(here, self.backend.call_sets.create,
                       dict(_object(call_set, here), variantSetIds=[created["id"]]))
             self._count("callSets")
+
+    def stage(self, value: Any, where: str) -> str:
+        """The ``gs://`` URI of a file a seed names: a URI as it is, or a local file (relative to
+        the seed file's folder) copied into the storage root's seed bucket."""
+        if isinstance(value, str) and value.startswith("gs://"):
+            return value
+        source = Path(str(value))
+        if not source.is_absolute() and self.base_dir is not None:
+            source = self.base_dir / source
+        if not source.is_file():
+            raise SeedError(f"{where}: no such file {source}")
+        target = self.backend.storage.root / SEED_BUCKET / source.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if not target.exists() or target.stat().st_size != source.stat().st_size:
+            shutil.copyfile(source, target)
+        return f"gs://{SEED_BUCKET}/{source.name}"
 
     def read_group_set(self, dataset_id: str, entry: Mapping[str, Any], where: str) -> None:
         _only(entry, where, {"path", "sourceUris", "referenceSetId", "partitionStrategy"})

@@ -9,11 +9,12 @@ mapping it applies (the mock's, where the API's documentation is silent):
 * ``ID`` -> ``names`` (split on ``;``), ``ALT`` -> ``alternateBases``, ``QUAL`` ->
   ``quality``, ``FILTER`` -> ``filter`` (``.`` leaves each out);
 * ``INFO`` -> ``info``: every value a list of strings as the VCF text has them (``AF=0.5,0.1``
-  -> ``["0.5", "0.1"]``); a flag is ``[true]``;
+  -> ``["0.5", "0.1"]``); a flag is ``[true]``; ``END`` is the variant's ``end``, not info;
 * per sample, one ``VariantCall``: ``GT`` -> ``genotype`` (``.`` is -1); a phased ``GT``
   (``|``) -> ``phaseset`` = its ``PS`` value, or ``*`` without one; ``GL`` ->
   ``genotypeLikelihood``, else ``PL`` converted (``-PL/10``); with both, ``PL`` stays in
-  the call's ``info``; every other FORMAT field -> the call's ``info`` (``.`` left out);
+  the call's ``info`` (a list of ``.`` only counts as absent); every other FORMAT field ->
+  the call's ``info`` (``.`` left out);
 * a file with one sample has its ``QUAL`` and ``FILTER`` moved to that sample's call
   (``info.QUAL``, ``info.FILTER``), as the real import does;
 * keys an import's ``infoMergeConfig`` marks ``MOVE_TO_CALLS`` go from ``info`` to every
@@ -292,7 +293,8 @@ def info_json(text: str) -> dict[str, list[Any]]:
     info: dict[str, list[Any]] = {}
     for item in text.split(";"):
         key, eq, value = item.partition("=")
-        info[key] = value.split(",") if eq else [True]
+        if key != "END":  # the variant's end already
+            info[key] = value.split(",") if eq else [True]
     return info
 
 
@@ -312,12 +314,14 @@ def call_json(keys: list[str], text: str) -> dict[str, Any]:
             call["phaseset"] = phaseset if phaseset != "." else "*"
         elif phaseset != ".":
             info["PS"] = [phaseset]
-    if likelihoods != ".":
-        call["genotypeLikelihood"] = [float(v) for v in likelihoods.split(",") if v != "."]
-        if phred != ".":
+    gl = [float(v) for v in likelihoods.split(",") if v != "."]
+    pl = [v for v in phred.split(",") if v != "."]
+    if gl:
+        call["genotypeLikelihood"] = gl
+        if pl:
             info["PL"] = phred.split(",")
-    elif phred != ".":
-        call["genotypeLikelihood"] = [-int(v) / 10 for v in phred.split(",") if v != "."]
+    elif pl:
+        call["genotypeLikelihood"] = [-int(v) / 10 for v in pl]
     for key, value in values.items():
         if value != ".":
             info[key] = value.split(",")
