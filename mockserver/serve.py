@@ -93,11 +93,12 @@ def build(args: argparse.Namespace) -> tuple[Any, Any]:
             seed = read_seed_file(args.seed)
         except SeedError as exc:
             raise StartupError(str(exc), EXIT_INPUT) from None
-    if args.storage_root:
-        _storage_directory(Path(args.storage_root))
+    for option, root in (("--storage-root", args.storage_root), ("--bigquery-root", args.bigquery_root)):
+        if root:
+            _storage_directory(option, Path(root))
     if args.seed_root and not Path(args.seed_root).is_dir():
         raise StartupError(f"--seed-root {args.seed_root} is not a directory", EXIT_INPUT)
-    backend = Backend(storage_root=args.storage_root)
+    backend = Backend(storage_root=args.storage_root, bigquery_root=args.bigquery_root)
     backend.operations.mode = args.operations
     loaded = False
     store = None
@@ -139,15 +140,16 @@ def build(args: argparse.Namespace) -> tuple[Any, Any]:
     return app, store
 
 
-def _storage_directory(root: Path) -> None:
-    """Create --storage-root when missing (its parent must exist): a volume mounted over the
-    image's /data hides the directory the image made, and the server should still start."""
+def _storage_directory(option: str, root: Path) -> None:
+    """Create --storage-root (or --bigquery-root) when missing (its parent must exist): a volume
+    mounted over the image's /data hides the directory the image made, and the server should
+    still start."""
     try:
         root.mkdir(exist_ok=True)
     except FileExistsError:
-        raise StartupError(f"--storage-root {root} exists and is not a directory", EXIT_INPUT) from None
+        raise StartupError(f"{option} {root} exists and is not a directory", EXIT_INPUT) from None
     except OSError as exc:
-        raise StartupError(f"--storage-root {root}: cannot create it: {exc.strerror or exc}",
+        raise StartupError(f"{option} {root}: cannot create it: {exc.strerror or exc}",
                            EXIT_INPUT) from None
 
 
@@ -253,6 +255,10 @@ def add_arguments(serve: argparse.ArgumentParser, env: Mapping[str, str]) -> Non
     serve.add_argument("--storage-root", default=default("STORAGE_ROOT"), metavar="DIR",
                        help="[GENOMICS_MOCK_STORAGE_ROOT] directory standing in for gs:// buckets, "
                        "created if missing (default: a temporary directory)")
+    serve.add_argument("--bigquery-root", default=default("BIGQUERY_ROOT"), metavar="DIR",
+                       help="[GENOMICS_MOCK_BIGQUERY_ROOT] directory standing in for BigQuery "
+                       "(variantsets.export writes PROJECT/DATASET/TABLE.jsonl), created if missing "
+                       "(default: .bigquery in the storage root)")
     serve.add_argument("--operations", choices=["background", "immediate", "manual"],
                        default=default("OPERATIONS", "background"),
                        help="[GENOMICS_MOCK_OPERATIONS] how import/export operations run; manual: "

@@ -98,6 +98,8 @@ def test_bad_input_is_one_line_and_non_zero_and_overwrites_nothing(tmp_path):
         "storage root without parent": (["--storage-root", str(tmp_path / "no" / "such")], 3,
                                         "cannot create it"),
         "storage root is a file": (["--storage-root", str(corrupt)], 3, "exists and is not a directory"),
+        "bigquery root is a file": (["--bigquery-root", str(corrupt)], 3,
+                                    f"--bigquery-root {corrupt} exists and is not a directory"),
         "bad seed syntax": (["--seed", str(bad_yaml)], 3,
                             f"seed file {bad_yaml}, line 3, column 1: not valid YAML: found character '\\t'"),
     }
@@ -140,11 +142,13 @@ def _health(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_health_follows_the_url_file_and_the_storage_root_is_created(tmp_path):
-    url_file, storage = tmp_path / "url", tmp_path / "storage"
-    server = Server("--url-file", str(url_file), "--storage-root", str(storage))
+    url_file, storage, bigquery = tmp_path / "url", tmp_path / "storage", tmp_path / "bq"
+    server = Server(
+        "--url-file", str(url_file), "--storage-root", str(storage), "--bigquery-root", str(bigquery)
+    )
     try:
         assert url_file.read_text().strip() == server.url + "/"
-        assert storage.is_dir()
+        assert storage.is_dir() and bigquery.is_dir()
         # the variable names the file; the port it would otherwise use is wrong on purpose
         probe = _health(GENOMICS_MOCK_URL_FILE=str(url_file), GENOMICS_MOCK_PORT="1")
         assert probe.returncode == 0, probe.stderr

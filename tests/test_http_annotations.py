@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from envelopes import assert_error
 
 from mockserver.backend.public_references import GRCH38
 
@@ -27,12 +28,6 @@ def aset(client, dataset) -> dict[str, Any]:
 def ann(set_id: str, start: Any = "10", end: Any = "20", ref: str = "chr1", **fields: Any) -> dict[str, Any]:
     return {"annotationSetId": set_id, "referenceName": ref, "start": start, "end": end, **fields}
 
-
-def assert_error(r, code: int, status: str, text: str) -> None:
-    assert r.status_code == code, r.text
-    error = r.json()["error"]
-    assert (error["code"], error["status"]) == (code, status)
-    assert text in error["message"], error["message"]
 
 
 # -- annotation sets ------------------------------------------------------------------

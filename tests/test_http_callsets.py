@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from envelopes import assert_error
 
 from mockserver.backend import Backend
 
@@ -27,12 +28,6 @@ def variant_set(client, dataset) -> dict[str, Any]:
     assert r.status_code == 200, r.text
     return r.json()
 
-
-def assert_error(r, code: int, status: str, text: str) -> None:
-    assert r.status_code == code, r.text
-    error = r.json()["error"]
-    assert (error["code"], error["status"]) == (code, status)
-    assert text in error["message"], error["message"]
 
 
 def test_call_set_lifecycle(client, variant_set, backend: Backend) -> None:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from envelopes import assert_error
 from vcffiles import write_vcf
 
 from mockserver.backend import Backend
@@ -29,12 +30,6 @@ def variant_set(client) -> dict[str, Any]:
     assert r.status_code == 200, r.text
     return r.json()
 
-
-def assert_error(r, code: int, status: str, text: str) -> None:
-    assert r.status_code == code, r.text
-    error = r.json()["error"]
-    assert (error["code"], error["status"]) == (code, status)
-    assert text in error["message"], error["message"]
 
 
 def test_variant_lifecycle(client, variant_set) -> None:
