@@ -23,7 +23,7 @@ bad entry is an error naming its place in the file (``projects.p1.datasets[0]
     ``readGroupSets`` (``{path}``: a local SAM/BAM/CRAM; or ``{sourceUris}`` already under the
     storage root).
 
-Which files a ``path`` may name (:meth:`_Loader.stage`): only files under the
+Which files a ``path`` (or ``fasta``) may name (:meth:`_Loader.stage`): only files under the
 storage root (imported where they are), the seed file's folder (``base_dir``: a
 ``--seed`` file given at start-up) or ``--seed-root`` (``seed_root``); a seed sent
 to the admin API has no folder of its own, so its relative paths start at
@@ -207,7 +207,9 @@ class _Loader:
 
     def reference_set(self, entry: Mapping[str, Any], where: str) -> None:
         _only(entry, where, {"key", "id", "assemblyId", "sourceUri", "description", "references", "fasta"})
-        fasta = self.stage(entry["fasta"], f"{where}.fasta") if entry.get("fasta") else None
+        fasta = entry.get("fasta") or None
+        if fasta is not None and not (isinstance(fasta, str) and fasta.startswith("gs://")):
+            fasta = self.stage(fasta, f"{where}.fasta")
         try:
             created = self.backend.reference_sets.create(
                 entry.get("references"),  # type: ignore[arg-type]  # checked by the backend
@@ -294,22 +296,6 @@ class _Loader:
                       dict(_object(call_set, here), variantSetIds=[created["id"]]))
             self._count("callSets")
 
-    def stage(self, value: Any, where: str) -> str:
-        """The ``gs://`` URI of a file a seed names: a URI as it is, or a local file (relative to
-        the seed file's folder) copied into the storage root's seed bucket."""
-        if isinstance(value, str) and value.startswith("gs://"):
-            return value
-        source = Path(str(value))
-        if not source.is_absolute() and self.base_dir is not None:
-            source = self.base_dir / source
-        if not source.is_file():
-            raise SeedError(f"{where}: no such file {source}")
-        target = self.backend.storage.root / SEED_BUCKET / source.name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if not target.exists() or target.stat().st_size != source.stat().st_size:
-            shutil.copyfile(source, target)
-        return f"gs://{SEED_BUCKET}/{source.name}"
-
     def read_group_set(self, dataset_id: str, entry: Mapping[str, Any], where: str) -> None:
         _only(entry, where, {"path", "sourceUris", "referenceSetId", "partitionStrategy"})
         uris = list(entry.get("sourceUris") or [])
@@ -330,7 +316,6 @@ class _Loader:
         if op.get("error"):
             raise SeedError(f"{where}: import failed: {op['error'].get('message')}")
         self._count("readGroupSets", len(op.get("response", {}).get("readGroupSetIds", [])) or 1)
-
 
     def stage(self, given: Any, where: str) -> str:
         """The ``gs://`` URI to import a seed's ``path`` from: the file itself when it is under the

@@ -153,11 +153,11 @@ def test_seed_fasta_gives_real_checksums_and_bases(storage_backend: Backend, fas
 def test_seed_fasta_with_listed_references(storage_backend: Backend, fasta, tmp_path: Path) -> None:
     backend = storage_backend
     entry = {"fasta": str(tmp_path / "genome.fa"), "references": [{"name": "chrB", "length": 333}]}
-    load_seed(backend, {"referenceSets": [entry]})
+    load_seed(backend, {"referenceSets": [entry]}, base_dir=tmp_path)
     assert [r["name"] for r in backend.references.search(OWNER, {})["references"]] == ["chrB"]
     for bad, words in [({"name": "chrZ"}, "not a sequence"), ({"name": "chrB", "length": 5}, "333 bases")]:
         with pytest.raises(SeedError) as info:
-            load_seed(backend, {"referenceSets": [{**entry, "references": [bad]}]})
+            load_seed(backend, {"referenceSets": [{**entry, "references": [bad]}]}, base_dir=tmp_path)
         assert words in str(info.value)
 
 

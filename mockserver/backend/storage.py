@@ -302,7 +302,8 @@ class Tables:
     def check_table(table: object, *, field: str = "bigqueryTable") -> str:
         if not isinstance(table, str) or not _TABLE.match(table):
             raise invalid_argument(
-                f"{field}: {table!r} is not a valid BigQuery table id (letters, digits, underscores and dashes)"
+                f"{field}: {table!r} is not a valid BigQuery table id "
+                "(letters, digits, underscores and dashes)"
             )
         return table
 
