@@ -129,6 +129,7 @@ def fasta(tmp_path: Path) -> dict[str, str]:
 
 @pytest.fixture
 def storage_backend(clock, tmp_path: Path) -> Backend:
+    (tmp_path / "storage").mkdir()
     return Backend(clock=clock, storage_root=tmp_path / "storage")
 
 

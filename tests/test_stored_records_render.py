@@ -85,6 +85,13 @@ RESOURCES = [
              lambda w: _search("/v1/variantsets/search", datasetIds=[w["ds"]])),
     Resource("callsets", lambda w: _body(variantSetIds=[w["vs"]], name=texts, sampleId=texts, info=info),
              lambda w: _search("/v1/callsets/search", variantSetIds=[w["vs"]])),
+    Resource("variants",
+             lambda w: _body(variantSetId=w["vs"], referenceName="chr1", start="1", referenceBases="A",
+                             alternateBases=st.lists(texts, max_size=2), names=st.lists(texts, max_size=2),
+                             filter=st.lists(texts, max_size=2), info=info,
+                             calls=st.lists(_body(callSetId=w["cs"], genotype=[0, 1], phaseset=texts,
+                                                                  info=info), max_size=1)),
+             lambda w: _search("/v1/variants/search", variantSetIds=[w["vs"]], referenceName="chr1")),
 ]
 
 
@@ -102,7 +109,8 @@ def _world(client: TestClient) -> dict[str, str]:
     ds = client.post("/v1/datasets", json={"projectId": "p1", "name": "world"}).json()["id"]
     aset = client.post("/v1/annotationsets", json={"datasetId": ds, "referenceSetId": "rs1"}).json()["id"]
     vs = client.post("/v1/variantsets", json={"datasetId": ds, "name": "vs"}).json()["id"]
-    return {"ds": ds, "aset": aset, "vs": vs}
+    cs = client.post("/v1/callsets", json={"variantSetIds": [vs], "name": "cs"}).json()["id"]
+    return {"ds": ds, "aset": aset, "vs": vs, "cs": cs}
 
 
 def _listed(client: TestClient, resource: Resource, world: dict[str, str]) -> list[dict[str, Any]]:

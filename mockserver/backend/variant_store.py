@@ -337,11 +337,14 @@ class VariantStore:
             for s in shelf.segments
             if segments is None or segments(s)
         ]
-        loose: Iterator[Any] = shelf.loose.scan(after, qs, qe)
-        if name is not None:
-            loose = (r for r in loose if name in r.data.get("names", ()))
-        streams.append((r.start, r.seq, None, r) for r in loose)
-        return streams[0] if len(streams) == 1 else heapq.merge(*streams, key=lambda item: (item[0], item[1]))
+        if len(shelf.loose):
+            loose: Iterator[Any] = shelf.loose.scan(after, qs, qe)
+            if name is not None:
+                loose = (r for r in loose if name in r.data.get("names", ()))
+            streams.append((r.start, r.seq, None, r) for r in loose)
+        if len(streams) == 1:
+            return streams[0]
+        return heapq.merge(*streams, key=lambda item: (item[0], item[1]))
 
     def _segment_items(
         self, segment: Segment, qs: int, qe: int | None, after: tuple[int, int] | None, name: str | None

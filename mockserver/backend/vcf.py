@@ -302,29 +302,35 @@ def call_json(keys: list[str], text: str) -> dict[str, Any]:
     """One sample column as a ``VariantCall`` (without its call set)."""
     call: dict[str, Any] = {}
     info: dict[str, list[str]] = {}
-    values = dict(zip(keys, text.split(":"), strict=False))
-    genotype = values.pop("GT", None)
-    phaseset = values.pop("PS", ".")
-    likelihoods = values.pop("GL", ".")
-    phred = values.pop("PL", ".")
-    if genotype is not None and genotype != "":
+    genotype = phaseset = likelihoods = phred = "."
+    for key, value in zip(keys, text.split(":"), strict=False):
+        if key == "GT":
+            genotype = value
+        elif key == "PS":
+            phaseset = value
+        elif key == "GL":
+            likelihoods = value
+        elif key == "PL":
+            phred = value
+        elif value != ".":
+            info[key] = value.split(",")
+    if genotype:
         phased = "|" in genotype
-        call["genotype"] = [-1 if a == "." else int(a) for a in genotype.replace("|", "/").split("/")]
+        alleles = genotype.replace("|", "/").split("/") if phased else genotype.split("/")
+        call["genotype"] = [-1 if a == "." else int(a) for a in alleles]
         if phased:
             call["phaseset"] = phaseset if phaseset != "." else "*"
         elif phaseset != ".":
             info["PS"] = [phaseset]
-    gl = [float(v) for v in likelihoods.split(",") if v != "."]
-    pl = [v for v in phred.split(",") if v != "."]
-    if gl:
-        call["genotypeLikelihood"] = gl
-        if pl:
-            info["PL"] = phred.split(",")
-    elif pl:
-        call["genotypeLikelihood"] = [-int(v) / 10 for v in pl]
-    for key, value in values.items():
-        if value != ".":
-            info[key] = value.split(",")
+    if likelihoods != "." or phred != ".":
+        gl = [float(v) for v in likelihoods.split(",") if v != "."]
+        pl = [v for v in phred.split(",") if v != "."]
+        if gl:
+            call["genotypeLikelihood"] = gl
+            if pl:
+                info["PL"] = phred.split(",")
+        elif pl:
+            call["genotypeLikelihood"] = [-int(v) / 10 for v in pl]
     if info:
         call["info"] = info
     return call
