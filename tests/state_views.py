@@ -37,8 +37,16 @@ def views(backend: Backend, tokens: Any = None, projects: tuple[str, ...] = ("p1
             found = b.variant_sets.search(OWNER, {"datasetIds": [dataset_id]}).get("variantSets", [])
             variant_sets += [v["id"] for v in found]
         out["variantSets"] = variant_sets
+        out["variantSetRecords"] = [b.variant_sets.get(OWNER, v) for v in variant_sets]
         if variant_sets:
             out["callSets"] = b.call_sets.search(OWNER, {"variantSetIds": variant_sets})
+            out["variants"] = {
+                f"{v['id']} {bound['referenceName']}": b.variants.search(
+                    OWNER, {"variantSetIds": [v["id"]], "referenceName": bound["referenceName"]}
+                )
+                for v in out["variantSetRecords"]
+                for bound in v.get("referenceBounds", [])
+            }
         out["readGroupSets"] = b.read_group_sets.search(OWNER, {"datasetIds": ids})
         rg = out["readGroupSets"].get("readGroupSets", [])
         out["reads"] = {s["id"]: b.reads.search(OWNER, {"readGroupSetIds": [s["id"]]}) for s in rg}

@@ -47,7 +47,7 @@ class World:
 def make_world() -> World:
     b = Backend(clock=FakeClock(), id_seed=7)
     b.operations.mode = "immediate"
-    (b.tables.root / P1 / "bq").mkdir(parents=True)
+    (b.bigquery.root / P1 / "bq").mkdir(parents=True)
     b.iam.add_project_binding(P1, "roles/genomics.viewer", VIEWER.member)
     b.iam.add_project_binding(P1, "roles/editor", EDITOR.member)
     b.iam.add_project_binding(P1, "roles/genomics.admin", ADMIN.member)

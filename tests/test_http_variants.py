@@ -108,13 +108,13 @@ def test_import_merge_and_export_through_http(client, variant_set, backend: Back
         },
     )
     assert (r.status_code, r.json()) == (200, {})
-    (backend.tables.root / "p1" / "out").mkdir(parents=True)
+    (backend.bigquery.root / "p1" / "out").mkdir(parents=True)
     r = client.post(
         f"/v1/variantsets/{variant_set['id']}:export",
         json={"projectId": "p1", "bigqueryDataset": "out", "bigqueryTable": "t"},
     )
     assert r.status_code == 200 and r.json()["done"] and "error" not in r.json(), r.text
-    assert len((backend.tables.root / "p1" / "out" / "t.jsonl").read_text().splitlines()) == 6
+    assert len((backend.bigquery.root / "p1" / "out" / "t.jsonl").read_text().splitlines()) == 6
     bounds = client.get(f"/v1/variantsets/{variant_set['id']}").json()["referenceBounds"]
     assert {"referenceName": "chr9", "upperBound": "1"} in bounds
     r = client.post(

@@ -260,7 +260,7 @@ def test_variants_import_search_merge_export_and_bases_end_to_end(genomics, back
 
     vcffiles.write_vcf(storage / "bucket" / "calls.vcf.gz")
     backend.reference_sets.create([{"name": "chrS", "length": 8, "bases": "acgtACGT"}])
-    (backend.tables.root / "proj" / "exports").mkdir(parents=True)
+    (backend.bigquery.root / "proj" / "exports").mkdir(parents=True)
 
     dataset = genomics.datasets().create(body={"projectId": "proj"}).execute()
     vset = genomics.variantsets().create(body={"datasetId": dataset["id"]}).execute()
@@ -302,7 +302,7 @@ def test_variants_import_search_merge_export_and_bases_end_to_end(genomics, back
         "projectId": "proj", "bigqueryDataset": "exports", "bigqueryTable": "calls",
     }).execute()
     assert "error" not in _wait(genomics, export)
-    table = (backend.tables.root / "proj" / "exports" / "calls.jsonl").read_text().splitlines()
+    table = (backend.bigquery.root / "proj" / "exports" / "calls.jsonl").read_text().splitlines()
     assert [json.loads(line)["variant_id"] for line in table][0] == made["id"]
 
     genomics.variants().delete(variantId=made["id"]).execute()

@@ -270,7 +270,7 @@ def test_a_bcf_error_names_the_record(backend: Backend, bucket: Path, variant_se
 
 @pytest.fixture
 def bigquery(backend: Backend) -> Path:
-    path = backend.tables.root / "p1" / "genomics"
+    path = backend.bigquery.root / "p1" / "genomics"
     path.mkdir(parents=True)
     return path
 
@@ -336,13 +336,13 @@ def test_export_refuses_bad_destinations(
     with pytest.raises(ApiError) as info:
         export(backend, variant_set["id"], **body)
     assert info.value.code == status and field in info.value.message
-    assert str(backend.tables.root) not in info.value.message
+    assert str(backend.bigquery.root) not in info.value.message
 
 
 def test_export_never_follows_a_link(backend: Backend, bigquery: Path, variant_set, tmp_path: Path) -> None:
     outside = tmp_path / "outside"
     outside.mkdir()
-    (backend.tables.root / "p1" / "linked").symlink_to(outside)
+    (backend.bigquery.root / "p1" / "linked").symlink_to(outside)
     with pytest.raises(ApiError) as info:
         export(backend, variant_set["id"], bigqueryDataset="linked")
     assert info.value.code == 404

@@ -30,7 +30,6 @@ from typing import Any
 from sortedcontainers import SortedDict
 
 from mockserver.backend.intervals import Bucket
-
 from mockserver.backend.tables import fail, integer, is_valid_id, json_object, text
 
 #: (refkey, start, id, record): the item a search stream yields

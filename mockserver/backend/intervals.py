@@ -1,9 +1,10 @@
 """Sorted interval storage for overlap searches (annotations, and variants made through the API).
 
 A :class:`Tier` keeps records ordered by a *position key* ``(start, tie-breaker)`` of the
-record and the longest ``end - start`` it ever held (an index: saved states hold the records). An overlap query for ``[qs, qe)`` seeks straight to
-``start >= qs - longest`` (nothing earlier can reach ``qs``) and stops at the first
-``start >= qe``, so its cost depends on the page, not on how many records are stored.
+record and the longest ``end - start`` it ever held (an index: saved states hold the
+records). An overlap query for ``[qs, qe)`` seeks straight to ``start >= qs - longest``
+(nothing earlier can reach ``qs``) and stops at the first ``start >= qe``, so its cost
+depends on the page, not on how many records are stored.
 
 A :class:`Bucket` holds one reference's records in two tiers by length, so one very long
 record does not make every query walk back over all the short ones.

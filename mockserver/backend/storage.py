@@ -6,7 +6,7 @@ resolves them under one configurable directory (``--storage-root``):
 directory is ever read or written: ``..`` segments, absolute object names and
 other schemes are refused with a 400 naming the field.
 
-``variantsets.export`` writes BigQuery tables: :class:`Tables` keeps them under
+``variantsets.export`` writes BigQuery tables: :class:`BigQuery` keeps them under
 ``--bigquery-root`` (default ``<storage root>/.bigquery``, a name no bucket can
 have, as bucket names start with a letter or digit): dataset ``d`` of project
 ``p`` is the directory ``<root>/p/d``, which must exist, and table ``t`` is the
@@ -265,7 +265,7 @@ _TABLE = re.compile(r"^[A-Za-z0-9_-]{1,1024}$")
 BIGQUERY_DIR = ".bigquery"
 
 
-class Tables:
+class BigQuery:
     """Maps BigQuery ``project.dataset.table`` names to files under ``root`` (see module docstring)."""
 
     def __init__(self, storage: Storage, root: str | Path | None = None) -> None:

@@ -1,7 +1,7 @@
 """Variant set export: the rows a BigQuery export would hold, as newline-delimited JSON.
 
 BigQuery is not available to a mock, so ``variantsets.export`` writes the table to the
-directory standing in for BigQuery (:class:`~mockserver.backend.storage.Tables`):
+directory standing in for BigQuery (:class:`~mockserver.backend.storage.BigQuery`):
 ``<bigquery root>/<projectId>/<bigqueryDataset>/<bigqueryTable>.jsonl``, one JSON object
 per line, one line per variant, ordered by reference name, then start, then id. Every row
 has every column (``null`` or ``[]`` when the variant has no value)::

@@ -17,6 +17,13 @@ is ``<variantSetId>_<seq>`` and its place in the total order of a search is
 
 Deleting a call set adds it to ``removed_calls`` (segment calls of it are left out when a
 line is rendered) and drops its calls from the loose records.
+
+Saved state (:mod:`.tables`): a store writes each change through its :class:`Journal` to
+the tables of :class:`~mockserver.backend.variants.Variants` — a segment once (its lines,
+positions and source), a loose record each time it changes, the seq of each dropped entry,
+each removed call set — and is rebuilt from them (:meth:`VariantStore.attach`). Nothing
+else is saved: the next seq is one past the largest seq any of them names, as a deleted
+variant stays in ``dropped``.
 """
 
 from __future__ import annotations
@@ -31,6 +38,8 @@ from typing import Any
 from sortedcontainers import SortedDict
 
 from mockserver.backend.intervals import Bucket
+from mockserver.backend.tables import fail, integer, is_valid_id, json_object, text
+from mockserver.backend.tables import string_list as stored_strings
 from mockserver.backend.vcf import Run, line_allele_key, line_names, variant_json
 
 #: records spanning more than this (bp) go to a segment of their own (see module docstring)
@@ -41,6 +50,27 @@ Item = tuple[int, int, Any, Any]
 
 def variant_id(set_id: str, seq: int) -> str:
     return f"{set_id}_{seq}"
+
+
+class Journal:
+    """The tables of the component, as one variant set's store writes them (keys are variant ids)."""
+
+    __slots__ = ("set_id", "segments", "variants", "dropped", "removed")
+
+    def __init__(self, set_id: str, segments: Any, variants: Any, dropped: Any, removed: Any) -> None:
+        self.set_id = set_id
+        self.segments, self.variants, self.dropped, self.removed = segments, variants, dropped, removed
+
+    def forget_all(self, store: VariantStore) -> None:
+        """Delete every table entry of the store (its variant set is gone)."""
+        for segment in store.segments:
+            self.segments.pop(variant_id(self.set_id, segment.base), None)
+        for seq in store.loose:
+            self.variants.pop(variant_id(self.set_id, seq), None)
+        for seq in store.dropped:
+            self.dropped.pop(variant_id(self.set_id, seq), None)
+        for call_set_id in store.removed_calls:
+            self.removed.pop(call_set_id, None)
 
 
 class VcfSource:
@@ -150,17 +180,52 @@ class Shelf:
 
 
 class VariantStore:
-    """Every variant of one variant set (see module docstring)."""
+    """Every variant of one variant set (see module docstring); ``journal`` None: a copy that
+    saves nothing (:meth:`view`)."""
 
-    __slots__ = ("shelves", "segments", "loose", "dropped", "removed_calls", "next_seq")
+    __slots__ = ("shelves", "segments", "loose", "dropped", "removed_calls", "next_seq", "journal")
 
-    def __init__(self) -> None:
+    def __init__(self, journal: Journal | None = None) -> None:
         self.shelves: SortedDict = SortedDict()  # reference name -> Shelf
         self.segments: list[Segment] = []  # every segment, in base order (for lookups by seq)
         self.loose: dict[int, LooseVariant] = {}
         self.dropped: set[int] = set()
         self.removed_calls: set[str] = set()
         self.next_seq = 0
+        self.journal = journal
+
+    # -- saved state --------------------------------------------------------------------
+
+    def attach(
+        self, segments: list[Segment], loose: list[LooseVariant], dropped: list[int], removed_calls: list[str]
+    ) -> None:
+        """Rebuild the store from its saved entries (nothing is written back)."""
+        for segment in sorted(segments, key=lambda s: s.base):
+            self._shelf(segment.reference).segments.append(segment)
+            self.segments.append(segment)
+        for record in loose:
+            self.loose[record.seq] = record
+            self._shelf(record.reference).loose.add(record)
+        self.dropped.update(dropped)
+        self.removed_calls.update(removed_calls)
+        ends = (
+            [s.base + len(s) for s in self.segments] + [r.seq + 1 for r in loose] + [d + 1 for d in dropped]
+        )
+        self.next_seq = max(ends, default=0)
+
+    def _save(self, record: LooseVariant) -> None:
+        if self.journal is not None:
+            self.journal.variants[variant_id(self.journal.set_id, record.seq)] = record
+
+    def _drop(self, seq: int) -> None:
+        self.dropped.add(seq)
+        if self.journal is not None:
+            self.journal.dropped[variant_id(self.journal.set_id, seq)] = True
+
+    def saved(self, item: Item) -> None:
+        """Save a loose record again after changing its data in place."""
+        if item[2] is None:
+            self._save(item[3])
 
     # -- adding -----------------------------------------------------------------------
 
@@ -201,6 +266,8 @@ class VariantStore:
             shelf.segments.append(segment)
             self.segments.append(segment)
             made.append(segment)
+            if self.journal is not None:
+                self.journal.segments[variant_id(self.journal.set_id, segment.base)] = segment
         return made
 
     def add_loose(self, reference: str, start: int, end: int, data: dict[str, Any]) -> LooseVariant:
@@ -212,6 +279,7 @@ class VariantStore:
     def _put(self, record: LooseVariant) -> None:
         self.loose[record.seq] = record
         self._shelf(record.reference).loose.add(record)
+        self._save(record)
 
     # -- one variant ------------------------------------------------------------------
 
@@ -268,7 +336,7 @@ class VariantStore:
         for key in ("referenceName", "start", "end"):
             data.pop(key)
         record = LooseVariant(seq, start, segment.ends[where], segment.reference, data)
-        self.dropped.add(seq)
+        self._drop(seq)
         self._put(record)
         return record
 
@@ -277,7 +345,9 @@ class VariantStore:
         if segment is None:
             del self.loose[seq]
             self.shelves[where.reference].loose.remove(where)
-        self.dropped.add(seq)
+            if self.journal is not None:
+                self.journal.variants.pop(variant_id(self.journal.set_id, seq), None)
+        self._drop(seq)
 
     def matching(
         self, reference: str, start: int, end: int, bases: str, alternates: tuple[str, ...]
@@ -305,6 +375,8 @@ class VariantStore:
 
     def remove_call_set(self, call_set_id: str) -> None:
         self.removed_calls.add(call_set_id)
+        if self.journal is not None:
+            self.journal.removed[call_set_id] = self.journal.set_id
         for record in self.loose.values():
             calls = record.data.get("calls")
             if calls and any(call["callSetId"] == call_set_id for call in calls):
@@ -313,6 +385,7 @@ class VariantStore:
                     record.data["calls"] = kept
                 else:
                     del record.data["calls"]
+                self._save(record)
 
     # -- searching --------------------------------------------------------------------
 
@@ -375,7 +448,7 @@ class VariantStore:
 
     def view(self) -> VariantStore:
         """A copy that later changes to this store do not reach (segments are shared: they
-        never change), for work done outside the backend lock (export)."""
+        never change), for work done outside the backend lock (export); it saves nothing."""
         copied = VariantStore()
         copied.segments = list(self.segments)
         for reference, shelf in self.shelves.items():
@@ -424,3 +497,109 @@ def move_to_calls(variant: dict[str, Any], config: dict[str, str]) -> None:
         call["info"] = {**copy.deepcopy(moved), **call.get("info", {})}
     if not variant["info"]:
         del variant["info"]
+
+
+# -- saved forms ----------------------------------------------------------------------------
+
+
+def key_parts(key: str) -> tuple[str, int]:
+    """``(variant set id, seq)`` of a table key (a variant id), else :class:`RecordError`."""
+    set_id, sep, number = key.rpartition("_")
+    if not sep or not is_valid_id(set_id) or not number.isascii() or not number.isdigit():
+        fail("the key must be a variant id, <variantSetId>_<n>")
+    return set_id, int(number)
+
+
+def dump_segment(segment: Segment) -> dict[str, Any]:
+    source = segment.source
+    return {
+        "reference": segment.reference,
+        "starts": segment.starts.tolist(),
+        "ends": segment.ends.tolist(),
+        "lines": segment.lines,
+        "source": {
+            "uri": source.uri,
+            "callSetIds": list(source.call_set_ids),
+            "singleSample": source.single_sample,
+            "moveToCalls": list(source.move_to_calls),
+            "created": source.created,
+        },
+    }
+
+
+def load_segment(key: str, value: Any) -> Segment:
+    """A saved segment, checked so that every line renders (see :func:`dump_segment`)."""
+    _set_id, base = key_parts(key)
+    if type(value) is not dict or set(value) != {"reference", "starts", "ends", "lines", "source"}:
+        fail("must be an object with reference, starts, ends, lines and source")
+    reference = str(text(value["reference"], "reference"))
+    starts, ends, lines = value["starts"], value["ends"], value["lines"]
+    if type(starts) is not list or type(ends) is not list or type(lines) is not list:
+        fail("starts, ends and lines must be lists")
+    if not len(starts) == len(ends) == len(lines):
+        fail("starts, ends and lines must be as long as each other", "lines")
+    for name, values in (("starts", starts), ("ends", ends)):
+        if not all(type(v) is int and 0 <= v < 2**63 for v in values):
+            fail("must hold non-negative int64 positions", name)
+    if any(b < a for a, b in zip(starts, starts[1:], strict=False)) or any(
+        e < s for s, e in zip(starts, ends, strict=True)
+    ):
+        fail("starts must not decrease, and no end may come before its start", "starts")
+    for i, line in enumerate(lines):
+        if type(line) is not str or line.count("\t") < 7 or "\n" in line[:-1]:
+            fail("must be a VCF record line (eight columns or more)", "lines", i)
+        text(line, "lines", i)
+    source = value["source"]
+    if type(source) is not dict or set(source) != {
+        "uri",
+        "callSetIds",
+        "singleSample",
+        "moveToCalls",
+        "created",
+    }:
+        fail("must be {uri, callSetIds, singleSample, moveToCalls, created}", "source")
+    if (
+        type(source["singleSample"]) is not bool
+        or not str(text(source["created"], "source", "created")).isdigit()
+    ):
+        fail("singleSample must be a boolean and created a decimal string", "source")
+    made = VcfSource(
+        str(text(source["uri"], "source", "uri")),
+        tuple(stored_strings(source["callSetIds"], "source", "callSetIds")),
+        source["singleSample"],
+        tuple(stored_strings(source["moveToCalls"], "source", "moveToCalls")),
+        source["created"],
+    )
+    return Segment(reference, base, array("q", starts), array("q", ends), lines, made)
+
+
+def dump_loose(record: LooseVariant) -> dict[str, Any]:
+    return {"reference": record.reference, "start": record.start, "end": record.end, "data": record.data}
+
+
+def load_loose(key: str, value: Any) -> LooseVariant:
+    """A saved loose variant, checked so that it renders, merges and matches."""
+    _set_id, seq = key_parts(key)
+    if type(value) is not dict or set(value) != {"reference", "start", "end", "data"}:
+        fail("must be an object with reference, start, end and data")
+    start, end = integer(value["start"], "start"), integer(value["end"], "end")
+    if end < start:
+        fail("must not come before start", "end")
+    data = json_object(value["data"], "data")
+    for field in ("alternateBases", "names", "filter"):
+        if field in data:
+            stored_strings(data[field], "data", field)
+    if type(data.get("referenceBases", "")) is not str or type(data.get("info", {})) is not dict:
+        fail("referenceBases must be a string and info an object", "data")
+    calls = data.get("calls", [])
+    if type(calls) is not list or not all(type(c) is dict and type(c.get("callSetId")) is str for c in calls):
+        fail("must be a list of calls, each naming its callSetId", "data", "calls")
+    return LooseVariant(seq, start, end, str(text(value["reference"], "reference")), data)
+
+
+def load_call_set_owner(_key: str, value: Any) -> str:
+    """``removedCalls``: a deleted call set -> its variant set."""
+    set_id = str(text(value))
+    if not is_valid_id(set_id):
+        fail("must be a variant set id")
+    return set_id

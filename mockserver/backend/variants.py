@@ -42,8 +42,22 @@ from mockserver.backend.request_fields import (
     required_str,
     string_list,
 )
+from mockserver.backend.tables import TableSpec, flag
 from mockserver.backend.variant_import import IMPORT_REQUEST_TYPE, ImportPlan, checked_merge_config
-from mockserver.backend.variant_store import Item, VariantStore, merge_variant, move_to_calls, variant_id
+from mockserver.backend.variant_store import (
+    Item,
+    Journal,
+    VariantStore,
+    dump_loose,
+    dump_segment,
+    key_parts,
+    load_call_set_owner,
+    load_loose,
+    load_segment,
+    merge_variant,
+    move_to_calls,
+    variant_id,
+)
 from mockserver.backend.variant_validation import checked_variant
 from mockserver.backend.variantsets import validate_info
 from mockserver.errors import invalid_argument
@@ -67,11 +81,41 @@ class VariantHandle:
 class Variants(Component):
     kind = Kind("Variant", "variantId", "genomics.variants", parent="variant_sets")
     updates = Updates("variants.patch", ("names", "info"))
+    #: the saved state (:mod:`.variant_store`); every key but removedCalls' is a variant id
+    tables = (
+        TableSpec("segments", load_segment, dump_segment),
+        TableSpec("variants", load_loose, dump_loose),
+        TableSpec("dropped", flag),
+        TableSpec("removedCalls", load_call_set_owner),
+    )
 
     def reset(self) -> None:
         super().reset()
-        #: variant set id -> its variants
+        self._segments = self.table("segments")
+        self._loose = self.table("variants")
+        self._dropped = self.table("dropped")
+        self._removed = self.table("removedCalls")
+        #: variant set id -> its variants (an index over the tables)
         self._stores: dict[str, VariantStore] = {}
+
+    def after_restore(self) -> None:
+        """Every variant set's store, rebuilt from the tables."""
+        parts: dict[str, tuple[list, list, list, list]] = {}
+
+        def of(set_id: str) -> tuple[list, list, list, list]:
+            return parts.setdefault(set_id, ([], [], [], []))
+
+        for key, segment in self._segments.items():
+            of(key_parts(key)[0])[0].append(segment)
+        for key, record in self._loose.items():
+            of(key_parts(key)[0])[1].append(record)
+        for key in self._dropped:
+            set_id, seq = key_parts(key)
+            of(set_id)[2].append(seq)
+        for call_set_id, set_id in self._removed.items():
+            of(set_id)[3].append(call_set_id)
+        for set_id, (segments, loose, dropped, removed) in parts.items():
+            self.store(set_id).attach(segments, loose, dropped, removed)
 
     # -- what other components call ---------------------------------------------------
 
@@ -79,12 +123,15 @@ class Variants(Component):
         """The variants of a variant set (an empty store made on first use)."""
         store = self._stores.get(set_id)
         if store is None:
-            store = self._stores[set_id] = VariantStore()
+            journal = Journal(set_id, self._segments, self._loose, self._dropped, self._removed)
+            store = self._stores[set_id] = VariantStore(journal)
         return store
 
     def drop_variant_set(self, set_id: str) -> None:
         """Forget every variant of a deleted variant set (irreversible)."""
-        self._stores.pop(set_id, None)
+        store = self._stores.pop(set_id, None)
+        if store is not None and store.journal is not None:
+            store.journal.forget_all(store)
 
     def drop_call_set(self, set_id: str, call_set_id: str) -> None:
         """A deleted call set's calls leave every variant of its set."""
@@ -170,6 +217,9 @@ class Variants(Component):
             else:
                 loose.data.pop(field, None)
         record.item = (loose.start, loose.seq, None, loose)
+
+    def stored(self, record: VariantHandle) -> None:
+        record.store.saved(record.item)
 
     def remove(self, record: VariantHandle) -> None:
         record.store.delete(record.item)
@@ -308,7 +358,9 @@ class Variants(Component):
         if match is None:
             store.add_loose(reference, start, end, fields)
         else:
-            merge_variant(store.materialize(match).data, fields, config)
+            existing = store.materialize(match)
+            merge_variant(existing.data, fields, config)
+            store.saved((existing.start, existing.seq, None, existing))
 
     # -- import -----------------------------------------------------------------------
 

@@ -97,6 +97,7 @@ class VariantSets(Component):
                 metadata.append(entry)
         if not metadata:
             del record["metadata"]
+        self.stored(record)
 
     @synchronized
     def export(self, principal: Principal, set_id: str, body: dict[str, Any] | None) -> dict[str, Any]:
@@ -111,7 +112,7 @@ class VariantSets(Component):
         body = request_body(body)
         project_id = required_str(body, "projectId")
         dataset = required_str(body, "bigqueryDataset")
-        table = self.backend.tables.check_table(required_str(body, "bigqueryTable"))
+        table = self.backend.bigquery.check_table(required_str(body, "bigqueryTable"))
         form = body.get("format") or "FORMAT_BIGQUERY"
         if form not in EXPORT_FORMATS:
             raise invalid_argument(f"format must be one of {', '.join(EXPORT_FORMATS)} (got {form!r})")
@@ -123,8 +124,8 @@ class VariantSets(Component):
                     f"callSetIds: {call_set_id!r} is not a call set of variant set {set_id!r}"
                 )
         self.backend.iam.authorize(principal, "genomics.variantSets.export", f"projects/{project_id}")
-        tables = self.backend.tables
-        tables.dataset(project_id, dataset)
+        bigquery = self.backend.bigquery
+        bigquery.dataset(project_id, dataset)
         store = self.backend.variants.view(set_id)
         names = {cs: call_sets.name_of(cs) or "" for index in self.backend.call_sets.groups([set_id]) if index
                  for cs in index}
@@ -132,7 +133,7 @@ class VariantSets(Component):
         request = {"@type": EXPORT_REQUEST_TYPE, "variantSetId": set_id, **body}
 
         def prepare() -> None:
-            tables.write(project_id, dataset, table, export_lines(store, set_id, names, wanted))
+            bigquery.write(project_id, dataset, table, export_lines(store, set_id, names, wanted))
 
         job = Job(prepare, lambda _payload: None, started="Writing BigQuery rows",
                   finished=f"Wrote {project_id}:{dataset}.{table}")

@@ -31,6 +31,7 @@ failure is a 400 naming the file and its line (``record N`` in a BCF file).
 from __future__ import annotations
 
 import gzip
+import math
 from array import array
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -256,7 +257,7 @@ def variant_json(
         variant["alternateBases"] = columns[4].split(",")
     if columns[2] != ".":
         variant["names"] = columns[2].split(";")
-    quality = None if columns[5] == "." else float(columns[5])
+    quality = _number(columns[5])
     filters = None if columns[6] == "." else columns[6].split(";")
     info = info_json(columns[7])
     moved = {key: info.pop(key) for key in move_to_calls if key in info}
@@ -317,20 +318,30 @@ def call_json(keys: list[str], text: str) -> dict[str, Any]:
     if genotype:
         phased = "|" in genotype
         alleles = genotype.replace("|", "/").split("/") if phased else genotype.split("/")
-        call["genotype"] = [-1 if a == "." else int(a) for a in alleles]
+        call["genotype"] = [int(a) if a.isdigit() else -1 for a in alleles]
         if phased:
             call["phaseset"] = phaseset if phaseset != "." else "*"
         elif phaseset != ".":
             info["PS"] = [phaseset]
     if likelihoods != "." or phred != ".":
-        gl = [float(v) for v in likelihoods.split(",") if v != "."]
-        pl = [v for v in phred.split(",") if v != "."]
+        gl = [n for n in map(_number, likelihoods.split(",")) if n is not None]
+        pl = [n for n in map(_number, phred.split(",")) if n is not None]
         if gl:
             call["genotypeLikelihood"] = gl
             if pl:
                 info["PL"] = phred.split(",")
         elif pl:
-            call["genotypeLikelihood"] = [-int(v) / 10 for v in pl]
+            call["genotypeLikelihood"] = [-v / 10 for v in pl]
     if info:
         call["info"] = info
     return call
+
+
+def _number(text: str) -> float | None:
+    """A finite number written in a VCF column; None for ``.`` (or for text htslib would not
+    have written, from a saved state)."""
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None
