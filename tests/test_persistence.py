@@ -16,7 +16,7 @@ import orjson
 import pytest
 import samfiles
 import vcffiles
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from state_views import views
 
@@ -707,8 +707,17 @@ def _variant_step(backend: Backend, step, datasets, variant_sets, variants, call
         backend.variant_sets.delete(OWNER, variant_sets.pop(step[1] % len(variant_sets)))
 
 
+#: a history every run tries (as a Hypothesis example): imported, created, changed and deleted variants
+VARIANT_HISTORY = [
+    ("dataset", "p1"), ("variant_set", 0), ("variants", 0, [5, 9, 9]), ("import", 0), ("patch_variant", 4),
+    ("delete_variant", 1), ("delete_call_set", 0), ("compact",), ("variants", 0, [7]), ("variant_set", 0),
+    ("import", 1), ("delete_variant_set", 1), ("delete_dataset", 0), ("compact",), ("undelete", 0),
+]
+
+
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(_steps)
+@example(VARIANT_HISTORY)
 def test_any_history_round_trips(steps):
     backend = _fresh()
     _apply(backend, steps)
@@ -720,6 +729,7 @@ def test_any_history_round_trips(steps):
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                   HealthCheck.function_scoped_fixture])
 @given(_steps)
+@example(VARIANT_HISTORY)
 def test_any_history_survives_the_journal_and_compactions(tmp_path_factory, steps):
     directory = tmp_path_factory.mktemp("journal")
     store, backend, _ = _store(directory)

@@ -116,17 +116,17 @@ def write_vcf(
     hdr = header(samples, contigs)
     with pysam.VariantFile(str(path), mode, header=hdr) as out:
         for contig, start, ident, alleles, qual, filters, info, calls in records:
+            stop = start + 50 if alleles[-1] == "<DEL>" else start + len(alleles[0])
             rec = out.new_record(
                 contig=contig,
                 start=start,
+                stop=stop,
                 alleles=alleles,
                 id=ident,
                 qual=qual,
                 filter=list(filters) or None,
                 info=info,
             )
-            if contig == "chr2" and alleles[1] == "<DEL>":
-                rec.stop = start + 50
             for sample, values in calls.items():
                 if sample not in samples:
                     continue
