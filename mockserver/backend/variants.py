@@ -88,6 +88,8 @@ class Variants(Component):
         TableSpec("dropped", flag),
         TableSpec("removedCalls", load_call_set_owner),
     )
+    #: the per-set stores are indexes over the tables; no records table (``_records`` stays empty)
+    derived = Component.derived | {"_stores", "_records"}
 
     def reset(self) -> None:
         super().reset()
