@@ -259,7 +259,7 @@ def test_variants_import_search_merge_export_and_bases_end_to_end(genomics, back
     import vcffiles
 
     vcffiles.write_vcf(storage / "bucket" / "calls.vcf.gz")
-    backend.reference_sets.create([{"name": "chrS", "length": 8, "bases": "acgtACGT"}])
+    toy = backend.reference_sets.create([{"name": "chrS", "length": 8, "bases": "acgtACGT"}])
     (backend.bigquery.root / "proj" / "exports").mkdir(parents=True)
 
     dataset = genomics.datasets().create(body={"projectId": "proj"}).execute()
@@ -310,7 +310,7 @@ def test_variants_import_search_merge_export_and_bases_end_to_end(genomics, back
         genomics.variants().get(variantId=made["id"]).execute()
     assert info.value.status_code == 404
 
-    reference = genomics.references().search(body={}).execute()["references"][0]
+    reference = genomics.references().search(body={"referenceSetId": toy["id"]}).execute()["references"][0]
     # int64 query parameters as strings, as the existing coverage call passes them
     listed = genomics.references().bases().list(
         referenceId=reference["id"], start="2", end="7", pageSize=3

@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mockserver.backend import DEFAULT_OWNER, Backend
+from mockserver.backend.public_references import PUBLIC
 from mockserver.errors import ApiError
 from mockserver.seed import SeedError, load_seed
 
@@ -111,6 +112,15 @@ def test_reference_without_bases_is_failed_precondition(backend: Backend) -> Non
 # -- FASTA ----------------------------------------------------------------------------------
 
 
+def seeded_references(backend: Backend, assembly: str | None = None) -> list[dict[str, Any]]:
+    """The references of the one reference set a test seeded (not a built-in public one)."""
+    query = {"assemblyId": assembly} if assembly else {}
+    found = backend.reference_sets.search(OWNER, {**query, "pageSize": 4096})["referenceSets"]
+    sets = [s for s in found if s["id"] not in PUBLIC.sets]
+    assert len(sets) == 1, sets
+    return backend.references.search(OWNER, {"referenceSetId": sets[0]["id"]})["references"]
+
+
 def write_fasta(path: Path, sequences: dict[str, str], width: int = 60) -> Path:
     with open(path, "w") as out:
         for name, sequence in sequences.items():
@@ -140,8 +150,7 @@ def test_seed_fasta_gives_real_checksums_and_bases(storage_backend: Backend, fas
         {"referenceSets": [{"key": "g", "assemblyId": "toy", "fasta": "genome.fa"}]},
         base_dir=tmp_path,
     )
-    found = backend.references.search(OWNER, {})["references"]
-    by_name = {r["name"]: r for r in found}
+    by_name = {r["name"]: r for r in seeded_references(backend, "toy")}
     assert sorted(by_name) == ["chrA", "chrB"]
     for name, sequence in fasta.items():
         ref = by_name[name]
@@ -155,7 +164,7 @@ def test_seed_fasta_with_listed_references(storage_backend: Backend, fasta, tmp_
     backend = storage_backend
     entry = {"fasta": str(tmp_path / "genome.fa"), "references": [{"name": "chrB", "length": 333}]}
     load_seed(backend, {"referenceSets": [entry]}, base_dir=tmp_path)
-    assert [r["name"] for r in backend.references.search(OWNER, {})["references"]] == ["chrB"]
+    assert [r["name"] for r in seeded_references(backend)] == ["chrB"]
     for bad, words in [({"name": "chrZ"}, "not a sequence"), ({"name": "chrB", "length": 5}, "333 bases")]:
         with pytest.raises(SeedError) as info:
             load_seed(backend, {"referenceSets": [{**entry, "references": [bad]}]}, base_dir=tmp_path)

@@ -235,7 +235,7 @@ class ReferenceSets(Component):
         if self.find(reference_set_id) is None:
             return None
         records = self.backend.references
-        names = self._names[reference_set_id]
+        names = self._names_of(reference_set_id)
         return {name: int(records.require(ref_id)["length"]) for name, ref_id in names.items()}
 
     def reference_ids(self, reference_set_id: str) -> set[str]:
