@@ -140,7 +140,8 @@ def test_unknown_variant_set_is_404(backend: Backend) -> None:
 
 
 def test_a_public_reference_set_bounds_reference_names_and_ends(backend: Backend, dataset) -> None:
-    set_id = backend.variant_sets.create(OWNER, {"datasetId": dataset["id"], "referenceSetId": "EMud_c37lKPXTQ"})["id"]
+    body = {"datasetId": dataset["id"], "referenceSetId": "EMud_c37lKPXTQ"}  # GRCh38, built in
+    set_id = backend.variant_sets.create(OWNER, body)["id"]
     assert make(backend, set_id, 16568, referenceName="chrM")["end"] == "16569"
     assert "past the end" in error(make, backend, set_id, 16569, referenceName="chrM").message
     assert "is not a reference" in error(make, backend, set_id, referenceName="1").message
