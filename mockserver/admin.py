@@ -104,8 +104,9 @@ class MockControl:
     seed_root: Path | None = None
     #: the state file's store (``mockserver.persistence.Store``) when the server has one: health asks it
     persistence: Any = None
-    #: what POST /_mock/reset returns to, a state document (None: empty); set after start-up seeding
-    baseline: bytes | None = None
+    #: what POST /_mock/reset returns to: a state document, or what puts it back (a server started
+    #: from its state file reads the file again); None: empty. Set after start-up loading
+    baseline: bytes | Callable[[], None] | None = None
     _base_tokens: dict[str, Any] | None = None
     _base_clock: datetime | None = None
     #: the clock the server started with: a system clock moved by /_mock/clock comes back on reset
@@ -115,9 +116,15 @@ class MockControl:
     def __post_init__(self) -> None:
         self.capture_baseline(empty=True)
 
-    def capture_baseline(self, *, empty: bool = False) -> None:
-        """Make the current state what reset returns to (start-up seeding calls this)."""
-        self.baseline = None if empty else snapshot_bytes(self.backend, self.tokens)
+    def capture_baseline(
+        self, *, empty: bool = False, restore_with: Callable[[], None] | None = None
+    ) -> None:
+        """Make the current state what reset returns to (start-up seeding calls this);
+        ``restore_with`` puts it back, where that is cheaper than a copy of it."""
+        if restore_with is not None:
+            self.baseline = restore_with
+        else:
+            self.baseline = None if empty else snapshot_bytes(self.backend, self.tokens)
         self._base_tokens = self.tokens.snapshot() if self.tokens is not None else None
         clock = self.backend.clock
         self._base_clock = clock.now() if isinstance(clock, FakeClock) else None
@@ -127,7 +134,11 @@ class MockControl:
     def reset(self) -> None:
         """Back to the start-up state: data, tokens, fake clock, operations mode; faults and log cleared."""
         with self.backend.lock:
-            if self.baseline is not None:
+            if callable(self.baseline):
+                self.baseline()
+                if self.tokens is not None and self._base_tokens is not None:
+                    self.tokens.load(self._base_tokens)  # tokens given at start-up, as at start-up
+            elif self.baseline is not None:
                 restore(self.backend, self.baseline, self.tokens)
             elif self.tokens is None:
                 self.backend.reset()

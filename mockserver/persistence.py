@@ -65,6 +65,7 @@ from typing import TYPE_CHECKING, Any
 from mockserver.backend.clock import rfc3339
 from mockserver.backend.tables import Stateful, Table
 from mockserver.journal import (
+    HEADER,
     JournalError,
     JournalFile,
     Segment,
@@ -82,6 +83,7 @@ from mockserver.snapshot import (
     SnapshotError,
     decode,
     decode_value,
+    empty_document,
     encode,
     install,
     parse,
@@ -187,10 +189,11 @@ class Store:
         self._problems: dict[str, _Problem] = {}
         self._last_durable: float | None = None
         self._snapshot_bytes = 0
-        self._journal_start = 0  # bytes already in the journal at the last compaction
         self._last_compaction = time.monotonic()
         self._needs_compaction = True
         self._resume: Segment | None = None
+        #: what load() read: the state file and the journal frames replayed over it
+        self._loaded: tuple[bytes | None, list[bytes]] = (None, [])
         self._stale: list[Path] = []
         self._generation = 1
         self.compactions = 0
@@ -255,6 +258,7 @@ class Store:
             decoded = self._replay(found[generation], generation, generation == following[-1], decoded, names)
         if data is not None or following:
             install(self.backend, decoded, self.tokens)
+        self._loaded = (data, self._loaded[1])
         self._generation = following[-1] if following else first
         self._stale = [found[g] for g in found if g < first]
         return data is not None or bool(following)
@@ -269,6 +273,7 @@ class Store:
         except OSError as exc:
             raise StateFileError(f"cannot read journal {path}: {exc.strerror or exc}") from None
         for offset, payload in segment.payloads:
+            self._loaded[1].append(payload)
             try:
                 decoded = _apply(decoded, parse(payload), names)
             except SnapshotError as exc:
@@ -281,6 +286,22 @@ class Store:
         if last:
             self._resume = segment
         return decoded
+
+    def restore_loaded(self) -> None:
+        """Put back the state :meth:`load` found, from what it read (the reset baseline of a server
+        started from its files: a copy of a large state at start-up would cost seconds and as
+        much memory). Journaled as that state file followed by those frames' entries."""
+        data, payloads = self._loaded
+        names = registry(self.backend, self.tokens)
+        document = data if data is not None else encode(empty_document())
+        decoded = decode(parse(document), names)
+        for payload in payloads:
+            decoded = _apply(decoded, parse(payload), names)
+        with self.backend.lock:
+            if self.backend.changes.listener is self:
+                self.replaced(document)
+                self._pending.extend(payload[1:-1] for payload in payloads if len(payload) > 2)
+            install(self.backend, decoded, self.tokens)
 
     # -- running ----------------------------------------------------------------------
 
@@ -297,7 +318,6 @@ class Store:
             self._journal = JournalFile.reopen(self._resume)
         else:
             self._journal = JournalFile.create(segment_path(self.path, self._generation), self._generation)
-        self._journal_start = self._journal.size
         self.backend.changes.listener = self
         if self.tokens is not None:
             self.tokens.feed.listener = self
@@ -370,7 +390,7 @@ class Store:
 
     def _compaction_due(self) -> bool:
         journal = self._journal
-        grown = journal.size - self._journal_start if journal is not None else 0
+        grown = journal.size - len(HEADER) if journal is not None else 0  # all of it replays at start
         if grown <= 0 or "journal" in self._problems:
             return False
         if grown >= max(MIN_COMPACT_BYTES, self._snapshot_bytes // 2):
@@ -388,7 +408,6 @@ class Store:
                 generation = old.generation + 1
                 self._journal = JournalFile.create(segment_path(self.path, generation), generation)
                 old.close()
-                self._journal_start = self._journal.size
             self.compacting = True
             started, began = time.time(), time.perf_counter()
             try:

@@ -128,7 +128,9 @@ def build(args: argparse.Namespace) -> tuple[Any, Any]:
         cors=not args.no_cors,
     )
     control = app.state.control
-    if seed is not None or loaded:
+    if store is not None and loaded:
+        control.capture_baseline(restore_with=store.restore_loaded)  # no copy of a large state
+    elif seed is not None:
         control.capture_baseline()
     if store is not None:
         control.persistence = store

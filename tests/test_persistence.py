@@ -579,6 +579,36 @@ def test_close_reports_changes_it_could_not_save(tmp_path, monkeypatch):
         store.close()
 
 
+def test_reset_returns_a_server_started_from_its_files_to_what_it_loaded(tmp_path):
+    """The reset baseline of a loaded server is the files it read (no copy of the state at
+    start-up); the reset itself is journaled like any change."""
+    from mockserver.app import create_app
+
+    store, backend, tokens = _store(tmp_path)
+    store.start()
+    backend.datasets.create(OWNER, {"projectId": "p1", "name": "saved"})
+    store.flush()
+    backend.datasets.create(OWNER, {"projectId": "p1", "name": "journaled"})
+    tokens.add_token("saved-token", "user:s@example.com")
+    store.close()
+
+    backend, tokens = _fresh(tmp_path), TokenRegistry()
+    store = Store(tmp_path / "state.json", backend, tokens)
+    assert store.load()
+    tokens.add_token("file-token", "user:f@example.com")  # what --tokens adds after loading
+    control = create_app(backend, tokens=tokens).state.control
+    control.capture_baseline(restore_with=store.restore_loaded)
+    store.start()
+    loaded = views(backend, tokens)
+    backend.datasets.create(OWNER, {"projectId": "p1", "name": "after start"})
+    tokens.add_token("later-token", "user:l@example.com")
+    control.reset()
+    assert views(backend, tokens) == loaded
+    store.close()
+    reloaded, reloaded_tokens = _reloaded(tmp_path)
+    assert views(reloaded, reloaded_tokens) == loaded
+
+
 def test_health_reports_the_store(tmp_path):
     from starlette.testclient import TestClient
 
