@@ -105,7 +105,7 @@ MIN_COMPACT_BYTES = 1 << 20
 #: while compacting: the interpreter's thread switch interval, and the pause after each piece
 #: of the state file relative to the time that piece took
 COMPACTION_SWITCH_INTERVAL = 0.001
-COMPACTION_BREATHER = 0.25
+COMPACTION_BREATHER = 0.5
 
 
 class StateFileError(Exception):
