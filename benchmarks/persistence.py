@@ -22,6 +22,7 @@ clients; each write is a dataset create or an annotation create, alternately):
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
 import random
 import shutil
@@ -33,15 +34,11 @@ import threading
 import time
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from mockserver.auth import TokenRegistry  # noqa: E402
-from mockserver.backend import DEFAULT_OWNER, Backend  # noqa: E402
-from mockserver.persistence import Store  # noqa: E402
 
 PROJECT = "bench"
 DURABLE_AFTER = 0.5
@@ -53,6 +50,11 @@ DURABLE_AFTER = 0.5
 def build_state(path: Path, annotations: int) -> tuple[str, float]:
     """A state file with one dataset, one annotation set and ``annotations`` annotations;
     returns the set id and the seconds it took."""
+    sys.path.insert(0, str(ROOT))
+    from mockserver.auth import TokenRegistry
+    from mockserver.backend import DEFAULT_OWNER, Backend
+    from mockserver.persistence import Store
+
     started = time.perf_counter()
     backend = Backend()
     dataset = backend.datasets.create(DEFAULT_OWNER, {"projectId": PROJECT, "name": "bench"})
@@ -118,44 +120,59 @@ class Server:
         self.log.close()
 
 
+def _write(url: str, set_id: str, n: int, stop: Any, results: Any) -> None:
+    """One writer process: writes until ``stop`` is set, then sends its record home."""
+    acknowledged: list[tuple[str, float]] = []  # (dataset name, monotonic ack time)
+    latencies: list[tuple[float, float]] = []  # (wall-clock send time, seconds)
+    errors = 0
+    with httpx.Client(base_url=url, timeout=60) as client:
+        i = 0
+        while not stop.is_set():
+            name = f"w{n}-{time.time_ns()}"
+            sent, began = time.time(), time.perf_counter()
+            try:
+                if i % 2 == 0:
+                    response = client.post("/v1/datasets", json={"projectId": PROJECT, "name": name})
+                else:
+                    body = {"annotationSetId": set_id, "referenceName": "chrW",
+                            "start": str(i), "end": str(i + 1)}
+                    response = client.post("/v1/annotations", json=body)
+            except httpx.HTTPError:
+                break
+            latencies.append((sent, time.perf_counter() - began))
+            if response.status_code != 200:
+                errors += 1
+            elif i % 2 == 0:
+                acknowledged.append((name, time.monotonic()))
+            i += 1
+    results.put((acknowledged, latencies, errors))
+
+
 class Writers:
-    """4 threads writing as fast as answered; each write's name, send time, latency."""
+    """4 writer processes (no GIL shared with each other or with this process), each writing as
+    fast as answered; every write's send time and latency, every acknowledged dataset's name."""
 
     def __init__(self, url: str, set_id: str, count: int = 4) -> None:
-        self.acknowledged: list[tuple[str, float]] = []  # (dataset name, monotonic ack time)
-        self.latencies: list[tuple[float, float]] = []  # (wall-clock send time, seconds)
+        context = multiprocessing.get_context("spawn")
+        self._stop = context.Event()
+        self._results = context.Queue()
+        self._processes = [context.Process(target=_write, args=(url, set_id, n, self._stop, self._results))
+                           for n in range(count)]
+        for process in self._processes:
+            process.start()
+        self.acknowledged: list[tuple[str, float]] = []
+        self.latencies: list[tuple[float, float]] = []
         self.errors = 0
-        self._stop = threading.Event()
-        self._threads = [threading.Thread(target=self._run, args=(url, set_id, n)) for n in range(count)]
-        for thread in self._threads:
-            thread.start()
-
-    def _run(self, url: str, set_id: str, n: int) -> None:
-        with httpx.Client(base_url=url, timeout=60) as client:
-            i = 0
-            while not self._stop.is_set():
-                name = f"w{n}-{time.time_ns()}"
-                sent, began = time.time(), time.perf_counter()
-                try:
-                    if i % 2 == 0:
-                        response = client.post("/v1/datasets", json={"projectId": PROJECT, "name": name})
-                    else:
-                        body = {"annotationSetId": set_id, "referenceName": "chrW",
-                                "start": str(i), "end": str(i + 1)}
-                        response = client.post("/v1/annotations", json=body)
-                except httpx.HTTPError:
-                    return
-                self.latencies.append((sent, time.perf_counter() - began))
-                if response.status_code != 200:
-                    self.errors += 1
-                elif i % 2 == 0:
-                    self.acknowledged.append((name, time.monotonic()))
-                i += 1
 
     def stop(self) -> None:
         self._stop.set()
-        for thread in self._threads:
-            thread.join(timeout=120)
+        for _ in self._processes:
+            acknowledged, latencies, errors = self._results.get(timeout=300)
+            self.acknowledged += acknowledged
+            self.latencies += latencies
+            self.errors += errors
+        for process in self._processes:
+            process.join(timeout=60)
 
 
 def dataset_names(url: str) -> set[str]:
