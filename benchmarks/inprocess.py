@@ -3,13 +3,14 @@
 Calls the ASGI app directly from one event loop, ``--requests`` times each:
 
 * ``GET /v1/datasets/{id}`` and ``POST /v1/annotations/search`` through the mock
-  (``create_app``), and
+  (``create_app``: each operation's compiled plan), through the same mock answering
+  with Connexion's middleware chain instead (``create_app(fast_path=False)``), and
 * the same two requests through a bare Starlette app answering the *same bytes*,
 
-then prints microseconds per request and the ratio mock/bare. What the mock adds
-over the floor is its middleware, routing, identity, Connexion's validation,
-the backend call and rendering; the ratio is what to compare between versions
-(figures move with machine load, the ratio much less).
+then prints microseconds per request and the ratios to the bare app. What the mock
+adds over the floor is its middleware, routing, identity, validation, the backend
+call and rendering; the ratio is what to compare between versions (figures move with
+machine load, the ratio much less).
 
     python benchmarks/inprocess.py [--requests 2000] [--rounds 3]
 """
@@ -19,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -34,7 +36,7 @@ from mockserver.backend import DEFAULT_OWNER, Backend  # noqa: E402
 Request = tuple[str, str, bytes]
 
 
-def seeded_mock() -> tuple[Any, Request, Request]:
+def seeded_mock(fast_path: bool = True) -> tuple[Any, Request, Request]:
     backend = Backend(id_seed=7)
     dataset = backend.datasets.create(DEFAULT_OWNER, {"projectId": "bench", "name": "bench"})
     aset = backend.annotation_sets.create(
@@ -49,7 +51,7 @@ def seeded_mock() -> tuple[Any, Request, Request]:
     search = {"annotationSetIds": [aset["id"]], "referenceName": "chr1", "start": "0", "pageSize": 10}
     get = ("GET", f"/v1/datasets/{dataset['id']}", b"")
     post = ("POST", "/v1/annotations/search", json.dumps(search).encode())
-    return create_app(backend, swagger_ui=False), get, post
+    return create_app(backend, swagger_ui=False, fast_path=fast_path), get, post
 
 
 def bare_app(get_body: bytes, search_body: bytes) -> Any:
@@ -134,6 +136,7 @@ def main() -> None:
     args = parser.parse_args()
 
     mock, get, post = seeded_mock()
+    chain = seeded_mock(fast_path=False)[0]
     loop = asyncio.new_event_loop()
     run = loop.run_until_complete
     get_status, get_body = run(call(mock, get))
@@ -141,12 +144,16 @@ def main() -> None:
     if (get_status, search_status) != (200, 200):
         raise SystemExit(f"the mock answered {get_status}/{search_status}: {get_body!r} {search_body!r}")
     bare = bare_app(get_body, search_body)
-    print(f"{args.requests} requests per run, best of {args.rounds} runs (us per request)")
-    print(f"{'request':<32}{'mock':>10}{'bare':>10}{'mock/bare':>11}")
+    print(f"{args.requests} requests per run, best of {args.rounds} runs (us per request); "
+          f"load average {os.getloadavg()[0]:.2f}")
+    print(f"{'request':<30}{'mock':>8}{'chain':>8}{'bare':>8}{'mock/bare':>11}{'chain/bare':>12}")
     for label, request in (("GET /v1/datasets/{id}", get), ("POST /v1/annotations/search", post)):
-        mock_us = best(args.rounds, lambda r=request: run(per_request(mock, r, args.requests)))
-        bare_us = best(args.rounds, lambda r=request: run(per_request(bare, r, args.requests)))
-        print(f"{label:<32}{mock_us:>10.1f}{bare_us:>10.1f}{mock_us / bare_us:>11.2f}")
+        us = {
+            name: best(args.rounds, lambda r=request, app=app: run(per_request(app, r, args.requests)))
+            for name, app in (("mock", mock), ("chain", chain), ("bare", bare))
+        }
+        print(f"{label:<30}{us['mock']:>8.1f}{us['chain']:>8.1f}{us['bare']:>8.1f}"
+              f"{us['mock'] / us['bare']:>11.2f}{us['chain'] / us['bare']:>12.2f}")
     loop.close()
 
 

@@ -382,7 +382,8 @@ def limited_receive(receive: Receive, *, max_bytes: int, read_timeout: float) ->
         if complete:
             return await receive()
         try:
-            message = await asyncio.wait_for(receive(), read_timeout)
+            async with asyncio.timeout(read_timeout):  # a timer, not wait_for's task per call
+                message = await receive()
         except TimeoutError:
             raise stalled(read_timeout) from None
         if message["type"] == "http.request":

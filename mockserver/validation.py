@@ -195,27 +195,44 @@ class CompiledFirst:
         self.python.validate(instance)
 
 
-#: the formats the Python validators check, handed to the compiled ones as the same functions
-#: (jsonschema_rs applies a format to strings only; numbers get NUMBER_BOUNDS instead)
-PYTHON_FORMATS = {
-    name: (lambda value, name=name: FORMAT_CHECKER.conforms(value, name)) for name in FORMAT_CHECKER.checkers
+def _format_function(name: str) -> Any:
+    """``FORMAT_CHECKER.conforms(value, name)``, without its dispatch on every call."""
+    check, raises = FORMAT_CHECKER.checkers[name]
+
+    def conforms(value: Any) -> bool:
+        try:
+            return bool(check(value))
+        except raises:
+            return False
+
+    return conforms
+
+
+#: proto number format -> what a compiled validator holds its values to, inside the type's
+#: range so the edges are always Python's to decide: decimal strings matching a pattern
+#: short enough to fit (jsonschema_rs applies formats to strings only), and numbers within
+#: bounds (less a margin for 64-bit types, in case one is compared as a double)
+PROTO_NUMBERS: dict[str, dict[str, Any]] = {
+    "int32": {"pattern": "^-?[0-9]{1,9}$", "minimum": INTEGER_RANGES["int32"][0],
+              "maximum": INTEGER_RANGES["int32"][1]},
+    "uint32": {"pattern": "^[0-9]{1,9}$", "minimum": 0, "maximum": INTEGER_RANGES["uint32"][1]},
+    "int64": {"pattern": "^-?[0-9]{1,18}$", "minimum": INTEGER_RANGES["int64"][0] + 4096,
+              "maximum": INTEGER_RANGES["int64"][1] - 4096},
+    "uint64": {"pattern": "^[0-9]{1,19}$", "minimum": 0, "maximum": INTEGER_RANGES["uint64"][1] - 4096},
+    "float": {"minimum": -FLOAT32_MAX, "maximum": FLOAT32_MAX},
 }
-#: numeric format -> the range a compiled validator holds numbers to: the proto type's, less a
-#: margin for 64-bit types (in case a number is compared as a double, which cannot tell
-#: neighbours apart there), so the very edges are Python's to decide
-NUMBER_BOUNDS: dict[str, tuple[float, float]] = {
-    **{name: (low + 4096, high - 4096) if high > 2**53 else (low, high)
-       for name, (low, high) in INTEGER_RANGES.items()},
-    "float": (-FLOAT32_MAX, FLOAT32_MAX),
+#: the other formats the Python validators check, handed to the compiled ones as the same functions
+PYTHON_FORMATS = {
+    name: _format_function(name) for name in FORMAT_CHECKER.checkers if name not in PROTO_NUMBERS
 }
 
 
 def compiled_validator(schema: dict[str, Any]) -> jsonschema_rs.Draft4Validator | None:
     """The compiled validator for ``schema``, or None when it would not mean what Connexion's does.
 
-    Python's format checks are plugged in for strings, numbers with a proto format are held
-    to (a little inside) its range, and a schema using Connexion's ``nullable`` extension,
-    which lets null through types and enums, gets none.
+    Python's format checks are plugged in (proto number formats as :data:`PROTO_NUMBERS`),
+    and a schema using Connexion's ``nullable`` extension, which lets null through types
+    and enums, gets none.
     """
     if _uses_nullable(schema):
         return None
@@ -226,16 +243,15 @@ def compiled_validator(schema: dict[str, Any]) -> jsonschema_rs.Draft4Validator 
 
 
 def _bounded(schema: Any) -> Any:
-    """A copy of ``schema`` whose numeric formats also bound numbers (see :data:`NUMBER_BOUNDS`)."""
+    """A copy of ``schema`` whose proto number formats are spelled as :data:`PROTO_NUMBERS`."""
     if isinstance(schema, list):
         return [_bounded(item) for item in schema]
     if not isinstance(schema, dict):
         return schema
     out = {key: _bounded(value) for key, value in schema.items()}
     proto_format = out.get("format")
-    bounds = NUMBER_BOUNDS.get(proto_format) if isinstance(proto_format, str) else None
-    if bounds is not None:
-        out = {"allOf": [out, {"minimum": bounds[0], "maximum": bounds[1]}]}
+    if isinstance(proto_format, str) and proto_format in PROTO_NUMBERS:
+        out = {"allOf": [out, PROTO_NUMBERS[proto_format]]}
     return out
 
 
