@@ -16,7 +16,9 @@ then drives each with the same two requests, ``GET /v1/datasets/{id}`` and ``POS
 asyncio keep-alive load generator (a Python client saturates first: its figures are lower
 bounds). Rounds alternate the servers (``--rounds``; the server order rotates each round),
 and each figure is the round with the most requests per second. Prints req/s, p50 and p99
-latency per server, and the ratios mock/floor, mock/Prism and p99 mock/floor.
+latency and the server's CPU time per request (its process group's user + system time over
+the run, from /proc: what a request costs the server whatever else the machine runs), and
+the ratios mock/floor, mock/Prism (by req/s and by CPU per request) and p99 mock/floor.
 
     python benchmarks/peers.py [--seconds 6] [--connections 16] [--rounds 2] [--no-prism]
 """
@@ -146,7 +148,8 @@ def run_wrk(url: str, seconds: float, connections: int, body: str | None) -> Res
         value, unit = float(found.group(1)), found.group(2)  # type: ignore[union-attr]
         return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
 
-    return {"rps": rps, "p50": percentile("50"), "p99": percentile("99")}
+    count = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    return {"rps": rps, "p50": percentile("50"), "p99": percentile("99"), "requests": count}
 
 
 async def _asyncio_load(host: str, port: int, raw: bytes, seconds: float, connections: int) -> Result:
@@ -171,7 +174,7 @@ async def _asyncio_load(host: str, port: int, raw: bytes, seconds: float, connec
     elapsed = time.perf_counter() - began
     latencies.sort()
     return {"rps": len(latencies) / elapsed, "p50": statistics.median(latencies),
-            "p99": latencies[max(0, int(len(latencies) * 0.99) - 1)]}
+            "p99": latencies[max(0, int(len(latencies) * 0.99) - 1)], "requests": len(latencies)}
 
 
 def run_asyncio(url: str, seconds: float, connections: int, body: str | None) -> Result:
@@ -183,6 +186,28 @@ def run_asyncio(url: str, seconds: float, connections: int, body: str | None) ->
         head += f"Content-Type: application/json\r\nContent-Length: {len(data)}\r\n"
     raw = (head + "\r\n").encode() + data
     return asyncio.run(_asyncio_load(host, port, raw, seconds, connections))
+
+
+def cpu_seconds(group: int) -> float:
+    """User + system CPU time so far of every process in a process group (Linux /proc)."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()
+        except OSError:
+            continue  # the process ended meanwhile
+        if int(fields[2]) == group:  # fields after the name: state, ppid, pgrp, ...
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def measured(load: Callable[..., Result], group: int, *args: Any) -> Result:
+    """One load run, plus the server's CPU time per request: what the server spends on a
+    request whatever else the machine runs (req/s depends on the CPU share it gets)."""
+    before = cpu_seconds(group)
+    result = load(*args)
+    result["cpu_us"] = (cpu_seconds(group) - before) / max(1, result["requests"]) * 1e6
+    return result
 
 
 # --------------------------------------------------------------------------- main
@@ -276,6 +301,7 @@ def main() -> None:
         print(f"loader: {loader} (-c{args.connections}, {args.seconds:g} s per run), {args.rounds} rounds "
               f"alternating {', '.join(servers)}; cpus: {os.cpu_count()}, load average "
               f"{os.getloadavg()[0]:.2f}; {args.annotations} annotations; prism: {prism_note}")
+        groups = dict(zip(list(ports), [proc.pid for proc in procs], strict=True))
         best: dict[tuple[str, str], Result] = {}
         for round_number in range(args.rounds):
             order = servers[round_number % len(servers):] + servers[:round_number % len(servers)]
@@ -284,7 +310,7 @@ def main() -> None:
                     url = f"http://127.0.0.1:{ports[server]}{path}"
                     if round_number == 0:
                         load(url, 1, args.connections, body)  # warm-up
-                    result = load(url, args.seconds, args.connections, body)
+                    result = measured(load, groups[server], url, args.seconds, args.connections, body)
                     if result["rps"] > best.get((label, server), {"rps": -1})["rps"]:
                         best[(label, server)] = result
         print(f"load average after: {os.getloadavg()[0]:.2f}")
@@ -295,16 +321,19 @@ def main() -> None:
 
 
 def report(best: dict[tuple[str, str], Result], requests: dict[str, Any], servers: list[str]) -> None:
-    print(f"{'request':<24}{'server':<8}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}")
+    print(f"{'request':<24}{'server':<8}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'cpu us/req':>12}")
     for label in requests:
         for server in servers:
             r = best[(label, server)]
-            print(f"{label:<24}{server:<8}{r['rps']:>9.0f}{r['p50']:>9.2f}{r['p99']:>9.2f}")
+            print(f"{label:<24}{server:<8}{r['rps']:>9.0f}{r['p50']:>9.2f}{r['p99']:>9.2f}{r['cpu_us']:>12.0f}")
         mock, floor = best[(label, "mock")], best[(label, "floor")]
-        line = (f"{label:<24}ratios: mock/floor {mock['rps'] / floor['rps']:.2f}x req/s (goal >= 0.35), "
+        line = (f"{label:<24}ratios: mock/floor {mock['rps'] / floor['rps']:.2f}x req/s (goal >= 0.35; "
+                f"{floor['cpu_us'] / mock['cpu_us']:.2f}x by server CPU per request), "
                 f"p99 {mock['p99'] / floor['p99']:.2f}x the floor's (goal <= 3)")
         if "prism" in servers:
-            line += f", mock/prism {mock['rps'] / best[(label, 'prism')]['rps']:.2f}x req/s (goal >= 2)"
+            prism = best[(label, "prism")]
+            line += (f", mock/prism {mock['rps'] / prism['rps']:.2f}x req/s (goal >= 2; "
+                     f"{prism['cpu_us'] / mock['cpu_us']:.2f}x by CPU)")
         print(line)
 
 

@@ -32,6 +32,7 @@ from mockserver import compat, context, request_body
 from mockserver.backend import Backend
 from mockserver.backend.principals import Principal
 from mockserver.errors import ApiError
+from mockserver.plans import Plan
 from mockserver.rendering import check_selection, error_response, json_response, parse_fields
 from mockserver.request_options import current_options, options_from_query, reset_options, set_options
 from mockserver.routing import Operation, RouteTable
@@ -55,7 +56,7 @@ class GenomicsMiddleware:
         discovery: Callable[[str], dict[str, Any]],
         extra_routes: dict[str, ASGIApp] | None = None,
         control: Any = None,
-        plans: Mapping[str, ASGIApp] | None = None,
+        plans: Mapping[str, Plan] | None = None,
     ) -> None:
         self.app = app
         self.backend = backend
@@ -141,8 +142,7 @@ class GenomicsMiddleware:
             if plan is None:
                 await self.app(scope, receive, send)
             else:
-                scope["path_params"] = match.path_params
-                await plan(scope, receive, send)
+                await plan.answer(scope, receive, send, query, match.path_params)
         finally:
             context.current_principal.reset(principal_token)
 

@@ -124,8 +124,9 @@ class Plan:
             or not all(is_json_mimetype(mime) for mime in operation.consumes),
             "header or cookie parameters": any(p["in"] not in ("query", "path") for p in parameters),
             "object parameters": any(p.get("schema", {}).get("type") == "object" for p in parameters),
-            "path parameters that are not plain strings": any(
-                p.get("schema", {}).get("type") != "string" or sanitize(p["name"]) != p["name"] for p in path
+            "path parameters that are not plain strings": not all(
+                p.get("schema", {}).get("type") == "string" and not is_nullable(p)
+                and sanitize(p["name"]) == p["name"] for p in path
             ),
         }
         return next((reason for reason, found in checks.items() if found), None)
@@ -169,13 +170,17 @@ class Plan:
                 self._bodies[mime_type] = found
         return found
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def answer(
+        self, scope: Scope, receive: Receive, send: Send, query: dict[str, list[str]], path: dict[str, str]
+    ) -> None:
+        """Answer one request; ``query`` is its query string parsed (``parse_qs``, blank values
+        kept) and ``path`` its path parameters (:class:`~mockserver.routing.RouteTable`)."""
         current = [receive]  # the body validator replaces the channel; the request reads the new one
 
         async def read() -> Any:
             return await current[0]()
 
-        request = ConnexionRequest(scope, read, uri_parser=self.uri_parser)
+        request = PlannedRequest(scope, read, uri_parser=self.uri_parser, query=query, path=path)
         try:
             response = await self._respond(request, scope, current)
         except Exception as exc:  # noqa: BLE001 - every failure becomes Google's envelope, as in Connexion
@@ -217,6 +222,43 @@ class Plan:
         if not isinstance(response, Response):
             raise TypeError(f"{self.operation.operation_id}: a handler must return a Response")
         return response
+
+
+class PlannedRequest(ConnexionRequest):
+    """Connexion's request with its parameters resolved from what the middleware already knows.
+
+    The query is the middleware's ``parse_qs`` of the query string (what Starlette's
+    ``QueryParams`` computes: ``parse_qsl`` with blank values kept), resolved by Connexion's
+    URI parser on first use; the path parameters are the route table's, which Connexion's
+    parser hands back unchanged for plain string parameters (the only ones a plan takes).
+    """
+
+    def __init__(
+        self, scope: Scope, receive: Receive, *, uri_parser: Any, query: dict[str, list[str]],
+        path: dict[str, str],
+    ) -> None:
+        super().__init__(scope, receive, uri_parser=uri_parser)
+        self.raw_query = query
+        self.resolved_query: dict[str, Any] | None = None
+        self.resolved_path = path
+        self.read_content_type: str | None = None
+
+    @property
+    def content_type(self) -> str:
+        """Connexion's reading of the header, once (a body request reads it twice)."""
+        if self.read_content_type is None:
+            self.read_content_type = super().content_type
+        return self.read_content_type
+
+    @property
+    def query_params(self) -> dict[str, Any]:
+        if self.resolved_query is None:
+            self.resolved_query = self.uri_parser.resolve_query(self.raw_query) if self.raw_query else {}
+        return self.resolved_query
+
+    @property
+    def path_params(self) -> dict[str, str]:
+        return self.resolved_path
 
 
 def content_type(headers: list[tuple[bytes, bytes]]) -> str | None:

@@ -148,13 +148,13 @@ def test_every_operation_of_the_document_has_a_plan() -> None:
 
 def test_every_failure_and_success_of_the_corpus_is_answered_the_same(twins, monkeypatch) -> None:
     answered = []
-    original = Plan.__call__
+    original = Plan.answer
 
     async def counting(plan: Plan, *args: Any) -> None:
         answered.append(plan.operation.operation_id)
         await original(plan, *args)
 
-    monkeypatch.setattr(Plan, "__call__", counting)
+    monkeypatch.setattr(Plan, "answer", counting)
     statuses = {same_answer(twins, request)[0] for request in corpus(twins[2])}
     assert {200, 400, 404, 405} <= statuses  # the corpus reaches successes and each kind of failure
     assert len(set(answered)) > 10  # and the plans answered one app's requests (only that app's:
@@ -280,3 +280,27 @@ def test_a_plan_refuses_what_it_does_not_reproduce() -> None:
             return lambda datasetId: None  # noqa: N803 - a parameter named as in the document
 
     assert Plan.unsupported(Synchronous()) is not None  # type: ignore[arg-type]
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.data())
+def test_a_planned_request_resolves_parameters_as_connexions_does(data: st.DataObject) -> None:
+    from urllib.parse import parse_qs, urlencode
+
+    from connexion.lifecycle import ConnexionRequest
+
+    from mockserver.plans import PlannedRequest
+
+    plan = data.draw(st.sampled_from(sorted(PLANS.values(), key=lambda p: p.operation.operation_id)))
+    names = [p["name"] for p in plan.operation.parameters if p["in"] == "query"] + ["other"]
+    pairs = data.draw(st.lists(st.tuples(st.sampled_from(names), QUERY_TEXT | st.sampled_from(["1", "a,b"])),
+                               max_size=4))
+    query_string = urlencode(pairs).encode() + data.draw(st.sampled_from([b"", b"&flag", b"&x=%ff", b"&&"]))
+    path = {p["name"]: data.draw(TEXT) for p in plan.operation.parameters if p["in"] == "path"}
+    scope = {"type": "http", "method": "GET", "path": "/", "query_string": query_string, "headers": [],
+             "path_params": path}
+    connexions = ConnexionRequest(scope, uri_parser=plan.uri_parser)
+    planned = PlannedRequest(scope, None, uri_parser=plan.uri_parser, path=dict(path),
+                             query=parse_qs(query_string.decode("latin-1"), keep_blank_values=True))
+    assert planned.query_params == connexions.query_params
+    assert planned.path_params == connexions.path_params
