@@ -426,8 +426,8 @@ class Store:
             self._solved("snapshot")
 
     def _pieces(self, pieces: Iterable[bytes]) -> Iterable[bytes]:
-        """The state file's pieces, yielding to requests between them: the compactor sleeps a
-        quarter of the time it worked, and hands the GIL over every millisecond meanwhile
+        """The state file's pieces, yielding to requests between them: the compactor sleeps for
+        half the time it worked, and hands the GIL over every millisecond meanwhile
         (instead of every 5), so a request waits for neither the lock nor the interpreter long."""
         switch = sys.getswitchinterval()
         sys.setswitchinterval(COMPACTION_SWITCH_INTERVAL)
