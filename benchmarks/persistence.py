@@ -53,19 +53,20 @@ def build_state(path: Path, annotations: int) -> tuple[str, float]:
     sys.path.insert(0, str(ROOT))
     from mockserver.auth import TokenRegistry
     from mockserver.backend import DEFAULT_OWNER, Backend
+    from mockserver.backend.public_references import GRCH38
     from mockserver.persistence import Store
 
     started = time.perf_counter()
     backend = Backend()
     dataset = backend.datasets.create(DEFAULT_OWNER, {"projectId": PROJECT, "name": "bench"})
-    aset = backend.annotation_sets.create(
-        DEFAULT_OWNER, {"datasetId": dataset["id"], "referenceSetId": "rs", "type": "GENERIC"}
+    aset = backend.annotation_sets.create(  # GRCh38, built in: chr1..chr22 all longer than 40 Mbp
+        DEFAULT_OWNER, {"datasetId": dataset["id"], "referenceSetId": GRCH38, "type": "GENERIC"}
     )
     rng = random.Random(7)
 
     def rows():
         for i in range(annotations):
-            start = rng.randrange(0, 200_000_000)
+            start = rng.randrange(0, 40_000_000)
             yield {"referenceName": f"chr{i % 22 + 1}", "start": start, "end": start + rng.randrange(1, 5000),
                    "info": {"n": [str(i)]} if i % 10 == 0 else None}
 
@@ -120,8 +121,10 @@ class Server:
         self.log.close()
 
 
-def _write(url: str, set_id: str, n: int, stop: Any, results: Any) -> None:
-    """One writer process: writes until ``stop`` is set, then sends its record home."""
+def _write(url: str, set_id: str, n: int, ready: Any, stop: Any, results: Any) -> None:
+    """One writer process: says it is ready, writes until ``stop`` is set, then sends its
+    record home."""
+    ready.release()
     acknowledged: list[tuple[str, float]] = []  # (dataset name, monotonic ack time)
     latencies: list[tuple[float, float]] = []  # (wall-clock send time, seconds)
     errors = 0
@@ -134,7 +137,7 @@ def _write(url: str, set_id: str, n: int, stop: Any, results: Any) -> None:
                 if i % 2 == 0:
                     response = client.post("/v1/datasets", json={"projectId": PROJECT, "name": name})
                 else:
-                    body = {"annotationSetId": set_id, "referenceName": "chrW",
+                    body = {"annotationSetId": set_id, "referenceName": "chrX",
                             "start": str(i), "end": str(i + 1)}
                     response = client.post("/v1/annotations", json=body)
             except httpx.HTTPError:
@@ -150,16 +153,22 @@ def _write(url: str, set_id: str, n: int, stop: Any, results: Any) -> None:
 
 class Writers:
     """4 writer processes (no GIL shared with each other or with this process), each writing as
-    fast as answered; every write's send time and latency, every acknowledged dataset's name."""
+    fast as answered; every write's send time and latency, every acknowledged dataset's name.
+    Returns once every process has started (spawning them takes a second on a busy machine)."""
 
     def __init__(self, url: str, set_id: str, count: int = 4) -> None:
         context = multiprocessing.get_context("spawn")
         self._stop = context.Event()
         self._results = context.Queue()
-        self._processes = [context.Process(target=_write, args=(url, set_id, n, self._stop, self._results))
-                           for n in range(count)]
+        ready = context.Semaphore(0)
+        self._processes = [
+            context.Process(target=_write, args=(url, set_id, n, ready, self._stop, self._results))
+            for n in range(count)
+        ]
         for process in self._processes:
             process.start()
+        for _ in self._processes:  # measurement windows start once every writer is writing
+            ready.acquire(timeout=120)
         self.acknowledged: list[tuple[str, float]] = []
         self.latencies: list[tuple[float, float]] = []
         self.errors = 0
