@@ -66,6 +66,9 @@ class Target:
     reference_set_id: str | None = None
     writer_sees_all_projects: bool | None = None
     has_admin: bool | None = None
+    #: learned on first use (Context.require_variants): None, or why variants cannot be tested
+    no_variants: str | None = None
+    variants_probed: bool = False
 
 
 @dataclass
@@ -241,6 +244,34 @@ class Context:
         """The reference set annotation sets are created against (one the target knows)."""
         return self.target.reference_set_id or FALLBACK_REFERENCE_SET
 
+    def require_variants(self) -> None:
+        """Skip the check (SkipCheck, with the reason) on a target that serves no variants.
+
+        An empty ``variants/search`` is a 400 naming a missing field on a server that has the
+        method; a 404 (no such path), 405 or 501 (UNIMPLEMENTED) means it has not."""
+        if not self.target.variants_probed:
+            answer = self.writer.post("/v1/variants/search", {})
+            if answer.status_code in (404, 405, 501):
+                said = answer.status_code
+                self.target.no_variants = f"the target serves no variants (POST /v1/variants/search: {said})"
+            self.target.variants_probed = True
+        if self.target.no_variants:
+            raise SkipCheck(self.target.no_variants)
+
+    def new_variant_set(self, dataset_id: str, call_sets: int = 0) -> tuple[str, list[str]]:
+        """A variant set on the suites' reference set, and ``call_sets`` call sets in it."""
+        body = {"datasetId": dataset_id, "referenceSetId": self.reference_set_id, "name": "contracts"}
+        set_id = expect(self.writer.post("/v1/variantsets", body), 200, rule="variantsets.create")["id"]
+        made = [
+            expect(
+                self.writer.post("/v1/callsets", {"variantSetIds": [set_id], "name": f"sample-{i}"}),
+                200,
+                rule="callsets.create",
+            )["id"]
+            for i in range(call_sets)
+        ]
+        return set_id, made
+
     def has_admin(self) -> bool:
         """Whether the target is the mock with its admin API (/_mock/) reachable."""
         if self.target.has_admin is None:
@@ -258,6 +289,21 @@ class Context:
             except Exception:  # noqa: BLE001 - best effort
                 pass
         self.recorder.created_datasets.clear()
+
+
+def variant_body(
+    set_id: str, reference: str, start: int, end: int, calls: dict[str, list[int]]
+) -> dict[str, Any]:
+    """A variants.create body (one SNP, N>A) with a call per call set in ``calls`` (id -> genotype)."""
+    return {
+        "variantSetId": set_id,
+        "referenceName": reference,
+        "start": str(start),
+        "end": str(end),
+        "referenceBases": "N",
+        "alternateBases": ["A"],
+        "calls": [{"callSetId": c, "genotype": genotype} for c, genotype in calls.items()],
+    }
 
 
 @dataclass

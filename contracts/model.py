@@ -5,7 +5,10 @@ undeletes datasets, annotation sets and annotations (and searches them) in a
 fresh project; after every step the server's lists and searches must equal
 what the model predicts, and every call's status must be the one the model
 predicts (soft-deleted datasets hide their contents, deleted sets take their
-annotations with them, updates touch only the masked fields).
+annotations with them, updates touch only the masked fields). A second
+machine (:mod:`contracts.model_variants`) does the same for variants, call
+sets and variant sets; it is skipped, with the reason, on a target without
+variants.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from hypothesis.stateful import (
 
 from contracts.client import ContractViolation, expect
 from contracts.core import MODEL_RUNS, Context, Suite
+from contracts.model_variants import build_variants_machine
 
 SUITE = Suite("model", "random call sequences agree with a reference model after every step")
 
@@ -380,8 +384,12 @@ def model_based_run(ctx: Context) -> None:
         "genomics.annotations.delete",
         "genomics.annotations.search",
     )
+    run_machine(ctx, build_machine(ctx))
+
+
+def run_machine(ctx: Context, machine: type[RuleBasedStateMachine]) -> None:
+    """Run a state machine with the profile's examples and steps and the run's seed."""
     examples, steps = MODEL_RUNS[ctx.target.profile]
-    machine = build_machine(ctx)
 
     def factory() -> RuleBasedStateMachine:
         ctx.case_started()  # per example: bookkeeping, and the shrink budget
@@ -391,3 +399,26 @@ def model_based_run(ctx: Context) -> None:
     if ctx.target.seed is not None:
         factory = hypothesis.seed(ctx.target.seed)(factory)
     run_state_machine_as_test(factory, settings=settings)
+
+
+@SUITE.check
+def variants_model_run(ctx: Context) -> None:
+    """Random variant, call set and variant set histories (create, get, masked patch, merge,
+    delete; a dataset's delete and undelete) match the reference model. Skipped on a target
+    without variants."""
+    ctx.require_variants()
+    ctx.covers(
+        "genomics.variants.create",
+        "genomics.variants.get",
+        "genomics.variants.patch",
+        "genomics.variants.delete",
+        "genomics.variants.search",
+        "genomics.variants.merge",
+        "genomics.callsets.create",
+        "genomics.callsets.delete",
+        "genomics.variantsets.create",
+        "genomics.variantsets.delete",
+        "genomics.datasets.delete",
+        "genomics.datasets.undelete",
+    )
+    run_machine(ctx, build_variants_machine(ctx))

@@ -5,7 +5,9 @@ sequence whatever the page size, in the documented order (annotations by
 reference, then start), without duplicates or gaps, and ``nextPageToken`` is
 absent on the last page. Page tokens are refused (400) when tampered with or
 reused with other filters, and an item inserted behind the cursor while
-paging neither repeats nor hides another item.
+paging neither repeats nor hides another item. variants.search is paged the
+same way (by start on the searched reference, its ``callSetIds`` and ``maxCalls``
+honoured); that check is skipped, with the reason, on a target without variants.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Any
 from hypothesis import strategies as st
 
 from contracts.client import ApiClient, ContractViolation, expect
-from contracts.core import Context, Suite
+from contracts.core import Context, Suite, variant_body
 
 SUITE = Suite("pagination", "pages concatenate to one ordered sequence; tokens bound to their query")
 
@@ -474,5 +476,142 @@ def variant_and_call_sets_pages(ctx: Context) -> None:
         items = check_pages(ctx, fetch_call_sets, "callSets", sizes, "callsets.search")
         check_same_set([c["id"] for c in items], call_sets, "callsets.search")
         ctx.checked(2)
+
+    run()
+
+
+#: (referenceName, start, length, which of the two call sets hold a call): variants with
+#: ties on start, some without calls, one on another reference
+VARIANT_SPREAD = [
+    ("chr1", 5, 3, (0,)),
+    ("chr1", 5, 1, (1,)),
+    ("chr1", 0, 4, (0, 1)),
+    ("chr2", 7, 2, (1,)),
+    ("chr1", 9, 1, ()),
+    ("chr1", 2, 9, (0,)),
+    ("chr1", 5, 2, (0, 1)),
+]
+VariantSpec = tuple[str, int, int, tuple[int, ...]]
+
+
+def variant_specs(max_size: int = 12) -> st.SearchStrategy[list[VariantSpec]]:
+    one = st.tuples(
+        st.sampled_from(REFERENCES[:2]),
+        st.integers(0, 40),
+        st.integers(1, 10),
+        st.sampled_from([(), (0,), (1,), (0, 1)]),
+    )
+    return st.lists(one, max_size=max_size)
+
+
+def create_variants(ctx: Context, specs: list[VariantSpec]) -> tuple[str, list[str], list[tuple[Any, ...]]]:
+    """A new variant set with two call sets holding ``specs``: (set id, call set ids, and per
+    variant (id, reference, start, end, the call sets holding a call))."""
+    dataset_id = ctx.new_dataset("pagination-variants")
+    set_id, call_sets = ctx.new_variant_set(dataset_id, call_sets=2)
+    created = []
+    for reference, start, length, holders in specs:
+        calls = {call_sets[i]: [0, 1] for i in holders}
+        body = variant_body(set_id, reference, start, start + length, calls)
+        made = expect(ctx.writer.post("/v1/variants", body), 200, rule="variants.create")
+        created.append((made["id"], reference, start, start + length, {call_sets[i] for i in holders}))
+    return set_id, call_sets, created
+
+
+def check_variant_tokens(ctx: Context, query: dict[str, Any], other: dict[str, Any]) -> None:
+    """A variants.search page token is opaque and bound to its query: accepted with it, 400
+    when tampered with or sent with ``other`` filters."""
+    first = expect(ctx.writer.post("/v1/variants/search", {**query, "pageSize": 1}), 200)
+    token = first.get("nextPageToken")
+    if not token:
+        return
+    again = {**query, "pageSize": 1}
+    expect(
+        ctx.writer.post("/v1/variants/search", {**again, "pageToken": token}),
+        200,
+        rule="variants.search: a token reused with its own query is accepted",
+    )
+    for how in range(4):
+        expect(
+            ctx.writer.post("/v1/variants/search", {**again, "pageToken": tampered(token, how)}),
+            400,
+            rule="variants.search: a tampered page token must be rejected",
+        )
+    expect(
+        ctx.writer.post("/v1/variants/search", {**other, "pageSize": 1, "pageToken": token}),
+        400,
+        rule="variants.search: a page token reused with other filters must be rejected",
+    )
+    ctx.checked(2)
+
+
+@SUITE.check
+def variants_search_pages(ctx: Context) -> None:
+    """variants.search: one sequence for every page size, ordered by start on the reference;
+    exactly the overlapping variants; with callSetIds only those calls, and only variants
+    holding one; a page over maxCalls only when it holds a single variant; tokens bound to
+    their query. Skipped on a target without variants."""
+    ctx.require_variants()
+    ctx.covers("genomics.variants.search", "genomics.variants.create", "genomics.variantsets.create")
+
+    @ctx.given(
+        variant_specs(),
+        page_sizes(),
+        st.one_of(st.none(), st.tuples(st.integers(0, 40), st.integers(1, 30))),
+        st.sampled_from([None, 0, 1]),
+        st.integers(1, 4),
+        explicit=[
+            (VARIANT_SPREAD, EVEN_AND_ODD, None, None, 3),
+            (VARIANT_SPREAD, EVEN_AND_ODD, (4, 3), 1, 1),
+        ],
+    )
+    def run(
+        specs: list[VariantSpec], sizes: list[int], window: Any, only: int | None, max_calls: int
+    ) -> None:
+        set_id, call_sets, created = create_variants(ctx, specs)
+        query: dict[str, Any] = {"variantSetIds": [set_id], "referenceName": "chr1"}
+        qs, qe = 0, None
+        if window is not None:
+            qs, qe = window[0], window[0] + window[1]
+            query.update(start=str(qs), end=str(qe))
+        wanted = set(call_sets)
+        if only is not None:
+            wanted = {call_sets[only]}
+            query["callSetIds"] = [call_sets[only]]
+
+        def fetch(size: int, token: str | None) -> Any:
+            body = {**query, "pageSize": size, "pageToken": token, "maxCalls": max_calls}
+            page = expect(ctx.writer.post("/v1/variants/search", body), 200, rule="variants.search")
+            held = [len(v.get("calls", [])) for v in page.get("variants", [])]
+            if len(held) > 1 and sum(held) > max_calls:
+                raise ContractViolation(
+                    f"variants.search: a page of {len(held)} variants holds {sum(held)} calls, over "
+                    f"maxCalls={max_calls}"
+                )
+            return page
+
+        items = check_pages(ctx, fetch, "variants", sizes, "variants.search")
+        starts = [int(v.get("start", "0")) for v in items]
+        if starts != sorted(starts) or any(v.get("referenceName") != "chr1" for v in items):
+            placed = [(v.get("referenceName"), v.get("start")) for v in items]
+            raise ContractViolation(f"variants.search: not by start on chr1 alone: {placed}")
+        holding = {
+            variant_id: holders & wanted
+            for variant_id, reference, start, end, holders in created
+            if reference == "chr1" and start < (qe if qe is not None else end) and end > qs
+        }
+        if only is not None:
+            holding = {variant_id: calls for variant_id, calls in holding.items() if calls}
+        check_same_set([v["id"] for v in items], set(holding), "variants.search")
+        for v in items:
+            calls = [c.get("callSetId") for c in v.get("calls", [])]
+            if sorted(calls) != sorted(holding[v["id"]]):
+                raise ContractViolation(
+                    f"variants.search: variant {v['id']} answered the calls of {sorted(calls)}, "
+                    f"not those of {sorted(holding[v['id']])}"
+                    + (f" (callSetIds={query['callSetIds']})" if only is not None else "")
+                )
+        check_variant_tokens(ctx, query, {**query, "referenceName": "chr2"})
+        ctx.checked(3)
 
     run()

@@ -341,6 +341,13 @@ def main(args: argparse.Namespace) -> int:
     print_report(report, console, rerun)
     if args.junit_xml:
         console.print(f"JUnit XML written to {args.junit_xml}")
-    total = len(report.results)
-    console.print(f"{total - len(report.failed)}/{total} checks passed in {time.monotonic() - started:.0f}s")
+    console.print(f"{summary(report)} in {time.monotonic() - started:.0f}s")
     return 1 if report.failed else 0
+
+
+def summary(report: Report) -> str:
+    """The verdict line: a skipped check is counted apart, never as passed."""
+    passed = sum(r.status == "passed" for r in report.results)
+    skipped = sum(r.status == "skipped" for r in report.results)
+    line = f"{passed}/{len(report.results)} checks passed"
+    return line + (f", {skipped} skipped (reasons above)" if skipped else "")

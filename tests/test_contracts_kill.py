@@ -28,6 +28,7 @@ from mockserver.backend.annotations import Annotations
 from mockserver.backend.annotationsets import AnnotationSets
 from mockserver.backend.datasets import Datasets
 from mockserver.backend.iam import Iam
+from mockserver.backend.variants import Variants
 from mockserver.backend.variantsets import VariantSets
 from mockserver.errors import ApiError
 
@@ -222,6 +223,36 @@ def token_ignores_a_filter(mp: pytest.MonkeyPatch) -> None:
     mp.setattr(paging, "_canonical", canonical)
 
 
+def search_ignores_call_set_ids(mp: pytest.MonkeyPatch) -> None:
+    """variants.search naming a variant set ignores callSetIds: every variant, with all its calls."""
+    original = Variants.search
+
+    def search(self: Any, principal: Any, body: Any) -> Any:
+        if isinstance(body, dict) and body.get("variantSetIds"):
+            body = {k: v for k, v in body.items() if k != "callSetIds"}
+        return original(self, principal, body)
+
+    mp.setattr(Variants, "search", search)
+
+
+def call_set_delete_keeps_calls(mp: pytest.MonkeyPatch) -> None:
+    """Deleting a call set leaves its calls in the variants of its set."""
+    mp.setattr(Variants, "drop_call_set", lambda self, set_id, call_set_id: None)
+
+
+def dataset_delete_destroys_variants(mp: pytest.MonkeyPatch) -> None:
+    """A dataset's soft delete drops the variants of its variant sets: undelete cannot bring them back."""
+    original = Datasets.remove
+
+    def remove(self: Any, record: Any) -> None:
+        for group in self.backend.variant_sets.groups([record["id"]]):
+            for set_id in group or ():
+                self.backend.variants.drop_variant_set(set_id)
+        original(self, record)
+
+    mp.setattr(Datasets, "remove", remove)
+
+
 MUTANTS: dict[str, tuple[Mutant, str]] = {
     "page drops its last item": (drop_last_item, "pagination"),
     "order depends on page size": (order_depends_on_page_size, "pagination"),
@@ -242,6 +273,16 @@ MUTANTS: dict[str, tuple[Mutant, str]] = {
     "errors without the Google envelope": (errors_without_envelope, "schema"),
     "nextPageToken on the last page": (token_on_the_last_page, "pagination"),
     "a token that works with other filters": (token_ignores_a_filter, "pagination"),
+    # issue 16: the variants checks
+    "variants.search ignores callSetIds": (search_ignores_call_set_ids, "pagination"),
+    "a deleted call set's calls stay in its variants": (call_set_delete_keeps_calls, "model"),
+    "undelete does not bring a dataset's variants back": (dataset_delete_destroys_variants, "model"),
+}
+#: mutants a particular check must catch (a suite's other checks are blind to them)
+CAUGHT_BY = {
+    "variants.search ignores callSetIds": "pagination::variants_search_pages",
+    "a deleted call set's calls stay in its variants": "model::variants_model_run",
+    "undelete does not bring a dataset's variants back": "model::variants_model_run",
 }
 
 
@@ -258,6 +299,8 @@ def test_mutant_is_caught(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
     mutate(monkeypatch)
     report = run_against([suite])
     assert suite in report.suites_failed(), f"the {suite} suite did not catch the mutant {name!r}"
+    if name in CAUGHT_BY:
+        assert CAUGHT_BY[name] in {r.id for r in report.failed}, [r.id for r in report.failed]
     assert not any(
         r.message.startswith(("TypeError", "AttributeError", "KeyError")) for r in report.failed
     ), "the suite failed by crashing, not by catching the broken rule: " + "; ".join(

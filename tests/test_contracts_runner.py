@@ -14,7 +14,9 @@ from typing import Any
 import httpx
 import pytest
 
+from contracts.core import Target, iter_checks
 from contracts.local import _live_server
+from contracts.outcome import run_check
 from mockserver import cli
 from mockserver.app import create_app
 from mockserver.backend import paging
@@ -42,6 +44,41 @@ def test_conformance_against_a_running_open_server(
     # an open server with no caller tokens: the fixed-caller check is skipped with a reason, not failed
     skipped = [c for c in root.iter("testcase") if c.find("skipped") is not None]
     assert [c.get("name") for c in skipped] == ["fixed_callers"]
+
+
+def without_variants(app: Any) -> Any:
+    """``app`` as a server without the variants methods: every ``/v1/variants`` path is a 404."""
+    from starlette.responses import JSONResponse
+
+    async def serve(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["path"].startswith("/v1/variants"):
+            error = {"code": 404, "message": "no such method", "status": "NOT_FOUND", "details": []}
+            await JSONResponse({"error": error}, status_code=404)(scope, receive, send)
+        else:
+            await app(scope, receive, send)
+
+    return serve
+
+
+def test_a_target_without_variants_skips_their_checks_with_the_reason(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    junit = tmp_path / "report.xml"
+    with _live_server(without_variants(create_app())) as server:
+        options = ["--base-url", server.url, "--suite", "model", "--seed", "5", "--junit-xml", str(junit)]
+        code = cli.main(["conformance", *options])
+        pages = next(c for c in iter_checks(["pagination"]) if c.name == "variants_search_pages")
+        paged = run_check(pages, Target(server.url))
+    out = capsys.readouterr().out
+    reason = "the target serves no variants (POST /v1/variants/search: 404)"
+    assert (paged.status, paged.message) == ("skipped", reason)
+    assert code == 0, out
+    assert f"skipped model::variants_model_run: {reason}" in out
+    # the skip is counted apart: it is not a pass
+    assert "1/2 checks passed, 1 skipped" in out
+    cases = {c.get("name"): c for c in ET.parse(junit).getroot().iter("testcase")}
+    assert cases["variants_model_run"].find("skipped").get("message") == reason  # type: ignore[union-attr]
+    assert cases["model_based_run"].find("skipped") is None
 
 
 def test_failure_prints_curl_reproduction_and_seed(
