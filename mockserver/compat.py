@@ -21,7 +21,9 @@ The workarounds:
   fresh jsonschema validator for every request and words failures its own
   way; its private hooks are routed to functions of :mod:`mockserver.validation`,
   and a body rewritten before validation (proto3 JSON input) reaches the handler
-  through its ``MUTABLE_VALIDATION`` switch.
+  through its ``MUTABLE_VALIDATION`` switch. The validator also keeps the body the
+  handler will receive (:func:`received_body`), so a compiled plan hands it over
+  instead of reading the replayed bytes and parsing them a second time.
 * :func:`parameter_value` — Connexion's conversion of a parameter's value for the
   handler (private in 3.3), which the compiled plans of :mod:`mockserver.plans` call
   instead of rebuilding every argument of every request the way Connexion does.
@@ -55,6 +57,8 @@ VERIFIED: dict[str, tuple[tuple[int, int], tuple[int, int]]] = {
 OVERRIDE_VARIABLE = "GENOMICS_MOCK_UNVERIFIED_LIBRARIES"
 #: marks a document that ``genomics-mock spec check`` has already validated
 PREVALIDATED = "x-genomics-mock-prevalidated"
+#: :func:`received_body` when the validator cannot tell what the handler receives
+UNKNOWN: Any = object()
 
 
 class UnsupportedLibraryError(RuntimeError):
@@ -141,6 +145,7 @@ def json_body_validator(
     parse_error: Callable[[str], str],
     normalize: Callable[[dict[str, Any], Any], tuple[Any, bool]],
     validate: Callable[[Any, Any, bool], None],
+    parsed_as_stdlib: Callable[[bytes], bool],
 ) -> type[JSONRequestBodyValidator]:
     """A Connexion JSON body validator whose private hooks call our functions.
 
@@ -150,10 +155,15 @@ def json_body_validator(
     ``normalize(schema, body)`` returns the body to validate and pass on, and whether it
     differs from the one received (then the handler receives the new one: Connexion's
     ``MUTABLE_VALIDATION``, set per request);
-    ``validate(validator, body, nullable)`` checks a parsed body.
+    ``validate(validator, body, nullable)`` checks a parsed body;
+    ``parsed_as_stdlib(raw)`` says whether ``decode(raw)`` is the value the standard library's
+    ``json.loads`` gives (what Starlette hands Connexion's handler for bytes replayed unchanged).
     """
 
     class BodyValidator(JSONRequestBodyValidator):
+        #: the body the handler receives once ``wrap_receive`` returned (see :func:`received_body`)
+        received: Any = UNKNOWN
+
         @property
         def _validator(self) -> Any:
             return compiled(self._schema)
@@ -168,13 +178,23 @@ def json_body_validator(
                 raise BadRequestProblem(detail=parse_error(str(exc))) from None
             body, changed = normalize(self._schema, body)
             if changed:
-                self.MUTABLE_VALIDATION = True
+                self.MUTABLE_VALIDATION = True  # Connexion replays json.dumps(body): the same value
+            if changed or parsed_as_stdlib(raw):
+                self.received = body  # validation reads a body, never changes it
             return body
 
         def _validate(self, body: Any) -> None:
             validate(self._validator, body, self._nullable)
 
     return BodyValidator
+
+
+def received_body(validator: Any) -> Any:
+    """The body Connexion's handler would receive after ``validator.wrap_receive`` (the
+    re-read of the replayed channel, parsed by Starlette's ``Request.json``), without reading
+    or parsing it again; :data:`UNKNOWN` for a validator that cannot tell (another class, a
+    body absent or replaced by the schema's default, one the standard library parses otherwise)."""
+    return getattr(validator, "received", UNKNOWN)
 
 
 def parameter_value(value: Any, definition: dict[str, Any]) -> Any:

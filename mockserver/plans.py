@@ -14,7 +14,9 @@ steps, in Connexion's order, through Connexion's public classes and functions:
 2. ``Content-Type``: Connexion's :class:`RequestValidationOperation` checks (the header read
    without its per-call overhead, the verdict kept per media type);
 3. the body: the body validator of the same validator map (:data:`mockserver.validation.VALIDATORS`),
-   through its ``wrap_receive``, as Connexion's validation middleware calls it;
+   through its ``wrap_receive``, as Connexion's validation middleware calls it; the handler then
+   gets the body that validator parsed (:func:`mockserver.compat.received_body`: the value
+   Connexion's re-read of the replayed bytes would give) instead of a second parse;
 4. the handler's arguments: what Connexion's ``get_arguments`` computes, compiled for the
    names the handler's signature asks for (read once), with Connexion's own value conversion
    (:func:`mockserver.compat.parameter_value`; a test compares the two on generated requests);
@@ -52,7 +54,7 @@ from connexion.validators import VALIDATOR_MAP
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from mockserver.compat import parameter_value
+from mockserver.compat import UNKNOWN, parameter_value, received_body
 from mockserver.error_handlers import as_api_error
 from mockserver.rendering import error_response
 from mockserver.routing import HTTP_METHODS
@@ -207,6 +209,7 @@ class Plan:
         mime_type, encoding = self.media_type(scope["headers"])
         self.check_media_type(mime_type)
         schema, nullable, validator_class = self._body(mime_type)
+        body = UNKNOWN
         if schema:
             if validator_class is not None:
                 validator = validator_class(
@@ -214,9 +217,15 @@ class Plan:
                     strict_validation=self.strict, uri_parser=self.uri_parser,
                 )
                 current[0], _ = await validator.wrap_receive(current[0], scope=scope)
-        body, body_type = None, ""
-        if self.body_argument is not None:
-            body, body_type = await request.get_body(), request.mimetype
+                body = received_body(validator)
+        body_type = ""
+        if self.body_argument is None:
+            body = None
+        else:
+            header = request.content_type
+            if body is UNKNOWN or not reads_json(header):  # what get_body would do is not known
+                body = await request.get_body()
+            body_type = mimetype(header)
         arguments = self.arguments_for(request.path_params, request.query_params, body, body_type)
         response = await self.function(**arguments)
         if not isinstance(response, Response):
@@ -268,6 +277,23 @@ def content_type(headers: list[tuple[bytes, bytes]]) -> str | None:
         if key.lower() == b"content-type":
             return value.decode("latin-1")
     return None
+
+
+@functools.lru_cache(maxsize=64)
+def reads_json(content_type: str) -> bool:
+    """Whether ``ConnexionRequest.get_body`` parses a body of this ``Content-Type`` as JSON
+    (False too when its check fails on the value: the plan then lets it fail the same way)."""
+    try:
+        return is_json_mimetype(content_type)
+    except ValueError:
+        return False
+
+
+@functools.lru_cache(maxsize=64)
+def mimetype(content_type: str) -> str:
+    """``ConnexionRequest.mimetype`` for a request of this ``Content-Type`` (its parse, kept)."""
+    scope = {"type": "http", "headers": [(b"content-type", content_type.encode("latin-1"))]}
+    return str(ConnexionRequest(scope).mimetype)
 
 
 def _query_default(definition: dict[str, Any]) -> Any:

@@ -90,6 +90,17 @@ def decode_json(raw: bytes, *, max_depth: int = MAX_DEPTH) -> Any:
     return value
 
 
+#: an integer literal orjson may read as a double (beyond 64 bits) where the standard library
+#: reads an int; conservative: digits inside strings match too
+_WIDE_INTEGER = re.compile(rb"[0-9]{19}")
+
+
+def parsed_as_stdlib(raw: bytes) -> bool:
+    """Whether :func:`decode_json` gives ``raw`` the value ``json.loads`` gives it (for a body it
+    accepted): the two differ only on integers wider than 64 bits, which orjson reads as doubles."""
+    return _WIDE_INTEGER.search(raw) is None
+
+
 def check_value(value: Any, *, max_nodes: int | None = None) -> None:
     """Check an already parsed value (a YAML seed) against the same rules as :func:`decode_json`.
 

@@ -31,6 +31,7 @@ from mockserver.request_body import (
     decode_json,
     float_in_range,
     integer_in_range,
+    parsed_as_stdlib,
 )
 
 
@@ -313,6 +314,7 @@ GoogleJSONBodyValidator = json_body_validator(
     parse_error=not_json,
     normalize=normalize,
     validate=check_body,
+    parsed_as_stdlib=parsed_as_stdlib,
 )
 
 VALIDATORS = {

@@ -275,3 +275,15 @@ def test_tokens_differing_only_in_spare_base64_bits_are_400(
     for tampered in sorted(variants):
         err = error(backend.annotations.search, OWNER, {"annotationSetIds": sets, "pageToken": tampered})
         assert err.code == 400 and "invalid page token" in err.message, tampered
+
+
+@pytest.mark.parametrize("length", [1, 32, 64, 65, 200])
+def test_tokens_are_bound_to_secrets_of_any_length(length: int) -> None:
+    from mockserver.backend.paging import PageTokens
+
+    tokens, query = PageTokens(b"k" * length), {"annotationSetIds": ["1"]}
+    token = tokens.encode("annotations.search", query, ["n:1", 5, "x"])
+    assert tokens.decode(token, "annotations.search", query) == ["n:1", 5, "x"]
+    for other in (PageTokens(b"k" * (length + 1)), PageTokens(b"j" + b"k" * (length - 1))):
+        with pytest.raises(ApiError, match="invalid page token"):
+            other.decode(token, "annotations.search", query)
