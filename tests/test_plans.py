@@ -19,6 +19,7 @@ import pytest
 from connexion.decorators.parameter import get_arguments
 from connexion.resolver import Resolver
 from connexion.utils import extract_content_type
+from connexion.validators import AbstractRequestBodyValidator
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from starlette.requests import Request as StarletteRequest
@@ -375,3 +376,45 @@ def test_a_plain_body_is_handed_over_without_being_read_again() -> None:
     raw = b'{"datasetId": "d", "referenceSetId": "rs1", "info": {"k": [1, 2.5]}}'
     kept, read = replayed_body(FREE_FORM, raw)
     assert kept is not UNKNOWN and typed(kept) == typed(read)
+
+
+def wrapped(plan: Plan, chunks: list[bytes], length: bytes | None, connexions: bool) -> tuple[Any, ...]:
+    """What a body validator's ``wrap_receive`` does with a body sent as ``chunks``: ours, or
+    (``connexions``) Connexion's own on the same validator class; an error by type and text."""
+    schema, nullable, validator_class = plan._body("application/json")
+    validator = validator_class(schema=schema, required=plan.body_required, nullable=nullable,
+                                encoding="utf-8", strict_validation=True, uri_parser=plan.uri_parser)
+    headers = [(b"content-type", b"application/json")] + ([(b"content-length", length)] if length else [])
+    scope = {"type": "http", "headers": headers}
+    messages = [{"type": "http.request", "body": chunk, "more_body": i < len(chunks) - 1}
+                for i, chunk in enumerate(chunks)] + [{"type": "http.disconnect"}]
+
+    async def receive() -> dict[str, Any]:
+        return messages.pop(0)
+
+    async def read() -> tuple[Any, ...]:
+        wrap = AbstractRequestBodyValidator.wrap_receive if connexions else validator_class.wrap_receive
+        channel, new_scope = await wrap(validator, receive, scope=scope)
+        replayed = []
+        while not replayed or replayed[-1].get("more_body", False):
+            replayed.append(await channel())
+        return replayed, new_scope["headers"], typed(received_body(validator))
+
+    try:
+        return asyncio.run(read())
+    except Exception as exc:  # noqa: BLE001 - the outcome compared, whatever it is
+        return type(exc), str(exc)
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.data())
+def test_the_body_validator_reads_a_body_as_connexions_wrap_receive_does(data: st.DataObject) -> None:
+    plan = data.draw(st.sampled_from([FREE_FORM, PLANS["genomics.annotations.search"],
+                                      PLANS["genomics.datasets.create"]]))
+    body = data.draw(st.one_of(st.sampled_from(PLAUSIBLE_BODIES), VALUES))
+    sent = json.dumps(body).encode("utf-8", "surrogatepass")
+    raw = data.draw(st.sampled_from([sent, b"", b"{bad", b"null"]))
+    cut = data.draw(st.integers(0, len(raw)))
+    chunks = data.draw(st.sampled_from([[raw], [raw[:cut], raw[cut:]], [b"", raw]]))
+    length = data.draw(st.sampled_from([str(len(raw)).encode(), b"0", b" 7", b"x", None]))
+    assert wrapped(plan, chunks, length, connexions=False) == wrapped(plan, chunks, length, connexions=True)
