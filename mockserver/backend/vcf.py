@@ -108,48 +108,55 @@ def _read_records(
     previous = -1
     ordinal = 0
     starts_append = ends_append = lines_append = None
-    records = iter(handle)
-    while True:
-        try:
-            record = next(records)
-        except StopIteration:
-            break
-        except (OSError, ValueError) as exc:
-            raise invalid_argument(f"{where(ordinal + 1)}: not a valid VCF record ({exc})") from None
-        ordinal += 1
-        name = record.contig
-        if name != contig:
-            if name in finished:
-                raise invalid_argument(f"{where(ordinal)}: records of {name!r} resume after another contig")
-            if declared and name not in declared:
-                raise invalid_argument(f"{where(ordinal)}: contig {name!r} is not declared in the header")
-            if contig is not None:
-                finished.add(contig)
-            contig = name
-            target = normalize_reference_name(name) if normalize else name
-            limit = declared.get(name)
-            if references is not None:
-                if target not in references:
+    rid = -1  # the header's index of the current contig: cheaper to compare than its name
+    try:
+        # a plain loop (no next() per record); an error of the iterator comes before the
+        # ordinal of the record it could not read is counted
+        for record in handle:
+            ordinal += 1
+            if record.rid != rid:
+                rid = record.rid
+                name = record.contig
+                if name in finished:
                     raise invalid_argument(
-                        f"{where(ordinal)}: {target!r} is not a reference of the variant set's reference set"
+                        f"{where(ordinal)}: records of {name!r} resume after another contig"
                     )
-                limit = references[target] or limit
-            run = Run(target)
-            runs.append(run)
-            starts_append, ends_append, lines_append = run.starts.append, run.ends.append, run.lines.append
-            previous = -1
-        start = record.start
-        if start < previous:
-            raise invalid_argument(
-                f"{where(ordinal)}: position {start + 1} comes after {previous + 1} (unsorted)"
-            )
-        stop = record.stop
-        if limit is not None and stop > limit:
-            raise invalid_argument(f"{where(ordinal)}: ends at {stop}, past the end of {name!r} ({limit})")
-        previous = start
-        starts_append(start)  # type: ignore[misc]
-        ends_append(stop)  # type: ignore[misc]
-        lines_append(str(record))  # type: ignore[misc]
+                if declared and name not in declared:
+                    raise invalid_argument(f"{where(ordinal)}: contig {name!r} is not declared in the header")
+                if contig is not None:
+                    finished.add(contig)
+                contig = name
+                target = normalize_reference_name(name) if normalize else name
+                limit = declared.get(name)
+                if references is not None:
+                    if target not in references:
+                        unknown = f"{target!r} is not a reference of the variant set's reference set"
+                        raise invalid_argument(f"{where(ordinal)}: {unknown}")
+                    limit = references[target] or limit
+                run = Run(target)
+                runs.append(run)
+                starts_append, ends_append, lines_append = (
+                    run.starts.append,
+                    run.ends.append,
+                    run.lines.append,
+                )
+                previous = -1
+            start = record.start
+            if start < previous:
+                raise invalid_argument(
+                    f"{where(ordinal)}: position {start + 1} comes after {previous + 1} (unsorted)"
+                )
+            stop = record.stop
+            if limit is not None and stop > limit:
+                raise invalid_argument(
+                    f"{where(ordinal)}: ends at {stop}, past the end of {contig!r} ({limit})"
+                )
+            previous = start
+            starts_append(start)  # type: ignore[misc]
+            ends_append(stop)  # type: ignore[misc]
+            lines_append(str(record))  # type: ignore[misc]
+    except (OSError, ValueError) as exc:
+        raise invalid_argument(f"{where(ordinal + 1)}: not a valid VCF record ({exc})") from None
     return runs
 
 
