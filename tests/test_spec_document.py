@@ -339,8 +339,14 @@ def test_connexion_loads_it_and_applies_its_rules(spec) -> None:
     assert client.get("/v1/datasets").status_code == 400  # projectId required
     assert client.get("/v1/datasets", params={"projectId": "p", "pageSize": 1025}).status_code == 400
     assert client.post("/v1/datasets", json={"projectId": "p", "bogus": 1}).status_code == 400
-    assert client.post("/v1/annotations/search", json={"start": 5}).status_code == 400  # int64 is a string
-    assert client.post("/v1/annotations/search", json={"start": "5"}).status_code == 200
+    search = {"annotationSetIds": ["s1"]}
+    # int64 is a string
+    assert client.post("/v1/annotations/search", json={**search, "start": 5}).status_code == 400
+    assert client.post("/v1/annotations/search", json={**search, "start": "5"}).status_code == 200
+    # fields the API requires are required by the document (request-only messages)
+    assert client.post("/v1/annotations/search", json={"start": "5"}).status_code == 400
+    assert client.post("/v1/annotations/search", json={"annotationSetIds": []}).status_code == 400
+    assert client.post("/v1/variantsets/search", json={"datasetIds": ["a", "b"]}).status_code == 400
 
 
 def test_specfile_finds_the_checkout_copy() -> None:
