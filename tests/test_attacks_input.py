@@ -14,7 +14,7 @@ from starlette.testclient import TestClient
 from mockserver.app import create_app
 from mockserver.backend import Backend
 from mockserver.backend.clock import FakeClock
-from mockserver.request_body import MAX_DEPTH
+from mockserver.request_body import MAX_DEPTH, within
 
 JSON = {"Content-Type": "application/json"}
 
@@ -188,8 +188,9 @@ def test_invalid_utf8_is_400(client):
 
 
 def _asgi(app: Any, method: str, path: str, headers: list[tuple[bytes, bytes]], chunks: list[Any]) -> dict:
-    """Run one request; ``chunks`` are body parts, ``...`` a part that never comes. Returns the
-    status, the JSON body and how many parts the app asked for."""
+    """Run one request; ``chunks`` are body parts, ``...`` a part that never comes, ``(seconds,
+    part)`` one sent after a pause. Returns the status, the JSON body and how many parts the app
+    asked for."""
     asked = [0]
     sent: list[dict[str, Any]] = []
 
@@ -200,6 +201,9 @@ def _asgi(app: Any, method: str, path: str, headers: list[tuple[bytes, bytes]], 
         asked[0] += 1
         if chunk is ...:
             await asyncio.Event().wait()
+        if isinstance(chunk, tuple):
+            pause, chunk = chunk
+            await asyncio.sleep(pause)
         return {"type": "http.request", "body": chunk, "more_body": asked[0] < len(chunks)}
 
     async def send(message: dict[str, Any]) -> None:
@@ -245,6 +249,70 @@ def test_a_stalled_body_is_408(small_app, path):
     headers = [(b"content-type", b"application/json"), (b"content-length", b"100")]
     result = _asgi(small_app, "POST", path, headers, [b'{"projectId": ', ...])
     assert result["status"] == 408 and result["json"]["error"]["status"] == "DEADLINE_EXCEEDED"
+
+
+def test_a_body_part_after_a_pause_within_the_timeout_is_served(small_app):
+    """The reads that wait (finished under the timer) hand over what arrives, as the ones that do not."""
+    body = json.dumps({"projectId": "p1", "name": "late"}).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    result = _asgi(small_app, "POST", "/v1/datasets", headers, [body[:10], (0.05, body[10:])])
+    assert result["status"] == 200 and result["json"]["name"] == "late"
+
+
+async def _waits(seconds: float, log: list[str], value: Any = "answer", fail: bool = False) -> Any:
+    try:
+        if seconds:
+            await asyncio.sleep(seconds)
+        if fail:
+            raise LookupError("the call failed")
+        return value
+    finally:
+        log.append("finished")
+
+
+@pytest.mark.parametrize("seconds", [0, 0.01])
+def test_within_hands_over_a_calls_answer_whether_or_not_it_waits(seconds):
+    log: list[str] = []
+    assert asyncio.run(within(1, _waits(seconds, log, value={"k": 1}))) == {"k": 1}
+    assert log == ["finished"]
+
+
+@pytest.mark.parametrize("seconds", [0, 0.01])
+def test_within_passes_a_calls_failure_on(seconds):
+    log: list[str] = []
+    with pytest.raises(LookupError, match="the call failed"):
+        asyncio.run(within(1, _waits(seconds, log, fail=True)))
+    assert log == ["finished"]
+
+
+def test_within_times_out_a_call_that_waits_too_long_and_the_call_cleans_up():
+    log: list[str] = []
+    with pytest.raises(TimeoutError):
+        asyncio.run(within(0.01, _waits(5, log)))
+    assert log == ["finished"]
+
+
+def test_within_lets_a_cancellation_from_outside_through():
+    log: list[str] = []
+
+    async def cancelled() -> None:
+        task = asyncio.ensure_future(within(5, _waits(5, log)))
+        await asyncio.sleep(0.01)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(cancelled())
+    assert log == ["finished"]
+
+
+def test_within_takes_any_awaitable():
+    async def future_answer() -> Any:
+        future = asyncio.get_running_loop().create_future()
+        asyncio.get_running_loop().call_later(0.01, future.set_result, 7)
+        return await within(1, future)
+
+    assert asyncio.run(future_answer()) == 7
 
 
 def test_a_method_override_body_is_bounded_too(small_app):
