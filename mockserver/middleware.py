@@ -65,6 +65,9 @@ class GenomicsMiddleware:
         self.discovery = discovery
         #: path prefix -> ASGI app served before Connexion (admin API, health, "/" index)
         self.extra_routes = extra_routes or {}
+        #: (prefix, what a path below it starts with, app); "/" matches itself only
+        self._prefixes = [(prefix, prefix.rstrip("/") + "/" if prefix != "/" else "", app)
+                          for prefix, app in self.extra_routes.items()]
         #: mockserver.admin.MockControl: request log, fault rules (optional)
         self.control = control
         #: operationId -> mockserver.plans.Plan: answers that operation's requests instead of
@@ -102,8 +105,8 @@ class GenomicsMiddleware:
         self, scope: Scope, receive: Receive, send: Send, query: dict[str, list[str]]
     ) -> None:
         path: str = scope["path"]
-        for prefix, app in self.extra_routes.items():  # "/" matches itself only
-            if path == prefix or (prefix != "/" and path.startswith(prefix.rstrip("/") + "/")):
+        for prefix, below, app in self._prefixes:
+            if path == prefix or (below and path.startswith(below)):
                 await app(scope, receive, send)
                 return
         faults = self.control.faults if self.control is not None else None

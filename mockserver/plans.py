@@ -254,9 +254,11 @@ class PlannedRequest(ConnexionRequest):
 
     @property
     def content_type(self) -> str:
-        """Connexion's reading of the header, once (a body request reads it twice)."""
+        """Connexion's reading of the header, once (a body request reads it twice): Starlette's
+        ``Headers.get``, the first header named exactly ``content-type`` (ASGI names are lower case)."""
         if self.read_content_type is None:
-            self.read_content_type = super().content_type
+            found = next((value for key, value in self.scope["headers"] if key == b"content-type"), None)
+            self.read_content_type = "application/octet-stream" if found is None else found.decode("latin-1")
         return self.read_content_type
 
     @property

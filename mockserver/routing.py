@@ -88,6 +88,13 @@ class RouteTable:
             name: [route for route, other in zip(self._routes, names, strict=True) if other in (name, None)]
             for name in set(names) - {None}
         }
+        #: (method, path) -> the scan's answer, for the templates without parameters (fixed paths
+        #: such as ``/v1/annotations/search``: the same answer every time, worked out once)
+        self._fixed = {
+            (method, template): self._scan(method, template)
+            for template in spec.get("paths", {}) if "{" not in template
+            for method in (m.upper() for m in HTTP_METHODS)
+        }
 
     def _candidates(self, path: str) -> list[Route]:
         name = collection(path)
@@ -96,6 +103,12 @@ class RouteTable:
         return self._by_collection.get(name, self._anywhere)
 
     def match(self, method: str, path: str) -> Match:
+        fixed = self._fixed.get((method, path))
+        if fixed is not None:
+            return Match(fixed.operation, list(fixed.allowed), dict(fixed.path_params))
+        return self._scan(method, path)
+
+    def _scan(self, method: str, path: str) -> Match:
         allowed: list[str] = []
         for regex, names, ops in self._candidates(path):
             found = regex.match(path)

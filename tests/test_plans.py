@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from connexion.decorators.parameter import get_arguments
+from connexion.lifecycle import ConnexionRequest
 from connexion.resolver import Resolver
 from connexion.utils import extract_content_type
 from connexion.validators import AbstractRequestBodyValidator
@@ -29,7 +30,7 @@ from mockserver.app import connexion_document, create_app, load_spec
 from mockserver.backend import DEFAULT_OWNER, Backend
 from mockserver.backend.clock import FakeClock
 from mockserver.compat import UNKNOWN, received_body
-from mockserver.plans import Plan, build_plans, content_type, sanitize
+from mockserver.plans import Plan, PlannedRequest, build_plans, content_type, sanitize
 from mockserver.resolver import resolve
 from mockserver.routing import RouteTable
 from mockserver.validation import VALIDATORS, URIParser
@@ -275,6 +276,18 @@ HEADER_NAMES = st.sampled_from([b"content-type", b"Content-Type", b"CONTENT-TYPE
 @given(headers=st.lists(st.tuples(HEADER_NAMES, st.binary(max_size=8)), max_size=4))
 def test_the_content_type_is_read_as_connexion_reads_it(headers: list[tuple[bytes, bytes]]) -> None:
     assert content_type(headers) == extract_content_type(headers)
+    scope = {"type": "http", "headers": headers}
+    planned = PlannedRequest(scope, None, uri_parser=None, query={}, path={})
+    assert planned.content_type == ConnexionRequest(scope).content_type
+
+
+def test_fixed_paths_are_routed_as_a_scan_of_the_table_routes_them() -> None:
+    table = RouteTable(load_spec())
+    fixed = [template for template in load_spec()["paths"] if "{" not in template]
+    assert len(fixed) > 5
+    for path in fixed:
+        for method in ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"):
+            assert table.match(method, path) == table._scan(method, path), (method, path)
 
 
 def test_a_plan_refuses_what_it_does_not_reproduce() -> None:
@@ -295,10 +308,6 @@ def test_a_plan_refuses_what_it_does_not_reproduce() -> None:
 @given(data=st.data())
 def test_a_planned_request_resolves_parameters_as_connexions_does(data: st.DataObject) -> None:
     from urllib.parse import parse_qs, urlencode
-
-    from connexion.lifecycle import ConnexionRequest
-
-    from mockserver.plans import PlannedRequest
 
     plan = data.draw(st.sampled_from(sorted(PLANS.values(), key=lambda p: p.operation.operation_id)))
     names = [p["name"] for p in plan.operation.parameters if p["in"] == "query"] + ["other"]
