@@ -92,15 +92,22 @@ def decode_json(raw: bytes, *, max_depth: int = MAX_DEPTH) -> Any:
     return value
 
 
-#: an integer literal orjson may read as a double (beyond 64 bits) where the standard library
-#: reads an int; conservative: digits inside strings match too
-_WIDE_INTEGER = re.compile(rb"[0-9]{19}")
+#: a number literal of 19 digits or more: one wider than 64 bits is read by orjson as a double
+#: where the standard library reads an int. A number in JSON follows ``[``, ``,`` or ``:`` (or
+#: starts the document); inside a string the pattern may match too (conservative).
+_WIDE_NUMBER = re.compile(rb"[:\[,]\s*-?[0-9]{19}")
+_DIGITS = b"0123456789"
 
 
 def parsed_as_stdlib(raw: bytes) -> bool:
     """Whether :func:`decode_json` gives ``raw`` the value ``json.loads`` gives it (for a body it
-    accepted): the two differ only on integers wider than 64 bits, which orjson reads as doubles."""
-    return _WIDE_INTEGER.search(raw) is None
+    accepted): the two differ only on integers wider than 64 bits. Checked in C: a body with
+    fewer than 19 digits in all needs no search."""
+    if len(raw) - len(raw.translate(None, _DIGITS)) < 19:
+        return True
+    if raw.lstrip()[:1] in b"-0123456789":  # the document is a number
+        return False
+    return _WIDE_NUMBER.search(raw) is None
 
 
 def check_value(value: Any, *, max_nodes: int | None = None) -> None:

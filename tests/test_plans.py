@@ -427,3 +427,23 @@ def test_the_body_validator_reads_a_body_as_connexions_wrap_receive_does(data: s
     chunks = data.draw(st.sampled_from([[raw], [raw[:cut], raw[cut:]], [b"", raw]]))
     length = data.draw(st.sampled_from([str(len(raw)).encode(), b"0", b" 7", b"x", None]))
     assert wrapped(plan, chunks, length, connexions=False) == wrapped(plan, chunks, length, connexions=True)
+
+
+WIDE_VALUES = st.recursive(
+    st.one_of(SCALARS, st.integers(-(2**80), 2**80), st.from_regex(r"[0-9:,\[ ]{15,30}", fullmatch=True)),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(TEXT, inner, max_size=3), max_leaves=8,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=WIDE_VALUES, indent=st.sampled_from([None, 0, 1, "\t"]))
+def test_a_body_said_to_parse_as_the_standard_library_does_parses_so(value: Any, indent: Any) -> None:
+    from mockserver.request_body import decode_json, parsed_as_stdlib
+
+    raw = json.dumps(value, indent=indent).encode("utf-8", "surrogatepass")
+    try:
+        decoded = decode_json(raw)
+    except ValueError:
+        return  # refused: reaches no handler
+    if parsed_as_stdlib(raw):
+        assert typed(decoded) == typed(json.loads(raw))
