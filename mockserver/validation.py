@@ -125,15 +125,17 @@ class GoogleParameterValidator(ParameterValidator):
         super().__init__(*args, **kwargs)
         self.declared_query = {p["name"] for p in self.parameters.get("query", [])}
         self.required_query = {p["name"] for p in self.parameters.get("query", []) if p.get("required")}
+        #: what a request without a query checks: its required parameters, in declared order
+        self.checked_without_query = [p for p in self.parameters.get("query", []) if p.get("required")]
 
     def validate_request(self, request: Any) -> None:
         query = request.query_params
-        if self.strict_validation:
+        if self.strict_validation and query:
             extra = set(query.keys()) - self.declared_query - set(self.security_query_params)
             if extra:
                 names = sorted(extra)
                 raise rejected(f"Extra query parameter(s) {', '.join(names)} not in spec", *names)
-        for param in self.parameters.get("query", []):
+        for param in self.parameters.get("query", []) if query else self.checked_without_query:
             value = query.get(param["name"])
             if value is None and param["name"] not in self.required_query:
                 continue  # what validate_parameter answers for an absent optional parameter
