@@ -79,7 +79,8 @@ class GenomicsMiddleware:
             await self.app(scope, receive, send)
             return
         backend_token = context.current_backend.set(self.backend)
-        query = parse_qs(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
+        raw_query = scope.get("query_string", b"")
+        query = parse_qs(raw_query.decode("latin-1"), keep_blank_values=True) if raw_query else {}
         options_token = set_options(options_from_query(query))
         control = self.control
         logged = control is not None and not scope["path"].startswith(("/_mock", "/ui"))

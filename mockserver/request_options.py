@@ -23,6 +23,8 @@ def current_options() -> RequestOptions:
 
 
 def options_from_query(query: dict[str, list[str]]) -> RequestOptions:
+    if "prettyPrint" not in query and "fields" not in query:
+        return DEFAULT_OPTIONS  # most requests: no dataclass built
     pretty_values = query.get("prettyPrint")
     pretty = True
     if pretty_values:
