@@ -38,7 +38,7 @@ from starlette.datastructures import Headers
 from mockserver.backend.principals import ANONYMOUS, DEFAULT_OWNER, SCOPE_CLOUD_PLATFORM, Principal
 from mockserver.backend.tables import ChangeFeed, Stateful, TableSpec, fail
 from mockserver.errors import AUTH_REALM, ApiError, error_info, unauthenticated
-from mockserver.request_body import MAX_DEPTH, BodyError, check_value
+from mockserver.request_body import MAX_DEPTH, BodyError, check_value, first
 
 AUTH_MODES = ("open", "strict")
 SCOPE_PREFIX = "https://www.googleapis.com/auth/"
@@ -281,7 +281,7 @@ def credentials(headers: Mapping[str, str], query: Mapping[str, Any]) -> tuple[s
     if not isinstance(headers, Headers):
         headers = Headers(headers=dict(headers))
     token: str | None = None
-    authorization = headers.get("authorization")
+    authorization = first(headers, "authorization")
     if authorization is not None:
         scheme, _, credential = authorization.strip().partition(" ")
         if scheme.lower() != "bearer" or not credential.strip():

@@ -18,6 +18,8 @@ from __future__ import annotations
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from mockserver.request_body import first
+
 ALLOWED_METHODS = "DELETE, GET, HEAD, OPTIONS, PATCH, POST, PUT"
 #: request headers a browser may send (lower case); any ``x-goog-`` header too
 ALLOWED_HEADERS = frozenset(
@@ -49,7 +51,7 @@ class CorsMiddleware:
             await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)
-        origin = headers.get("origin")
+        origin = first(headers, "origin")
         if origin is None:
             await self.app(scope, receive, send)
             return

@@ -25,6 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from mockserver.batch import read_body
 from mockserver.errors import ApiError
 from mockserver.rendering import error_response
+from mockserver.request_body import first
 
 HEADER = "x-http-method-override"
 #: methods a POST may stand for
@@ -41,7 +42,7 @@ class MethodOverrideMiddleware:
             await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)
-        wanted = headers.get(HEADER)
+        wanted = first(headers, HEADER)
         if wanted is None:
             await self.app(scope, receive, send)
             return

@@ -251,13 +251,14 @@ class PlannedRequest(ConnexionRequest):
         self.resolved_query: dict[str, Any] | None = None
         self.resolved_path = path
         self.read_content_type: str | None = None
+        self.raw_headers: list[tuple[bytes, bytes]] = scope["headers"]
 
     @property
     def content_type(self) -> str:
         """Connexion's reading of the header, once (a body request reads it twice): Starlette's
         ``Headers.get``, the first header named exactly ``content-type`` (ASGI names are lower case)."""
         if self.read_content_type is None:
-            found = next((value for key, value in self.scope["headers"] if key == b"content-type"), None)
+            found = next((value for key, value in self.raw_headers if key == b"content-type"), None)
             self.read_content_type = "application/octet-stream" if found is None else found.decode("latin-1")
         return self.read_content_type
 

@@ -39,6 +39,7 @@ from collections.abc import Awaitable, Generator, Iterator
 from typing import Any, TypeVar
 
 import orjson
+from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mockserver.errors import ApiError, invalid_argument
@@ -271,6 +272,13 @@ def float_in_range(value: Any) -> bool:
 
 
 # -- the request itself ---------------------------------------------------------------------
+
+
+def first(headers: Headers, name: str) -> str | None:
+    """The first value of header ``name`` (None when absent): ``Headers.get`` without the
+    ``KeyError`` it raises and catches for an absent header, the usual case on the hot path."""
+    values = headers.getlist(name)
+    return values[0] if values else None
 
 
 def declared_length(scope: Scope) -> int | None:
