@@ -277,7 +277,7 @@ HEADER_NAMES = st.sampled_from([b"content-type", b"Content-Type", b"CONTENT-TYPE
 def test_the_content_type_is_read_as_connexion_reads_it(headers: list[tuple[bytes, bytes]]) -> None:
     assert content_type(headers) == extract_content_type(headers)
     scope = {"type": "http", "headers": headers}
-    planned = PlannedRequest(scope, None, uri_parser=None, query={}, path={})
+    planned = PlannedRequest.of(scope, None, uri_parser=None, query={}, path={})
     assert planned.content_type == ConnexionRequest(scope).content_type
 
 
@@ -318,7 +318,7 @@ def test_a_planned_request_resolves_parameters_as_connexions_does(data: st.DataO
     scope = {"type": "http", "method": "GET", "path": "/", "query_string": query_string, "headers": [],
              "path_params": path}
     connexions = ConnexionRequest(scope, uri_parser=plan.uri_parser)
-    planned = PlannedRequest(scope, None, uri_parser=plan.uri_parser, path=dict(path),
+    planned = PlannedRequest.of(scope, None, uri_parser=plan.uri_parser, path=dict(path),
                              query=parse_qs(query_string.decode("latin-1"), keep_blank_values=True))
     assert planned.query_params == connexions.query_params
     assert planned.path_params == connexions.path_params
