@@ -287,3 +287,11 @@ def test_tokens_are_bound_to_secrets_of_any_length(length: int) -> None:
     for other in (PageTokens(b"k" * (length + 1)), PageTokens(b"j" + b"k" * (length - 1))):
         with pytest.raises(ApiError, match="invalid page token"):
             other.decode(token, "annotations.search", query)
+
+
+@given(st.binary(max_size=80))
+def test_token_parts_are_unpadded_url_safe_base64(data: bytes) -> None:
+    from mockserver.backend.paging import _b64, _unb64
+
+    assert _b64(data) == base64.urlsafe_b64encode(data).decode("ascii").rstrip("=")
+    assert _unb64(_b64(data)) == data
