@@ -233,3 +233,35 @@ def test_fields_the_document_requires_are_refused_by_name_when_missing_or_empty(
                 error = assert_google_error(client.request(method, url, json={**body, name: empty}),
                                             400, "INVALID_ARGUMENT")
                 assert name in json.dumps(error["details"]), (url, name, error)
+
+
+@pytest.mark.parametrize(("method", "url", "refused", "accepted", "field"), [
+    ("POST", "/v1/datasets/no-such-id:setIamPolicy", {"policy": {"version": 2}}, {"policy": {"version": 3}},
+     "policy.version"),
+    ("POST", "/v1/datasets/no-such-id:testIamPermissions", {"permissions": ["genomics.datasets.explode"]},
+     {"permissions": ["genomics.datasets.get"]}, "permissions[0]"),
+    ("POST", "/v1/variantsets/no-such-id:export",
+     {"projectId": "-p1", "bigqueryDataset": "d", "bigqueryTable": "t"},
+     {"projectId": "p1", "bigqueryDataset": "d", "bigqueryTable": "t"}, "projectId"),
+    ("POST", "/v1/variantsets/no-such-id:export",
+     {"projectId": "p1", "bigqueryDataset": "my-dataset", "bigqueryTable": "t"},
+     {"projectId": "p1", "bigqueryDataset": "my_dataset", "bigqueryTable": "t-1"}, "bigqueryDataset"),
+])
+def test_enums_and_patterns_of_request_messages_are_the_servers_rules(client, method, url, refused, accepted,
+                                                                      field):
+    """A value outside the document's enum or pattern is 400 naming the field; one inside it gets
+    past validation (to the 404 of the unknown id, or testIamPermissions' empty answer)."""
+    error = assert_google_error(client.request(method, url, json=refused), 400, "INVALID_ARGUMENT")
+    assert field in json.dumps(error["details"]), error
+    assert client.request(method, url, json=accepted).status_code in (200, 404)
+
+
+@pytest.mark.parametrize("names", [("p1\n", "d"), ("p1", "d\n")])
+def test_bigquery_names_with_a_trailing_newline_are_refused_by_the_backend_too(tmp_path, names):
+    from mockserver.backend.storage import BigQuery, Storage
+    from mockserver.errors import ApiError
+
+    with pytest.raises(ApiError, match="not a valid"):
+        BigQuery(Storage(tmp_path), tmp_path / "bq").dataset(*names)
+    with pytest.raises(ApiError, match="not a valid"):
+        BigQuery.check_table("t\n")

@@ -258,7 +258,8 @@ class Storage:
         return scrub(str(exc), self._root, "gs:/") if self._root is not None else scrub(str(exc))
 
 
-#: BigQuery's naming rules (the ASCII subset): project ids, dataset ids, table ids
+#: BigQuery's naming rules (the ASCII subset): project ids, dataset ids, table ids; checked with
+#: fullmatch (``$`` alone lets a trailing newline through)
 _PROJECT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
 _DATASET = re.compile(r"^[A-Za-z0-9_]{1,1024}$")
 _TABLE = re.compile(r"^[A-Za-z0-9_-]{1,1024}$")
@@ -291,16 +292,16 @@ class BigQuery:
 
     @staticmethod
     def _names(project: object, dataset: object, field: str) -> None:
-        if not isinstance(project, str) or not _PROJECT.match(project):
+        if not isinstance(project, str) or not _PROJECT.fullmatch(project):
             raise invalid_argument(f"projectId: {project!r} is not a valid project id")
-        if not isinstance(dataset, str) or not _DATASET.match(dataset):
+        if not isinstance(dataset, str) or not _DATASET.fullmatch(dataset):
             raise invalid_argument(
                 f"{field}: {dataset!r} is not a valid BigQuery dataset id (letters, digits and underscores)"
             )
 
     @staticmethod
     def check_table(table: object, *, field: str = "bigqueryTable") -> str:
-        if not isinstance(table, str) or not _TABLE.match(table):
+        if not isinstance(table, str) or not _TABLE.fullmatch(table):
             raise invalid_argument(
                 f"{field}: {table!r} is not a valid BigQuery table id "
                 "(letters, digits, underscores and dashes)"
