@@ -17,6 +17,10 @@ clients; each write is a dataset create or an annotation create, alternately):
    inside a window, and of the others.
 
     python benchmarks/persistence.py [--kills 10] [--sizes 100000,1000000] [--seconds 8]
+                                     [--parts restart,kills,throughput,latency]
+
+(``--parts`` runs only some of 2-5; throughput loads its state through the admin API, which
+refuses a document over ``--max-request-bytes``: a 1M-annotation state is too large for it.)
 """
 
 from __future__ import annotations
@@ -259,6 +263,7 @@ def latency_during_compaction(workdir: Path, state: Path, set_id: str, seconds: 
     shutil.copy(state, copy)
     server = Server(workdir, "--state", str(copy), "--save-interval", "1")
     windows: dict[str, float] = {}  # startedAt -> seconds (finished compactions)
+    forks: dict[str, float] = {}  # startedAt -> milliseconds the fork took (a forked compaction)
     running: list[float] = []  # wall-clock times a compaction was seen running
     stop = threading.Event()
 
@@ -271,6 +276,8 @@ def latency_during_compaction(workdir: Path, state: Path, set_id: str, seconds: 
                 last = persistence.get("lastCompaction")
                 if last:
                     windows[last["startedAt"]] = last["seconds"]
+                    if "forkMs" in last:
+                        forks[last["startedAt"]] = last["forkMs"]
                 time.sleep(0.05)
 
     poller = threading.Thread(target=poll)
@@ -301,6 +308,7 @@ def latency_during_compaction(workdir: Path, state: Path, set_id: str, seconds: 
         "writes_inside": len(inside), "max_inside_ms": pct(inside, 1.0), "p99_inside_ms": pct(inside, 0.99),
         "p50_inside_ms": pct(inside, 0.5), "writes_outside": len(outside),
         "max_outside_ms": pct(outside, 1.0), "p99_outside_ms": pct(outside, 0.99),
+        "fork_ms": sorted(forks.values()),
     }
 
 
@@ -313,7 +321,10 @@ def main() -> int:
     parser.add_argument("--sizes", default="100000,1000000")
     parser.add_argument("--seconds", type=float, default=8.0, help="per throughput run")
     parser.add_argument("--compaction-seconds", type=float, default=30.0)
+    parser.add_argument("--parts", default="restart,kills,throughput,latency",
+                        help="which measurements to run (comma-separated)")
     args = parser.parse_args()
+    parts = set(args.parts.split(","))
     sizes = [int(s) for s in args.sizes.split(",")]
     rng = random.Random()
     print(f"machine: {os.cpu_count()} cores, load average at start {os.getloadavg()}", flush=True)
@@ -326,13 +337,15 @@ def main() -> int:
             states[size] = (path, set_id)
             megabytes = path.stat().st_size / 1e6
             print(f"built a state of {size:,} annotations in {took:.1f} s: {megabytes:.0f} MB", flush=True)
-        print("\nrestart time (start serve --state until /_mock/health answers):")
-        for size in sizes:
+        if "restart" in parts:
+            print("\nrestart time (start serve --state until /_mock/health answers):")
+        for size in sizes if "restart" in parts else ():
             path, _ = states[size]
             print(f"  {size:>9,} annotations: {restart_seconds(workdir, path):.1f} s", flush=True)
-        print(f"\nkill -9 at a random moment (1-3 s of writing), {args.kills} kills per size, 4 writers:")
+        if "kills" in parts:
+            print(f"\nkill -9 at a random moment (1-3 s of writing), {args.kills} kills per size, 4 writers:")
         failed = False
-        for size in sizes:
+        for size in sizes if "kills" in parts else ():
             path, set_id = states[size]
             work = workdir / f"kills-{size}.json"
             shutil.copy(path, work)
@@ -342,26 +355,36 @@ def main() -> int:
                   f"lost among the {result['old']:,} acknowledged >= 0.5 s before their kill: "
                   f"{result['lost_old']}; among the {result['young']:,} younger: {result['lost_young']}",
                   flush=True)
-        size = min(sizes)
-        path, set_id = states[size]
-        with_state, without = throughput(workdir, path, set_id, args.seconds)
-        print(f"\nwrite throughput, {size:,} annotations stored, 4 writers, 2 x {args.seconds:.0f} s each:")
-        print(f"  with --state {with_state:,.0f} writes/s; without {without:,.0f} writes/s; "
-              f"ratio {with_state / without:.2f}", flush=True)
-        size = max(sizes)
-        path, set_id = states[size]
-        lat = latency_during_compaction(workdir, path, set_id, args.compaction_seconds)
-        print(f"\nwrite latency, {size:,} annotations stored, compactions back to back, 4 writers, "
-              f"{args.compaction_seconds:.0f} s:")
-        print(f"  {lat['compactions']} compactions covering {lat['compacting_seconds']:.1f} s; "
-              f"{lat['writes_inside']:,} writes sent during one: max {lat['max_inside_ms']:.1f} ms, "
-              f"p99 {lat['p99_inside_ms']:.1f} ms, p50 {lat['p50_inside_ms']:.1f} ms")
-        print(f"  {lat['writes_outside']:,} writes sent outside: max {lat['max_outside_ms']:.1f} ms, "
-              f"p99 {lat['p99_outside_ms']:.1f} ms; errors {lat['errors']}")
+        if "throughput" in parts:
+            size = min(sizes)
+            path, set_id = states[size]
+            with_state, without = throughput(workdir, path, set_id, args.seconds)
+            print(f"\nwrite throughput, {size:,} annotations stored, 4 writers, "
+                  f"2 x {args.seconds:.0f} s each:")
+            print(f"  with --state {with_state:,.0f} writes/s; without {without:,.0f} writes/s; "
+                  f"ratio {with_state / without:.2f}", flush=True)
+        if "latency" in parts:
+            latency(workdir, states[max(sizes)], args.compaction_seconds)
         print(f"\nload average at end {os.getloadavg()}")
         return 1 if failed else 0
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def latency(workdir: Path, state: tuple[Path, str], seconds: float) -> None:
+    size = int(state[0].stem.split("-")[1])
+    lat = latency_during_compaction(workdir, *state, seconds)
+    print(f"\nwrite latency, {size:,} annotations stored, compactions back to back, 4 writers, "
+          f"{seconds:.0f} s:")
+    print(f"  {lat['compactions']} compactions covering {lat['compacting_seconds']:.1f} s; "
+          f"{lat['writes_inside']:,} writes sent during one: max {lat['max_inside_ms']:.1f} ms, "
+          f"p99 {lat['p99_inside_ms']:.1f} ms, p50 {lat['p50_inside_ms']:.1f} ms")
+    print(f"  {lat['writes_outside']:,} writes sent outside: max {lat['max_outside_ms']:.1f} ms, "
+          f"p99 {lat['p99_outside_ms']:.1f} ms; errors {lat['errors']}", flush=True)
+    if lat["fork_ms"]:  # compactions in a forked child: the time writes waited for the fork
+        forks = lat["fork_ms"]
+        print(f"  fork (under the backend lock): median {forks[len(forks) // 2]:.1f} ms, "
+              f"max {forks[-1]:.1f} ms over {len(forks)} compactions", flush=True)
 
 
 if __name__ == "__main__":

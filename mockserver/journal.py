@@ -188,6 +188,12 @@ class JournalFile:
         self.size += len(data)
 
     def close(self) -> None:
+        """Close the file, first cutting off what a failed append left after the durable part."""
         if self._fd >= 0:
+            if self._dirty:
+                try:
+                    os.ftruncate(self._fd, self.size)
+                except OSError:
+                    pass
             os.close(self._fd)
             self._fd = -1

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -89,27 +89,30 @@ def header(**extra: Any) -> dict[str, Any]:
     }
 
 
-def stream(backend: Backend, tokens: TokenRegistry | None = None, **extra: Any) -> Iterator[bytes]:
-    """The document in pieces, each made under a short hold of the backend lock.
+def stream(backend: Backend, tokens: TokenRegistry | None = None, *,
+           lock: AbstractContextManager[Any] | None = None, **extra: Any) -> Iterator[bytes]:
+    """The document in pieces of :data:`CHUNK` entries, each made under ``lock`` (the backend
+    lock unless given).
 
-    Not a consistent cut on its own: a state file written this way is followed
-    by the journal of every change made since it started (see
-    :mod:`mockserver.persistence`). Hold the backend lock around the whole
-    iteration for a consistent one (:func:`snapshot_bytes`).
+    A consistent cut only when nothing changes the state meanwhile: hold the backend lock
+    around the whole iteration (:func:`snapshot_bytes`), or iterate a process's own copy —
+    the compaction child of :mod:`mockserver.persistence` passes a no-op ``lock``, since the
+    lock it inherited from ``fork`` is held by a thread that does not exist there.
     """
+    hold = backend.lock if lock is None else lock
     yield orjson.dumps(header(**extra))[:-1] + b',"state":{'
     for n, (name, participant) in enumerate(registry(backend, tokens).items()):
         yield (b"," if n else b"") + orjson.dumps(name) + b":{"
-        with backend.lock:
+        with hold:
             tables = participant.state_tables()
         for t, spec in enumerate(participant.tables):
             table = tables[spec.name]
             yield (b"," if t else b"") + orjson.dumps(spec.name) + b":{"
-            with backend.lock:
+            with hold:
                 keys = tuple(table)  # a tuple of strings: the collector stops tracking it
             written = False
             for start in range(0, len(keys), CHUNK):
-                with backend.lock:
+                with hold:
                     dump = spec.dump
                     chunk = keys[start : start + CHUNK]
                     data = encode({k: dump(table[k]) for k in chunk if k in table})

@@ -18,7 +18,10 @@ from serve_process import COMMAND, STARTUP_TIMEOUT, Server, dataset_names
 from starlette.testclient import TestClient
 
 from mockserver.app import create_app
-from mockserver.backend import Backend
+from mockserver.auth import TokenRegistry
+from mockserver.backend import DEFAULT_OWNER, Backend
+from mockserver.backend.public_references import GRCH38
+from mockserver.persistence import Store
 
 #: an acknowledged write must survive kill -9 once it is this old (the journal syncs every 0.05 s)
 DURABLE_AFTER = 0.5
@@ -87,6 +90,85 @@ def test_kill_9_at_random_moments_loses_no_write_acknowledged_half_a_second_befo
     lost = set(old_enough) - set(kept)
     assert not lost, f"{len(lost)} of {len(old_enough)} acknowledged writes lost"
     assert len(kept) == len(set(kept))  # and nothing was applied twice
+
+
+def _state_file_of(path: Path, annotations: int) -> None:
+    """A state file holding ``annotations`` annotations (its compaction takes a while)."""
+    backend = Backend()
+    dataset = backend.datasets.create(DEFAULT_OWNER, {"projectId": "big", "name": "big"})
+    aset = backend.annotation_sets.create(
+        DEFAULT_OWNER, {"datasetId": dataset["id"], "referenceSetId": GRCH38, "type": "GENERIC"})
+    rows = ({"referenceName": f"chr{i % 22 + 1}", "start": i * 7, "end": i * 7 + 100}
+            for i in range(annotations))
+    backend.annotations.load(DEFAULT_OWNER, aset["id"], rows)
+    store = Store(path, backend, TokenRegistry())
+    store.load()
+    store.start()
+    store.close()
+
+
+def _alive_children(pid: int) -> list[int]:
+    """Processes whose parent is ``pid`` and that have not exited (a zombie has)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            state, parent = stat.read_text().rsplit(")", 1)[1].split()[:2]
+        except (OSError, IndexError, ValueError):
+            continue
+        if int(parent) == pid and state != "Z":
+            found.append(int(stat.parent.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc to see the compaction child")
+def test_kill_9_while_a_compaction_child_writes_loses_no_older_write_and_the_child_dies_too(tmp_path):
+    """Compactions of 60,000 annotations run back to back in forked children while 4 clients
+    write; the server is killed while one runs. The child must die with it (left alone, it
+    would rename an old cut over the state file of the next server), and a restart must have
+    every write acknowledged 0.5 s before the kill."""
+    state = tmp_path / "state.json"
+    _state_file_of(state, 60_000)
+    server = Server("--state", str(state), "--save-interval", "0.2")
+    writers = Writers(server.url)
+    children: list[int] = []
+    try:
+        deadline = time.monotonic() + 120
+        while not children and time.monotonic() < deadline:
+            written = writers.acknowledged
+            if len(written) >= 40 and time.monotonic() - written[0][1] > 1.0:
+                if server.client.get("/_mock/health").json()["persistence"]["compacting"]:
+                    children = _alive_children(server.proc.pid)
+            time.sleep(0.01)
+        killed_at = time.monotonic()
+        server.proc.kill()
+        server.proc.wait(timeout=30)
+        left = state.read_bytes()
+    finally:
+        writers.stop()
+        server.client.close()
+    assert children, "never saw a compaction child running"
+    deadline = time.monotonic() + 30
+    while any(_alive(child) for child in children) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not any(_alive(child) for child in children), "the compaction child outlived its server"
+    assert state.read_bytes() == left, "a compaction child replaced the state file after its server died"
+    restarted = Server("--state", str(state))
+    try:
+        kept = set(dataset_names(restarted.client))
+    finally:
+        code, _out, err = restarted.stop()
+    assert code == 0, err
+    old_enough = [name for name, at in writers.acknowledged if at <= killed_at - DURABLE_AFTER]
+    assert len(old_enough) >= 40
+    lost = set(old_enough) - kept
+    assert not lost, f"{len(lost)} of {len(old_enough)} acknowledged writes lost"
 
 
 def _mount_small_tmpfs(directory: Path) -> bool:

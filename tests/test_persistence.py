@@ -9,7 +9,10 @@ from __future__ import annotations
 import errno
 import json
 import logging
+import os
+import signal
 import threading
+import time
 from pathlib import Path
 
 import orjson
@@ -379,9 +382,12 @@ def test_resets_and_whole_state_replacements_are_journaled(tmp_path):
     assert [d["name"] for d in again.datasets.list(OWNER, "p1", 10, None)["datasets"]] == ["only"]
 
 
-def test_writes_during_compactions_are_all_kept(tmp_path):
-    """Compaction encodes the tables in short lock holds while writers change them (records
-    created, patched and deleted behind and ahead of it); state file + journal is still exact."""
+@pytest.mark.parametrize("fork", [True, False], ids=["forked child", "thread (no fork)"])
+def test_writes_during_compactions_are_all_kept(tmp_path, monkeypatch, fork):
+    """Writers create, patch and delete records while compactions run back to back — in a forked
+    child (a cut at the fork), or where there is no fork in this thread, in short lock holds;
+    state file + journal is exact either way."""
+    monkeypatch.setattr(persistence, "FORK", fork)
     store, backend, _tokens = _store(tmp_path)
     store.start()
     _ds, aset = _annotated(backend, count=3000)
@@ -416,6 +422,110 @@ def test_writes_during_compactions_are_all_kept(tmp_path):
     first = json.loads((tmp_path / "state.json").read_bytes())["journal"]
     left = sorted(int(p.suffix[1:]) for p in tmp_path.glob("state.json.journal.*"))
     assert left == list(range(first, first + len(left)))  # segments the state file covers are gone
+
+
+def _in_the_child(monkeypatch, act) -> None:
+    """Make the state file's writes run ``act(fd, data)`` in a forked compaction child only (the
+    server process never calls it: what happens comes from the child)."""
+    server, real = os.getpid(), persistence.write_all
+
+    def write_all(fd: int, data: bytes) -> None:
+        if os.getpid() == server:
+            raise AssertionError("the server process wrote the state file itself")
+        act(fd, data, real)
+
+    monkeypatch.setattr(persistence, "write_all", write_all)
+
+
+def _files(tmp_path: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+
+
+def test_a_compaction_child_that_fails_degrades_health_and_keeps_the_old_files(tmp_path, monkeypatch, caplog):
+    """ENOSPC in the child, half-way through the file: the state file and every segment stay as
+    they were, health says why, and the next compaction (the disk freed) recovers."""
+    store, backend, _ = _store(tmp_path, compact_interval=0.05)
+    store.start()
+    backend.datasets.create(OWNER, {"projectId": "p1", "name": "before"})
+    assert store.flush()
+
+    def full(fd: int, data: bytes, real) -> None:
+        real(fd, data[: len(data) // 2])
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    caplog.set_level(logging.WARNING, logger="genomics_mock")
+    _in_the_child(monkeypatch, full)
+    with pytest.raises(OSError, match="No space left on device"):
+        store.compact()
+    kept = _files(tmp_path)
+    assert "state.json.journal.2" in kept and "state.json.journal.3" in kept  # nothing deleted
+    assert not list(tmp_path.glob("*.tmp"))
+    backend.datasets.create(OWNER, {"projectId": "p1", "name": "during"})  # the compactor thread retries
+    deadline = time.monotonic() + 30
+    while store.health()["status"] == "ok" and time.monotonic() < deadline:
+        time.sleep(0.02)
+    health = store.health()
+    assert health["status"] == "degraded"
+    assert health["reason"] == "writing the state file state.json failed: No space left on device"
+    assert (tmp_path / "state.json").read_bytes() == kept["state.json"]
+    monkeypatch.undo()
+    while store.health()["status"] != "ok" and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert store.health()["status"] == "ok"
+    assert [r for r in caplog.records if "persistence recovered" in r.getMessage()]
+    store.close()
+    reloaded, _ = _reloaded(tmp_path)
+    assert views(reloaded) == views(backend)
+
+
+def test_a_compaction_child_killed_mid_write_leaves_the_old_state_file_and_a_complete_journal(
+        tmp_path, monkeypatch):
+    store, backend, _ = _store(tmp_path)
+    store.start()
+    _annotated(backend, count=3000)
+    backend.datasets.create(OWNER, {"projectId": "p1", "name": "journaled"})
+    assert store.flush()
+    before = (tmp_path / "state.json").read_bytes()
+
+    def killed(fd: int, data: bytes, real) -> None:
+        real(fd, data)
+        os.kill(os.getpid(), signal.SIGKILL)  # after the first piece reached the temp file
+
+    _in_the_child(monkeypatch, killed)
+    with pytest.raises(OSError, match="the compaction process was killed by SIGKILL"):
+        store.compact()
+    monkeypatch.undo()
+    backend.datasets.create(OWNER, {"projectId": "p1", "name": "after"})
+    store.close()
+    assert (tmp_path / "state.json").read_bytes() == before
+    assert not list(tmp_path.glob("*.tmp"))  # the half-written file is removed
+    reloaded, _ = _reloaded(tmp_path)
+    assert views(reloaded) == views(backend)
+
+
+def test_close_kills_a_running_compaction_child_and_waits_for_it(tmp_path, monkeypatch):
+    store, backend, _ = _store(tmp_path, compact_interval=0.05)
+    store.start()
+    marker = tmp_path / "child-pid"
+
+    def stuck(fd: int, data: bytes, real) -> None:
+        marker.write_text(str(os.getpid()))
+        time.sleep(600)
+
+    _in_the_child(monkeypatch, stuck)
+    backend.datasets.create(OWNER, {"projectId": "p1", "name": "kept"})
+    deadline = time.monotonic() + 30
+    while not marker.exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert store.health()["compacting"] is True
+    child = int(marker.read_text())
+    store.close()
+    with pytest.raises(ChildProcessError):  # killed and reaped: no such child any more
+        os.waitpid(child, os.WNOHANG)
+    assert store.health()["compacting"] is False
+    marker.unlink()
+    reloaded, _ = _reloaded(tmp_path)
+    assert views(reloaded) == views(backend)
 
 
 def _journal(tmp_path: Path) -> Path:
