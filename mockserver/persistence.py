@@ -475,25 +475,39 @@ class Store:
                 raise OSError("the journal is failing; not compacting")
             generation = old.generation + 1
             new = JournalFile.create(segment_path(self.path, generation), generation)
-            child = None
+            child, failed = None, None
             with self.backend.lock:
                 batch, self._pending = self._pending, []
                 self._journal = new
                 if FORK:
-                    read_end, write_end = os.pipe()
-                    forking, parent = time.perf_counter(), os.getpid()
-                    pid = os.fork()
-                    if pid == 0:
-                        self._compact_in_child(generation, write_end, parent)
-                    child = (pid, read_end, time.perf_counter() - forking)
-                    os.close(write_end)
+                    try:
+                        child = self._fork(generation)
+                    except OSError as exc:  # no process or pipe to be had: N+1 goes on regardless
+                        failed = exc
             if batch:
                 try:
                     old.append([frame(batch)])
                 except OSError:
                     self._unsynced.append(frame(batch))  # written first into N+1 by the next flush
             old.close()
+        if failed is not None:
+            raise failed
         return generation, child
+
+    def _fork(self, generation: int) -> tuple[int, int, float]:
+        """(child pid, the pipe's end it reports to, seconds the fork took)."""
+        read_end, write_end = os.pipe()
+        try:
+            forking, parent = time.perf_counter(), os.getpid()
+            pid = os.fork()
+            if pid == 0:
+                self._compact_in_child(generation, write_end, parent)
+        except BaseException:
+            os.close(read_end)
+            raise
+        finally:  # (the child never gets here: it leaves through os._exit)
+            os.close(write_end)
+        return pid, read_end, time.perf_counter() - forking
 
     def _compact_in_child(self, generation: int, report: int, parent: int) -> NoReturn:
         """The forked child: write the state file from this process's copy of the state and

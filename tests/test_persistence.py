@@ -503,6 +503,24 @@ def test_a_compaction_child_killed_mid_write_leaves_the_old_state_file_and_a_com
     assert views(reloaded) == views(backend)
 
 
+def test_a_fork_that_fails_loses_no_pending_write(tmp_path, monkeypatch):
+    store, backend, _ = _store(tmp_path)
+    store.start()
+    backend.datasets.create(OWNER, {"projectId": "p1", "name": "pending at the cut"})
+
+    def no_fork() -> int:
+        raise OSError(errno.EAGAIN, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(persistence.os, "fork", no_fork)
+    with pytest.raises(OSError, match="Resource temporarily unavailable"):
+        store.compact()
+    monkeypatch.undo()
+    backend.datasets.create(OWNER, {"projectId": "p1", "name": "after"})
+    store.close()
+    reloaded, _ = _reloaded(tmp_path)
+    assert views(reloaded) == views(backend)
+
+
 def test_close_kills_a_running_compaction_child_and_waits_for_it(tmp_path, monkeypatch):
     store, backend, _ = _store(tmp_path, compact_interval=0.05)
     store.start()
