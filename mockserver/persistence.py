@@ -27,9 +27,10 @@ it as the new state file saying ``"journal": N+1`` (``write_atomic``), then
 exits, reporting its outcome through a pipe; the parent goes on serving and
 journaling, and its thread waits, then deletes the segments before N+1. So the
 state file is a consistent cut and segment N+1 holds exactly the changes made
-after it. Requests wait only for the fork itself (copying the page tables of
-the heap: ~20 ms per GB) and never compete with the encoding for the
-interpreter. The child takes no lock (the ones it inherited may be held by
+after it. Requests wait only for the fork itself (it copies the page tables of
+the heap: ~50-180 ms for a million annotations, see ARCHITECTURE.md) and
+never compete with the encoding for the interpreter; the child runs at the
+lowest CPU priority. The child takes no lock (the ones it inherited may be held by
 threads that do not exist there), logs nothing and starts no thread; it dies
 with the thread that forked it (``PR_SET_PDEATHSIG``), so a ``kill -9`` of the
 server cannot leave a child that renames an old cut over a newer file. Two
