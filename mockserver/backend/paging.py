@@ -46,7 +46,7 @@ INVALID_TOKEN = "invalid page token"
 #: standard base64's two last letters -> the URL-safe ones
 _URL_SAFE = bytes.maketrans(b"+/", b"-_")
 #: what leaves a query unfiltered (a module constant: a literal holding [] and {} is built per use)
-_UNSET = (None, "", [], {})
+_UNSET: tuple[object, ...] = (None, "", [], {})
 
 
 def _b64(data: bytes) -> str:
