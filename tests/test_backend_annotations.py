@@ -8,6 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from mockserver import snapshot
 from mockserver.backend import DEFAULT_OWNER, Backend, Principal
 from mockserver.backend.annotation_index import AnnotationRecord
 from mockserver.backend.annotation_validation import MAX_RANGE
@@ -724,3 +725,63 @@ def test_long_annotations_do_not_widen_the_short_tier() -> None:
     bucket.remove(huge)
     assert [r.id for r in bucket.scan(None, 50_010, 51_000)] == ["s50"]
     assert sorted(r.id for r in bucket.records()) == sorted(r.id for r in short)
+
+
+# -- search renderings kept per record ------------------------------------------------------
+
+
+def test_search_renders_each_record_as_get_does_after_every_change(
+    backend: Backend, dataset: dict[str, Any], generic: str
+) -> None:
+    """Search pages are assembled from renderings kept per record: they must follow a patch, a
+    mask-less update, a delete and a reset exactly as ``get`` does."""
+    tset = new_set(backend, dataset["id"], "TRANSCRIPT")
+    a = backend.annotations.create(OWNER, ann(tset, name="a", info={"k": ["v"]}))
+    b = backend.annotations.create(OWNER, ann(tset, "30", "40"))
+
+    def same_as_get() -> list[dict[str, Any]]:
+        found = search_all(backend, annotationSetIds=[tset], referenceName="chr1")
+        assert found == [backend.annotations.get(OWNER, item["id"]) for item in found]
+        return found
+
+    assert ids(same_as_get()) == [a["id"], b["id"]]
+    backend.annotations.update(OWNER, a["id"], {"name": "b", "info": {"x": ["y"]}}, "name,info")
+    backend.annotations.update(OWNER, b["id"], {"name": "n"}, "name")
+    found = same_as_get()
+    assert (found[0]["name"], found[0]["info"], found[1]["name"]) == ("b", {"x": ["y"]}, "n")
+    backend.annotations.update(OWNER, a["id"], {"name": "c"}, None)
+    assert "info" not in same_as_get()[0]
+    backend.annotations.delete(OWNER, b["id"])
+    assert ids(same_as_get()) == [a["id"]]
+    c = backend.annotations.create(OWNER, ann(tset, "50", "60"))
+    assert ids(same_as_get()) == [a["id"], c["id"]]
+    document = snapshot.snapshot(backend)
+    document["state"]["annotations"]["records"][c["id"]][3:5] = [55, 65]  # the same id, moved
+    snapshot.restore(backend, document)
+    assert [(item["id"], item["start"]) for item in same_as_get()][1] == (c["id"], "55")
+    backend.reset()
+    dataset_id = backend.datasets.create(OWNER, {"projectId": "p", "name": "d"})["id"]
+    again = backend.annotations.create(OWNER, ann(new_set(backend, dataset_id), "10", "20"))
+    assert search_all(backend, annotationSetIds=[again["annotationSetId"]]) == [again]
+
+
+def test_a_search_result_is_the_callers_own(backend: Backend, generic: str) -> None:
+    """Changing what one search returned (free-form values included) changes no later answer."""
+    plain = backend.annotations.create(OWNER, ann(generic))
+    rich = backend.annotations.create(OWNER, ann(generic, "30", "40", info={"k": ["v"]}))
+    first = search_all(backend, annotationSetIds=[generic])
+    first[0]["name"] = "changed"
+    first[1]["info"]["k"].append("w")
+    first[1]["info"]["new"] = ["x"]
+    assert search_all(backend, annotationSetIds=[generic]) == [plain, rich]
+
+
+def test_kept_renderings_are_bounded(
+    backend: Backend, generic: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mockserver.backend import annotations as module
+
+    monkeypatch.setattr(module, "RENDERED_KEPT", 3)
+    created = [backend.annotations.create(OWNER, ann(generic, str(i), str(i + 5))) for i in range(10)]
+    assert search_all(backend, annotationSetIds=[generic], pageSize=4) == created
+    assert 0 < len(backend.annotations._rendered) <= 3

@@ -33,7 +33,7 @@ Decisions where the real API's documentation is silent (tested):
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from mockserver.backend.annotation_index import AnnotationRecord, Hit, SetIndex, merge_hits
@@ -52,6 +52,8 @@ from mockserver.backend.tables import TableSpec, fail, json_object
 from mockserver.errors import ApiError, invalid_argument
 
 BATCH_MAX = 4096
+#: how many per-record search renderings are kept (see Annotations._renderer)
+RENDERED_KEPT = 65_536
 MUTABLE_FIELDS = ("name", "variant", "transcript", "info")
 #: hits are (reference key, start, id, record): the search order
 SEARCH = Listing("annotations.search", "annotations", key=lambda hit: [hit[0], hit[1], hit[2]])
@@ -92,6 +94,8 @@ class Annotations(Component):
         super().reset()
         self._indexes: dict[str, SetIndex] = {}
         self._batches = self.table("batches")
+        #: id -> (record, its extra, the set's type, _render's output for them): see _renderer
+        self._rendered: dict[str, tuple[AnnotationRecord, Any, Any, dict[str, Any]]] = {}
 
     def after_restore(self) -> None:
         by_set: dict[str, list[AnnotationRecord]] = {}
@@ -121,6 +125,33 @@ class Annotations(Component):
             for key, value in record.extra.items():
                 out[key] = _json_copy(value) if isinstance(value, (dict, list)) else value
         return out
+
+    def _renderer(self, set_by_id: dict[str, dict[str, Any]]) -> Callable[[Hit], dict[str, Any]]:
+        """A search hit -> what :meth:`_render` gives for its record, in one call per hit.
+
+        The sets searched share one type (``search`` checks). A page is assembled per
+        request from per-record renderings kept in ``_rendered``
+        (at most :data:`RENDERED_KEPT`; all dropped when full): an entry is used only for the
+        very record object, ``extra`` dict (an update assigns a new one) and set type it was
+        made from, so a patched, deleted or restored annotation is rendered afresh. Each
+        request gets its own copy (a deep one when the record has free-form fields)."""
+        kept = self._rendered
+        render = self._render
+
+        set_type = next(iter(set_by_id.values())).get("type") if set_by_id else None  # one type
+
+        def rendered(hit: Hit) -> dict[str, Any]:
+            record = hit[3]
+            extra = record.extra
+            entry = kept.get(record.id)
+            if entry is None or entry[0] is not record or entry[1] is not extra or entry[2] != set_type:
+                if len(kept) >= RENDERED_KEPT:
+                    kept.clear()
+                rendering = render(record, set_by_id[record.set_id])
+                entry = kept[record.id] = (record, extra, set_type, rendering)
+            return entry[3].copy() if extra is None else _json_copy(entry[3])
+
+        return rendered
 
     def id_of(self, record: AnnotationRecord) -> str:
         return record.id
@@ -349,5 +380,5 @@ class Annotations(Component):
             page_size=body.get("pageSize"),
             page_token=body.get("pageToken"),
             stream=stream,
-            render=lambda hit: self._render(hit[3], set_by_id[hit[3].set_id]),
+            render=self._renderer(set_by_id),
         )
