@@ -292,6 +292,8 @@ def credentials(headers: Mapping[str, str], query: Mapping[str, Any]) -> tuple[s
                 credentials_sent=True,
             )
         token = credential.strip()
+    elif not query:
+        return None, None
     else:
         for name in TOKEN_QUERY_PARAMS:
             token = _query_value(query, name)

@@ -18,7 +18,7 @@ from __future__ import annotations
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from mockserver.request_body import first
+from mockserver.request_body import header_value
 
 ALLOWED_METHODS = "DELETE, GET, HEAD, OPTIONS, PATCH, POST, PUT"
 #: request headers a browser may send (lower case); any ``x-goog-`` header too
@@ -50,11 +50,11 @@ class CorsMiddleware:
         if scope["type"] != "http" or scope["path"].startswith("/_mock"):
             await self.app(scope, receive, send)
             return
-        headers = Headers(scope=scope)
-        origin = first(headers, "origin")
+        origin = header_value(scope, b"origin")
         if origin is None:
             await self.app(scope, receive, send)
             return
+        headers = Headers(scope=scope)
         if scope["method"] == "OPTIONS" and "access-control-request-method" in headers:
             await self._preflight(origin, headers, send)
             return

@@ -25,9 +25,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from mockserver.batch import read_body
 from mockserver.errors import ApiError
 from mockserver.rendering import error_response
-from mockserver.request_body import first
+from mockserver.request_body import header_value
 
 HEADER = "x-http-method-override"
+_HEADER_NAME = HEADER.encode()
 #: methods a POST may stand for
 OVERRIDABLE = ("GET", "PATCH", "PUT", "DELETE")
 FORM = "application/x-www-form-urlencoded"
@@ -41,11 +42,11 @@ class MethodOverrideMiddleware:
         if scope["type"] != "http" or scope["method"] != "POST":
             await self.app(scope, receive, send)
             return
-        headers = Headers(scope=scope)
-        wanted = first(headers, HEADER)
+        wanted = header_value(scope, _HEADER_NAME)
         if wanted is None:
             await self.app(scope, receive, send)
             return
+        headers = Headers(scope=scope)
         method = wanted.strip().upper()
         if method == "POST":
             await self.app(scope, receive, send)

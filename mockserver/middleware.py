@@ -135,10 +135,11 @@ class GenomicsMiddleware:
         if fields:
             check_selection(parse_fields(fields), match.operation.response)
         principal = self.authenticate(Headers(scope=scope), query, match.operation)
-        if request_body.has_body(scope):
+        length = request_body.declared_length(scope)
+        if request_body.has_body(scope, length):
             if request_body.media_type(scope) is None:
                 raise request_body.missing_content_type()
-            scope, receive = await request_body.with_length(scope, receive)
+            scope, receive = await request_body.with_length(scope, receive, length)
         principal_token = context.current_principal.set(principal)
         scope["state"]["genomics_principal"] = principal.member
         plan = self.plans.get(match.operation.operation_id)

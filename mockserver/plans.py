@@ -269,8 +269,11 @@ class PlannedRequest(ConnexionRequest):
         """Connexion's reading of the header, once (a body request reads it twice): Starlette's
         ``Headers.get``, the first header named exactly ``content-type`` (ASGI names are lower case)."""
         if self.read_content_type is None:
-            found = next((value for key, value in self.raw_headers if key == b"content-type"), None)
-            self.read_content_type = "application/octet-stream" if found is None else found.decode("latin-1")
+            self.read_content_type = "application/octet-stream"
+            for key, value in self.raw_headers:
+                if key == b"content-type":
+                    self.read_content_type = value.decode("latin-1")
+                    break
         return self.read_content_type
 
     @property

@@ -281,6 +281,15 @@ def first(headers: Headers, name: str) -> str | None:
     return values[0] if values else None
 
 
+def header_value(scope: Scope, name: bytes) -> str | None:
+    """The first value of header ``name`` (lower case, as ASGI names are) in ``scope``, None when
+    absent: what ``first(Headers(scope=scope), name)`` gives, without building ``Headers``."""
+    for key, value in scope["headers"]:
+        if key == name:
+            return value.decode("latin-1")
+    return None
+
+
 def declared_length(scope: Scope) -> int | None:
     """The request's ``Content-Length`` (None when absent or not a number)."""
     for name, value in scope.get("headers", ()):
@@ -292,9 +301,9 @@ def declared_length(scope: Scope) -> int | None:
     return None
 
 
-def has_body(scope: Scope) -> bool:
-    """Whether the request announces a body (a positive length, or chunked transfer)."""
-    length = declared_length(scope)
+def has_body(scope: Scope, length: int | None) -> bool:
+    """Whether the request announces a body: a positive ``length`` (its
+    :func:`declared_length`, read once by the caller), or chunked transfer."""
     if length:
         return length > 0
     return any(name == b"transfer-encoding" for name, _ in scope.get("headers", ()))
@@ -332,18 +341,18 @@ def missing_content_type() -> ApiError:
     )
 
 
-def check_declared_size(scope: Scope, max_bytes: int) -> None:
+def check_declared_size(length: int | None, max_bytes: int) -> None:
     """413 at once when the declared ``Content-Length`` is over the limit (nothing is read)."""
-    length = declared_length(scope)
     if length is not None and length > max_bytes:
         raise too_large(max_bytes)
 
 
-async def with_length(scope: Scope, receive: Receive) -> tuple[Scope, Receive]:
-    """A chunked body read whole (through a limited ``receive``) and handed on with the
-    ``Content-Length`` it lacked: Connexion's body validator reads a body only when the request
-    declares its length, and would take a chunked one for none."""
-    if declared_length(scope) is not None:
+async def with_length(scope: Scope, receive: Receive, length: int | None) -> tuple[Scope, Receive]:
+    """A chunked body (``length``, its :func:`declared_length`, is None) read whole (through a
+    limited ``receive``) and handed on with the ``Content-Length`` it lacked: Connexion's body
+    validator reads a body only when the request declares its length, and would take a chunked
+    one for none."""
+    if length is not None:
         return scope, receive
     parts = []
     while True:
@@ -379,7 +388,11 @@ class RequestLimits:
         self.read_timeout = read_timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not has_body(scope):
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = declared_length(scope)
+        if not has_body(scope, length):
             await self.app(scope, receive, send)
             return
         started = False
@@ -390,7 +403,7 @@ class RequestLimits:
             await send(message)
 
         try:
-            check_declared_size(scope, self.max_bytes)
+            check_declared_size(length, self.max_bytes)
             limited = limited_receive(receive, max_bytes=self.max_bytes, read_timeout=self.read_timeout)
             await self.app(scope, limited, send_started)
         except ApiError as exc:  # a limit hit by a reader that does not answer errors itself

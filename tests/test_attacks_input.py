@@ -9,12 +9,15 @@ import json
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from starlette.datastructures import Headers
 from starlette.testclient import TestClient
 
 from mockserver.app import create_app
 from mockserver.backend import Backend
 from mockserver.backend.clock import FakeClock
-from mockserver.request_body import MAX_DEPTH, within
+from mockserver.request_body import MAX_DEPTH, first, header_value, within
 
 JSON = {"Content-Type": "application/json"}
 
@@ -370,3 +373,16 @@ def test_seed_and_token_files_are_checked_like_bodies(client, tmp_path, text, re
     tokens.write_text(text.replace("projects", "tokens"))
     with pytest.raises(TokenFileError, match=reason):
         TokenRegistry.from_file(tokens)
+
+
+_NAMES = st.sampled_from([b"origin", b"content-length", b"x-http-method-override", b"origin2", b"x"])
+
+
+@given(
+    headers=st.lists(st.tuples(_NAMES, st.binary(max_size=8)), max_size=6),
+    name=_NAMES,
+)
+def test_header_value_reads_a_header_as_starlette_does(headers, name):
+    """The middlewares' raw-header look-up gives what ``Headers`` would: the first value, or None."""
+    scope = {"type": "http", "headers": headers}
+    assert header_value(scope, name) == first(Headers(scope=scope), name.decode())
