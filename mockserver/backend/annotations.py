@@ -88,7 +88,7 @@ class Annotations(Component):
         #: <annotationSetId>/<requestId> -> the batchCreate response first given
         TableSpec("batches", _batch_response),
     )
-    derived = Component.derived | {"_indexes"}
+    derived = Component.derived | {"_indexes", "_rendered"}
 
     def reset(self) -> None:
         super().reset()
