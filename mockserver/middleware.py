@@ -85,17 +85,16 @@ class GenomicsMiddleware:
         control = self.control
         logged = control is not None and not scope["path"].startswith(("/_mock", "/ui"))
         status = [0]
-        if logged:
-            send = _recording_status(send, status)
+        recording = _recording_status(send, status) if logged else send
         try:
-            await self._dispatch(scope, receive, send, query)
+            await self._dispatch(scope, receive, recording, query, status, send)
         except ApiError as exc:
-            await error_response(exc)(scope, receive, send)
+            await error_response(exc)(scope, receive, recording)
         except Exception:  # noqa: BLE001 - Starlette's fallback would answer plain text
             log.exception("internal error on %s %s", scope["method"], scope["path"])
             failed = ApiError("INTERNAL", "Internal error (logged by the server)")
             with contextlib.suppress(Exception):  # the response may have started already
-                await error_response(failed)(scope, receive, send)
+                await error_response(failed)(scope, receive, recording)
         finally:
             reset_options(options_token)
             context.current_backend.reset(backend_token)
@@ -103,8 +102,11 @@ class GenomicsMiddleware:
                 _log_request(control, scope, status[0])
 
     async def _dispatch(
-        self, scope: Scope, receive: Receive, send: Send, query: dict[str, list[str]]
+        self, scope: Scope, receive: Receive, send: Send, query: dict[str, list[str]],
+        status: list[int], plain_send: Send,
     ) -> None:
+        """Answer through ``send`` (which writes the status into ``status[0]`` when the request is
+        logged), except a plan: it returns its status, and answers through ``plain_send``."""
         path: str = scope["path"]
         for prefix, below, app in self._prefixes:
             if path == prefix or (below and path.startswith(below)):
@@ -147,7 +149,7 @@ class GenomicsMiddleware:
             if plan is None:
                 await self.app(scope, receive, send)
             else:
-                await plan.answer(scope, receive, send, query, match.path_params)
+                status[0] = await plan.answer(scope, receive, plain_send, query, match.path_params)
         finally:
             context.current_principal.reset(principal_token)
 

@@ -175,9 +175,10 @@ class Plan:
 
     async def answer(
         self, scope: Scope, receive: Receive, send: Send, query: dict[str, list[str]], path: dict[str, str]
-    ) -> None:
-        """Answer one request; ``query`` is its query string parsed (``parse_qs``, blank values
-        kept) and ``path`` its path parameters (:class:`~mockserver.routing.RouteTable`)."""
+    ) -> int:
+        """Answer one request and return the status answered (for the request log: no wrapper
+        around ``send`` to read it); ``query`` is its query string parsed (``parse_qs``, blank
+        values kept) and ``path`` its path parameters (:class:`~mockserver.routing.RouteTable`)."""
         current = [receive]  # the body validator replaces the channel; the request reads the new one
 
         async def read() -> Any:
@@ -189,6 +190,7 @@ class Plan:
         except Exception as exc:  # noqa: BLE001 - every failure becomes Google's envelope, as in Connexion
             response = error_response(as_api_error(request, exc))
         await response(scope, receive, send)
+        return response.status_code
 
     def media_type(self, headers: list[tuple[bytes, bytes]]) -> tuple[str, str]:
         """(media type, charset) of a request, as ``RequestValidationOperation.extract_content_type``
