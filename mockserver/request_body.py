@@ -29,6 +29,7 @@ timeout; the mock answers both with the JSON envelope.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import json
 import math
@@ -395,19 +396,15 @@ class RequestLimits:
         if not has_body(scope, length):
             await self.app(scope, receive, send)
             return
-        started = False
-
-        async def send_started(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
         try:
             check_declared_size(length, self.max_bytes)
             limited = limited_receive(receive, max_bytes=self.max_bytes, read_timeout=self.read_timeout)
-            await self.app(scope, limited, send_started)
+            await self.app(scope, limited, send)
         except ApiError as exc:  # a limit hit by a reader that does not answer errors itself
-            if not started:
+            # not through a send wrapper noting whether a response started (two calls more per
+            # request): the layers inside answer their own errors once they answer at all, and
+            # an ASGI server refuses a second start, which is then left unanswered, as before
+            with contextlib.suppress(Exception):
                 await error_response(exc)(scope, receive, send)
 
 

@@ -386,3 +386,35 @@ def test_header_value_reads_a_header_as_starlette_does(headers, name):
     """The middlewares' raw-header look-up gives what ``Headers`` would: the first value, or None."""
     scope = {"type": "http", "headers": headers}
     assert header_value(scope, name) == first(Headers(scope=scope), name.decode())
+
+
+@pytest.mark.parametrize("starts_first", [False, True])
+def test_a_limit_hit_is_answered_once(starts_first):
+    """RequestLimits answers a limit the reader let through, unless that reader already started
+    its own response: then nothing more is sent (an ASGI server refuses a second start)."""
+    from mockserver.request_body import RequestLimits
+
+    async def reader(scope, receive, send):
+        if starts_first:
+            await send({"type": "http.response.start", "status": 200, "headers": []})
+        while (await receive()).get("more_body"):
+            pass
+
+    sent: list[dict[str, Any]] = []
+
+    async def send(message):
+        if message["type"] == "http.response.start" and any(
+            m["type"] == "http.response.start" for m in sent
+        ):
+            raise RuntimeError("Unexpected ASGI message 'http.response.start'")  # as uvicorn
+        sent.append(message)
+
+    chunks = iter([b"x" * 3000, b"x" * 3000])
+
+    async def receive():
+        return {"type": "http.request", "body": next(chunks), "more_body": True}
+
+    scope = {"type": "http", "method": "POST", "path": "/x", "headers": [(b"transfer-encoding", b"chunked")]}
+    asyncio.run(RequestLimits(reader, max_bytes=4096)(scope, receive, send))
+    starts = [m["status"] for m in sent if m["type"] == "http.response.start"]
+    assert starts == ([200] if starts_first else [413])
