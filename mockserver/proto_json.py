@@ -56,9 +56,15 @@ class Node:
     aliases: dict[str, str] = field(default_factory=dict)
     item: Node | None = None
     enum: tuple[str, ...] = ()
+    #: for an object: JSON field name -> the exact types of a value that field already holds in
+    #: canonical form (``_walk`` returns it unchanged), :data:`ANY_VALUE` for any but ``null``;
+    #: filled by :func:`compile_schema` once the fields are known (see :func:`canonical_types`)
+    canonical: dict[str, tuple[type, ...]] = field(default_factory=dict)
 
 
 OPAQUE = Node("opaque")
+#: :attr:`Node.canonical`'s mark for a field that keeps every value but ``null``
+ANY_VALUE: tuple[type, ...] = ()
 _compiled: dict[int, tuple[dict[str, Any], Node]] = {}
 
 
@@ -87,6 +93,10 @@ def compile_schema(schema: Any, seen: dict[int, Node] | None = None) -> Node:
             original = proto_name(name)
             if original != name:
                 node.aliases[original] = name
+        node.canonical = {
+            name: kept for name, sub in node.fields.items()
+            if name not in node.aliases and (kept := canonical_types(sub)) is not None
+        }
         return node
     if kind == "array":
         return Node("array", item=compile_schema(schema.get("items"), seen))
@@ -99,6 +109,23 @@ def compile_schema(schema: Any, seen: dict[int, Node] | None = None) -> Node:
     if kind == "string" and schema.get("enum"):
         return Node("enum", enum=tuple(schema["enum"]))
     return OPAQUE
+
+
+def canonical_types(node: Node) -> tuple[type, ...] | None:
+    """The exact types of a value :func:`_walk` hands back unchanged at ``node`` whatever it is
+    (:data:`ANY_VALUE`: all), None when only a walk can tell; lets an object skip the walk
+    of a field already in canonical form, the usual case (a body sent by a client library)."""
+    if node.kind == "opaque":
+        return ANY_VALUE
+    if node.kind in ("array", "map") and (node.item is None or node.item.kind == "opaque"):
+        return ANY_VALUE
+    if node.kind in ("int64", "enum"):
+        return (str,)
+    if node.kind == "int":
+        return (int,)  # exactly int: a bool is not an integer here
+    if node.kind == "number":
+        return (int, float)
+    return None
 
 
 def normalizer(schema: dict[str, Any]) -> Node:
@@ -169,9 +196,14 @@ def _walk(node: Node, value: Any) -> Any:
 
 
 def _object(node: Node, value: dict[str, Any]) -> dict[str, Any]:
-    fields, aliases = node.fields, node.aliases
+    fields, aliases, canonical = node.fields, node.aliases, node.canonical
     out: dict[str, Any] | None = None  # made at the first change, from the items before it
     for index, (key, item) in enumerate(value.items()):
+        kept = canonical.get(key)
+        if kept is not None and item is not None and (kept is ANY_VALUE or type(item) in kept):
+            if out is not None:  # already canonical: what the walk below would keep
+                out[key] = item
+            continue
         name = aliases.get(key, key)
         if name is not key and name in value:
             raise _GivenTwice(name, key)

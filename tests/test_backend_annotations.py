@@ -785,3 +785,25 @@ def test_kept_renderings_are_bounded(
     created = [backend.annotations.create(OWNER, ann(generic, str(i), str(i + 5))) for i in range(10)]
     assert search_all(backend, annotationSetIds=[generic], pageSize=4) == created
     assert 0 < len(backend.annotations._rendered) <= 3
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.one_of(
+    st.text(alphabet=st.sampled_from("0123456789-+ ._e\u0661\u00b2\u0966\uff11x"), max_size=22),
+    st.integers(-(2**64), 2**64).map(str),
+))
+def test_int64_text_is_optional_minus_then_ascii_digits_only(text: str) -> None:
+    """An int64 field takes decimal text (``-?[0-9]+``) within range; other digits (Arabic-Indic,
+    superscript, full-width), signs, spaces and exponents are 400 naming the field."""
+    import re
+
+    from mockserver.backend.annotation_validation import INT64_MAX, INT64_MIN, parse_int64
+    from mockserver.errors import ApiError
+
+    if text == "":
+        assert parse_int64(text, "start", default=7) == 7
+    elif re.fullmatch(r"-?[0-9]+", text, flags=re.ASCII) and INT64_MIN <= int(text) <= INT64_MAX:
+        assert parse_int64(text, "start") == int(text)
+    else:
+        with pytest.raises(ApiError, match="start"):
+            parse_int64(text, "start")

@@ -295,3 +295,36 @@ def test_token_parts_are_unpadded_url_safe_base64(data: bytes) -> None:
 
     assert _b64(data) == base64.urlsafe_b64encode(data).decode("ascii").rstrip("=")
     assert _unb64(_b64(data)) == data
+
+
+JSON_LEAVES = st.one_of(
+    st.none(), st.booleans(), st.integers(-3, 3), st.sampled_from(["", "a", "0"]),
+    st.sampled_from([[], ["a"], [0], {}, {"k": 1}, 0.0]),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    first=st.dictionaries(st.sampled_from(["a", "b", "pageSize", "page_token"]), JSON_LEAVES, max_size=4),
+    second=st.dictionaries(st.sampled_from(["a", "b", "pageSize", "page_token"]), JSON_LEAVES, max_size=4),
+)
+def test_a_token_binds_exactly_the_set_filters_of_its_query(
+    first: dict[str, Any], second: dict[str, Any]
+) -> None:
+    """None, "", [] and {} leave a filter unset (and the paging fields bind nothing), while every
+    other value binds the token, falsy ones (0, False, 0.0, "0") included."""
+    from mockserver.backend.paging import PageTokens
+
+    def filters(query: dict[str, Any]) -> str:
+        unset = (None, "", [], {})
+        kept = {k: v for k, v in query.items() if k in ("a", "b") and not any(
+            v is u or (type(v) is type(u) and v == u) for u in unset)}
+        return json.dumps(kept, sort_keys=True)
+
+    tokens = PageTokens()
+    token = tokens.encode("m", first, ["k", 1])
+    if filters(first) == filters(second):
+        assert tokens.decode(token, "m", second) == ["k", 1]
+    else:
+        with pytest.raises(ApiError):
+            tokens.decode(token, "m", second)

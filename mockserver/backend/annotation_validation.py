@@ -48,8 +48,8 @@ def parse_int64(value: Any, field: str, *, default: int | None = None) -> int | 
         number = None
     elif isinstance(value, int):
         number = value
-    elif isinstance(value, str) and _INT64_TEXT.fullmatch(value):
-        number = int(value)
+    elif isinstance(value, str) and ((value.isascii() and value.isdigit()) or _INT64_TEXT.fullmatch(value)):
+        number = int(value)  # plain ASCII digits tested without the pattern (the usual case)
     else:
         number = None
     if number is None:

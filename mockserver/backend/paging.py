@@ -45,8 +45,10 @@ INVALID_TOKEN = "invalid page token"
 
 #: standard base64's two last letters -> the URL-safe ones
 _URL_SAFE = bytes.maketrans(b"+/", b"-_")
-#: what leaves a query unfiltered (a module constant: a literal holding [] and {} is built per use)
-_UNSET: tuple[object, ...] = (None, "", [], {})
+#: the types whose empty value leaves a query unfiltered, as None does ("", [], {})
+_EMPTY_UNSET = (str, list, dict)
+#: the paging fields themselves, which bind no token
+_PAGING_FIELDS = frozenset({"pageToken", "pageSize", "page_token", "page_size"})
 
 
 def _b64(data: bytes) -> str:
@@ -112,11 +114,12 @@ def _json(value: Any) -> bytes:
 
 
 def _canonical(query: Mapping[str, Any]) -> dict[str, Any]:
-    """Filters only: unset values and the paging fields themselves do not bind a token."""
+    """Filters only: unset values (None, "", [], {}) and the paging fields themselves do not
+    bind a token (a set value is tested by truth first: no comparison with empty containers)."""
     return {
         k: v
         for k, v in query.items()
-        if k not in ("pageToken", "pageSize", "page_token", "page_size") and v not in _UNSET
+        if v is not None and (v or not isinstance(v, _EMPTY_UNSET)) and k not in _PAGING_FIELDS
     }
 
 
