@@ -20,13 +20,14 @@ import argparse
 import gc
 import os
 import random
-import statistics
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # run from a checkout
+
+from measure import median_ms, page_one_and_deep, rss_bytes  # noqa: E402 - the sibling module
 
 from mockserver.backend import DEFAULT_OWNER, Backend  # noqa: E402
 from mockserver.backend.annotation_index import AnnotationRecord  # noqa: E402
@@ -44,10 +45,6 @@ PAGE = 256
 CHUNK = 4096
 
 
-def rss_bytes() -> int:
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-
 
 def generate(rng: random.Random, set_id: str, count: int, first: int) -> Iterator[dict[str, Any]]:
     for i in range(first, first + count):
@@ -62,16 +59,6 @@ def generate(rng: random.Random, set_id: str, count: int, first: int) -> Iterato
             "name": f"feature-{i}",
         }
 
-
-def median_ms(fns: list[Callable[[], Any]], repeat: int) -> list[float]:
-    """Median milliseconds of each function, calls interleaved so all see the same machine load."""
-    times: list[list[float]] = [[] for _ in fns]
-    for _ in range(repeat):
-        for fn, bucket in zip(fns, times, strict=True):
-            t0 = time.perf_counter()
-            fn()
-            bucket.append(time.perf_counter() - t0)
-    return [statistics.median(bucket) * 1000 for bucket in times]
 
 
 def scan_page(backend: Backend, set_ids: list[str], page: int) -> list[dict[str, Any]]:
@@ -134,19 +121,9 @@ def main() -> None:
 
     query = {"annotationSetIds": set_ids, "pageSize": PAGE}
     search = backend.annotations.search
-    first = search(DEFAULT_OWNER, query)
-    token = None
-    deep = first
-    t0 = time.perf_counter()
-    for _ in range(args.page - 1):
-        token = deep["nextPageToken"]
-        deep = search(DEFAULT_OWNER, {**query, "pageToken": token})
-    walk_seconds = time.perf_counter() - t0
-    deep_query = {**query, "pageToken": token}
-    page1_ms, deep_ms = median_ms(
-        [lambda: search(DEFAULT_OWNER, query), lambda: search(DEFAULT_OWNER, deep_query)], args.repeat
-    )
-    print(f"walked to page {args.page:,} by tokens: {walk_seconds:.2f} s")
+    paged = page_one_and_deep(lambda q: search(DEFAULT_OWNER, q), query, args.page, args.repeat)
+    first, deep, page1_ms, deep_ms = paged.first, paged.deep, paged.first_ms, paged.deep_ms
+    print(f"walked to page {args.page:,} by tokens: {paged.walk_seconds:.2f} s")
     print(f"indexed page 1 median:      {page1_ms:.3f} ms ({len(first['annotations'])} results)")
     print(f"indexed page {args.page:,} median:  {deep_ms:.3f} ms ({len(deep['annotations'])} results)")
 

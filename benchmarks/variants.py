@@ -23,17 +23,17 @@ import argparse
 import gc
 import os
 import random
-import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pysam
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # run from a checkout
+
+from measure import median_ms, page_one_and_deep, rss_bytes  # noqa: E402 - the sibling module
 
 from mockserver.backend import DEFAULT_OWNER, Backend  # noqa: E402
 from mockserver.backend.clock import FakeClock  # noqa: E402
@@ -43,10 +43,6 @@ PAGE = 256
 REFERENCES = (("chr1", 248_956_422, 0.6), ("chr2", 242_193_529, 0.4))
 GENOTYPES = ("0/0", "0/1", "1/1", "0|1", "1|0", "./.")
 
-
-def rss_bytes() -> int:
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
 def write_vcf(path: Path, count: int, rng: random.Random) -> None:
@@ -87,16 +83,6 @@ def write_vcf(path: Path, count: int, rng: random.Random) -> None:
                     lines.clear()
             out.writelines(lines)
 
-
-def median_ms(fns: list[Callable[[], Any]], repeat: int) -> list[float]:
-    """Median milliseconds of each function, calls interleaved so all see the same machine load."""
-    times: list[list[float]] = [[] for _ in fns]
-    for _ in range(repeat):
-        for fn, bucket in zip(fns, times, strict=True):
-            t0 = time.perf_counter()
-            fn()
-            bucket.append(time.perf_counter() - t0)
-    return [statistics.median(bucket) * 1000 for bucket in times]
 
 
 def scan_page(backend: Backend, set_id: str, reference: str, page: int) -> list[dict[str, Any]]:
@@ -182,18 +168,9 @@ def run(args: argparse.Namespace, root: Path, vcf: Path) -> None:
     reference = REFERENCES[0][0]
     query = {"variantSetIds": [set_id], "referenceName": reference, "pageSize": PAGE}
     search = backend.variants.search
-    first = search(DEFAULT_OWNER, query)
-    deep, token = first, None
-    t0 = time.perf_counter()
-    for _ in range(args.page - 1):
-        token = deep["nextPageToken"]
-        deep = search(DEFAULT_OWNER, {**query, "pageToken": token})
-    walk_seconds = time.perf_counter() - t0
-    deep_query = {**query, "pageToken": token}
-    page1_ms, deep_ms = median_ms(
-        [lambda: search(DEFAULT_OWNER, query), lambda: search(DEFAULT_OWNER, deep_query)], args.repeat
-    )
-    print(f"walked to page {args.page:,} by tokens: {walk_seconds:.2f} s")
+    paged = page_one_and_deep(lambda q: search(DEFAULT_OWNER, q), query, args.page, args.repeat)
+    first, deep, page1_ms, deep_ms = paged.first, paged.deep, paged.first_ms, paged.deep_ms
+    print(f"walked to page {args.page:,} by tokens: {paged.walk_seconds:.2f} s")
     print(f"indexed page 1 median:      {page1_ms:.3f} ms ({len(first['variants'])} variants on {reference})")
     print(f"indexed page {args.page:,} median:  {deep_ms:.3f} ms ({len(deep['variants'])} variants)")
     window = {**query, "start": "100000000", "end": "100500000"}
