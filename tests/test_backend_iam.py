@@ -847,3 +847,25 @@ def test_every_iam_write_takes_effect_on_the_next_check(w: World) -> None:
     assert not _can_read(w, carol)
     w.b.iam.restore(state)
     assert _can_read(w, carol)
+
+
+def test_authorize_passes_exactly_when_allowed(w: World) -> None:
+    """``authorize`` (the check of every request, with ``allowed`` inlined) lets a call through
+    exactly when ``allowed`` says so, for every permission, caller kind and resource, a public
+    reference set's read included; refused calls are 403 or 404, never through."""
+    callers = [VIEWER, EDITOR, ADMIN, STRANGER, OUTSIDER, ANONYMOUS, DEFAULT_OWNER,
+               Principal("serviceAccount:robot@x.iam.gserviceaccount.com")]
+    resources = [f"datasets/{w.dataset}", "projects/p1", "projects/p2", "datasets/missing"]
+    checked = 0
+    for caller in callers:
+        for resource in resources:
+            for permission in sorted(ALL_PERMISSIONS):
+                allowed = w.b.iam.allowed(caller, permission, resource)
+                try:
+                    w.b.iam.authorize(caller, permission, resource)
+                except ApiError as exc:
+                    assert not allowed and exc.code in (403, 404), (caller, permission, resource)
+                else:
+                    assert allowed, (caller, permission, resource)
+                checked += allowed
+    assert checked > 50  # some pass, some do not

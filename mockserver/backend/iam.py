@@ -161,7 +161,10 @@ class Iam(Stateful):
         the module docstring. Without ``hidden`` a project check is 403.
         """
         with self.lock:
-            if self.allowed(principal, permission, resource):
+            # allowed(), inline: the check of every request, already under the lock granted() takes
+            if principal.superuser or (permission in PUBLIC_READ and principal.authenticated):
+                return
+            if permission in self._granted(principal, resource):
                 return
             if not self.can_see(principal, resource):
                 if hidden is not None:
@@ -198,6 +201,10 @@ class Iam(Stateful):
         Memoized per (member, resource, the dataset's project) until the next
         IAM write: a check costs a dict lookup however many bindings exist.
         """
+        return self._granted(principal, resource)
+
+    def _granted(self, principal: Principal, resource: str) -> frozenset[str]:
+        """:meth:`granted` for a caller holding the lock."""
         if principal.superuser:
             return _EVERYTHING
         kind, _, ident = resource.partition("/")
