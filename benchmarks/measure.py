@@ -53,3 +53,24 @@ def page_one_and_deep(search: Callable[[dict[str, Any]], dict[str, Any]], query:
     deep_query = {**query, "pageToken": token}
     first_ms, deep_ms = median_ms([lambda: search(query), lambda: search(deep_query)], repeat)
     return DeepPage(first, deep, deep_query, walk_seconds, first_ms, deep_ms)
+
+
+def print_indexed(paged: DeepPage, page: int, items: str, where: str = "") -> None:
+    """The walk and the two medians of :func:`page_one_and_deep`, with each page's size."""
+    print(f"walked to page {page:,} by tokens: {paged.walk_seconds:.2f} s")
+    print(f"indexed page 1 median:      {paged.first_ms:.3f} ms ({len(paged.first[items])} {items}{where})")
+    print(f"indexed page {page:,} median:  {paged.deep_ms:.3f} ms ({len(paged.deep[items])} {items})")
+
+
+def compare_with_scan(paged: DeepPage, page: int, items: str, scan: Callable[[int], list[Any]],
+                      repeat: int) -> None:
+    """Time ``scan`` (the same page computed without the index) at page 1 and page ``page``,
+    check it returns what the index did, and print the figures and the ratios to the targets."""
+    scan1_ms, scan_deep_ms = median_ms([lambda: scan(1), lambda: scan(page)], repeat)
+    same = scan(1) == paged.first[items] and scan(page) == paged.deep[items]
+    print(f"scan+sort page 1 median:    {scan1_ms:.1f} ms")
+    print(f"scan+sort page {page:,} median: {scan_deep_ms:.1f} ms")
+    print(f"scan and index agree:       {same}")
+    print(f"ratio page{page}/page1 (indexed): {paged.deep_ms / paged.first_ms:.2f} (target <= 1.5)")
+    print(f"ratio scan/indexed page 1:  {scan1_ms / paged.first_ms:,.0f} (target >= 100)")
+    print(f"ratio scan/indexed page {page:,}: {scan_deep_ms / paged.deep_ms:,.0f} (target >= 100)")

@@ -27,7 +27,7 @@ from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # run from a checkout
 
-from measure import median_ms, page_one_and_deep, rss_bytes  # noqa: E402 - the sibling module
+from measure import compare_with_scan, median_ms, page_one_and_deep, print_indexed, rss_bytes  # noqa: E402 - the sibling module
 
 from mockserver.backend import DEFAULT_OWNER, Backend  # noqa: E402
 from mockserver.backend.annotation_index import AnnotationRecord  # noqa: E402
@@ -122,10 +122,7 @@ def main() -> None:
     query = {"annotationSetIds": set_ids, "pageSize": PAGE}
     search = backend.annotations.search
     paged = page_one_and_deep(lambda q: search(DEFAULT_OWNER, q), query, args.page, args.repeat)
-    first, deep, page1_ms, deep_ms = paged.first, paged.deep, paged.first_ms, paged.deep_ms
-    print(f"walked to page {args.page:,} by tokens: {paged.walk_seconds:.2f} s")
-    print(f"indexed page 1 median:      {page1_ms:.3f} ms ({len(first['annotations'])} results)")
-    print(f"indexed page {args.page:,} median:  {deep_ms:.3f} ms ({len(deep['annotations'])} results)")
+    print_indexed(paged, args.page, "annotations")
 
     # an overlap query on one reference: 50 Mbp of chr1, first page and the 10th
     ranged = {**query, "referenceName": "chr1", "start": "100000000", "end": "150000000"}
@@ -139,20 +136,8 @@ def main() -> None:
     )
     print(f"chr1:100M-150M page 1 / {pages}: {range1_ms:.3f} ms / {range_deep_ms:.3f} ms (overlap query)")
 
-    scan1_ms, scan_deep_ms = median_ms(
-        [lambda: scan_page(backend, set_ids, 1), lambda: scan_page(backend, set_ids, args.page)],
-        args.scan_repeat,
-    )
-    same = scan_page(backend, set_ids, 1) == first["annotations"] and (
-        scan_page(backend, set_ids, args.page) == deep["annotations"]
-    )
-    print(f"scan+sort page 1 median:    {scan1_ms:.1f} ms")
-    print(f"scan+sort page {args.page:,} median: {scan_deep_ms:.1f} ms")
-    print(f"scan and index agree:       {same}")
-    print(f"ratio page{args.page}/page1 (indexed): {deep_ms / page1_ms:.2f} (target <= 1.5)")
-    print(f"ratio scan/indexed page 1:  {scan1_ms / page1_ms:,.0f} (target >= 100)")
-    print(f"ratio scan/indexed page {args.page:,}: {scan_deep_ms / deep_ms:,.0f} (target >= 100)")
-
+    compare_with_scan(paged, args.page, "annotations", lambda page: scan_page(backend, set_ids, page),
+                      args.scan_repeat)
 
 if __name__ == "__main__":
     main()

@@ -33,7 +33,7 @@ import pysam
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # run from a checkout
 
-from measure import median_ms, page_one_and_deep, rss_bytes  # noqa: E402 - the sibling module
+from measure import compare_with_scan, median_ms, page_one_and_deep, print_indexed, rss_bytes  # noqa: E402 - the sibling module
 
 from mockserver.backend import DEFAULT_OWNER, Backend  # noqa: E402
 from mockserver.backend.clock import FakeClock  # noqa: E402
@@ -169,31 +169,13 @@ def run(args: argparse.Namespace, root: Path, vcf: Path) -> None:
     query = {"variantSetIds": [set_id], "referenceName": reference, "pageSize": PAGE}
     search = backend.variants.search
     paged = page_one_and_deep(lambda q: search(DEFAULT_OWNER, q), query, args.page, args.repeat)
-    first, deep, page1_ms, deep_ms = paged.first, paged.deep, paged.first_ms, paged.deep_ms
-    print(f"walked to page {args.page:,} by tokens: {paged.walk_seconds:.2f} s")
-    print(f"indexed page 1 median:      {page1_ms:.3f} ms ({len(first['variants'])} variants on {reference})")
-    print(f"indexed page {args.page:,} median:  {deep_ms:.3f} ms ({len(deep['variants'])} variants)")
+    print_indexed(paged, args.page, "variants", f" on {reference}")
     window = {**query, "start": "100000000", "end": "100500000"}
     window_ms = median_ms([lambda: search(DEFAULT_OWNER, window)], args.repeat)[0]
     print(f"{reference}:100.0M-100.5M page:   {window_ms:.3f} ms (overlap query)")
 
-    scan1_ms, scan_deep_ms = median_ms(
-        [
-            lambda: scan_page(backend, set_id, reference, 1),
-            lambda: scan_page(backend, set_id, reference, args.page),
-        ],
-        args.scan_repeat,
-    )
-    same = scan_page(backend, set_id, reference, 1) == first["variants"] and (
-        scan_page(backend, set_id, reference, args.page) == deep["variants"]
-    )
-    print(f"scan+sort page 1 median:    {scan1_ms:.1f} ms")
-    print(f"scan+sort page {args.page:,} median: {scan_deep_ms:.1f} ms")
-    print(f"scan and index agree:       {same}")
-    print(f"ratio page{args.page}/page1 (indexed): {deep_ms / page1_ms:.2f} (target <= 1.5)")
-    print(f"ratio scan/indexed page 1:  {scan1_ms / page1_ms:,.0f} (target >= 100)")
-    print(f"ratio scan/indexed page {args.page:,}: {scan_deep_ms / deep_ms:,.0f} (target >= 100)")
-
+    compare_with_scan(paged, args.page, "variants",
+                      lambda page: scan_page(backend, set_id, reference, page), args.scan_repeat)
 
 if __name__ == "__main__":
     main()
