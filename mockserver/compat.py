@@ -30,10 +30,15 @@ The workarounds:
 * :func:`drop_connection` — ASGI cannot close a connection without
   answering; uvicorn's ``send`` belongs to its request cycle, which holds the
   transport (fault injection's ``drop`` action).
+* :data:`HTTP_PROTOCOL` — uvicorn writes a response's head and its body in two
+  ``write`` calls, so every response crosses the socket as two segments and a
+  waiting client is woken twice; the protocol given to uvicorn holds the head
+  until the body's first write and sends both in one (:class:`OneWriteHttpProtocol`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import functools
 import os
@@ -46,6 +51,7 @@ from connexion.decorators.parameter import _get_val_from_param
 from connexion.exceptions import BadRequestProblem
 from connexion.spec import OpenAPISpecification
 from connexion.validators.json import JSONRequestBodyValidator
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 #: library -> (lowest verified version, first version not verified); compared on (major, minor)
 VERIFIED: dict[str, tuple[tuple[int, int], tuple[int, int]]] = {
@@ -263,3 +269,99 @@ def drop_connection(send: Any) -> bool:
         if owner is not None:
             stack.append(getattr(owner, "send", None))
     return False
+
+
+class HeadHoldingTransport(asyncio.Transport):
+    """A connection's transport that holds a response's head until its body's first write.
+
+    uvicorn writes the head (status line and headers) when the app sends
+    ``http.response.start`` and the body when it sends ``http.response.body``: two
+    writes, two TCP segments, and a client waiting for the answer woken twice (on a
+    small virtual machine, most of what a small response costs the server). Held
+    back, the head leaves with the first body bytes in one write — the same bytes
+    in the same order. It is let go on its own when the response ends without a
+    body write (``HEAD``, an empty body), before the connection closes, and an
+    interim ``100 Continue`` is never held (the client waits for it to send the body).
+    Everything else is the wrapped transport's.
+    """
+
+    __slots__ = ("transport", "_awaiting_head", "_head")
+
+    def __init__(self, transport: asyncio.Transport) -> None:
+        super().__init__()
+        self.transport = transport
+        self._awaiting_head = True
+        self._head: bytes | None = None
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        if self._head is not None:
+            data, self._head = self._head + data, None
+        elif self._awaiting_head and data[9:10] != b"1":  # "HTTP/1.1 1xx": an interim answer
+            self._awaiting_head = False
+            self._head = bytes(data)
+            return
+        self.transport.write(data)
+
+    def flush(self) -> None:
+        """Write a head still held (a response that ended without a body write)."""
+        head, self._head = self._head, None
+        if head is not None and not self.transport.is_closing():
+            self.transport.write(head)
+
+    def response_complete(self) -> None:
+        """The response ended: anything held goes out, and the next response's head is held."""
+        self.flush()
+        self._awaiting_head = True
+
+    def close(self) -> None:
+        self.flush()
+        self.transport.close()
+
+    def abort(self) -> None:
+        self._head = None
+        self.transport.abort()
+
+    def is_closing(self) -> bool:
+        return bool(self.transport.is_closing())
+
+    def get_extra_info(self, name: Any, default: Any = None) -> Any:
+        return self.transport.get_extra_info(name, default)
+
+    def pause_reading(self) -> None:
+        self.transport.pause_reading()
+
+    def resume_reading(self) -> None:
+        self.transport.resume_reading()
+
+    def is_reading(self) -> bool:
+        return bool(self.transport.is_reading())
+
+    def get_write_buffer_size(self) -> int:
+        return int(self.transport.get_write_buffer_size()) + len(self._head or b"")
+
+    def set_protocol(self, protocol: asyncio.BaseProtocol) -> None:
+        """A WebSocket upgrade hands the connection on (nothing is held past it)."""
+        self.flush()
+        self._awaiting_head = False
+        self.transport.set_protocol(protocol)
+
+    def get_protocol(self) -> asyncio.BaseProtocol:
+        return self.transport.get_protocol()
+
+
+class OneWriteHttpProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol (the one it picks when httptools is installed, as the
+    lock installs it) writing each response once (:class:`HeadHoldingTransport`)."""
+
+    transport: HeadHoldingTransport
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(HeadHoldingTransport(transport))
+
+    def on_response_complete(self) -> None:
+        self.transport.response_complete()
+        super().on_response_complete()
+
+
+#: the ``http`` protocol to give ``uvicorn.Config``
+HTTP_PROTOCOL = OneWriteHttpProtocol

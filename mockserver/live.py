@@ -15,6 +15,15 @@ from typing import Any
 
 import uvicorn
 
+from mockserver.compat import HTTP_PROTOCOL
+
+
+def server_config(app: Any, **options: Any) -> uvicorn.Config:
+    """uvicorn's configuration for serving the mock (``serve`` and :class:`LiveServer`): its
+    HTTP protocol writes each response once (:data:`mockserver.compat.HTTP_PROTOCOL`), no
+    lifespan events; ``options`` are uvicorn's own and win."""
+    return uvicorn.Config(app, **{"http": HTTP_PROTOCOL, "lifespan": "off", **options})
+
 
 class LiveServer:
     def __init__(self, app: Any, host: str = "127.0.0.1", port: int = 0, **uvicorn_options: Any) -> None:
@@ -23,9 +32,9 @@ class LiveServer:
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._socket.bind((host, port))
         self.host, self.port = self._socket.getsockname()[:2]
-        options = {"log_level": "warning", "access_log": False, "lifespan": "off", **uvicorn_options}
+        options = {"log_level": "warning", "access_log": False, **uvicorn_options}
         # uvicorn installs signal handlers only on the main thread, so this one leaves them alone
-        self._server = uvicorn.Server(uvicorn.Config(app, **options))
+        self._server = uvicorn.Server(server_config(app, **options))
         self._thread: threading.Thread | None = None
 
     @property

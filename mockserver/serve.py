@@ -192,11 +192,11 @@ def run(args: argparse.Namespace) -> int:
         if len(signals) > 1 and signum == signal.SIGINT:
             server.force_exit = True
 
-    config = uvicorn.Config(
-        app, log_level=args.log_level, access_log=args.access_log, lifespan="off",
-        timeout_graceful_shutdown=10,
+    from mockserver.live import server_config
+
+    server = uvicorn.Server(
+        server_config(app, log_level=args.log_level, access_log=args.access_log, timeout_graceful_shutdown=10)
     )
-    server = uvicorn.Server(config)
     if args.access_log:  # uvicorn logs requests at INFO: show them whatever --log-level says
         logging.getLogger("uvicorn.access").setLevel(logging.INFO)
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
