@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from starlette.responses import Response
 
 from mockserver.errors import ApiError
-from mockserver.rendering import parse_fields, render_json, select
+from mockserver.rendering import JSON_MEDIA_TYPE, JsonResponse, parse_fields, render_json, select
 
 
 @pytest.mark.parametrize(
@@ -70,3 +73,21 @@ def test_an_annotation_set_with_a_wide_integer_in_info_round_trips(client):
     assert made.json()["info"] == {"n": [6.524901750278915e28]}
     stored = client.get(f"/v1/annotationsets/{made.json()['id']}").json()
     assert stored["info"] == {"n": [6.524901750278915e28]}
+
+
+@given(
+    body=st.binary(max_size=64),
+    status=st.sampled_from([200, 201, 204, 304, 400, 401, 404, 405, 409, 413, 429, 500, 503]),
+    headers=st.none() | st.dictionaries(
+        st.sampled_from(["Allow", "Retry-After", "Connection", "X-Extra", "Content-Type"]),
+        st.text(alphabet="abcdefgh ,0123456789", max_size=8),
+        max_size=3,
+    ),
+)
+def test_a_json_response_carries_the_headers_starlette_would_give_it(
+    body: bytes, status: int, headers: dict[str, str] | None
+) -> None:
+    ours = JsonResponse(body, status_code=status, headers=headers)
+    starlettes = Response(body, status_code=status, headers=headers, media_type=JSON_MEDIA_TYPE)
+    assert ours.raw_headers == starlettes.raw_headers
+    assert (ours.status_code, ours.body, ours.background) == (status, body, None)
