@@ -807,3 +807,128 @@ def test_int64_text_is_optional_minus_then_ascii_digits_only(text: str) -> None:
     else:
         with pytest.raises(ApiError, match="start"):
             parse_int64(text, "start")
+
+
+# -- every search shape against brute force ---------------------------------------------------
+
+#: (referenceName or None, referenceId or None): names with and without ids, ids alone
+REFERENCES = [("chr1", "r1"), ("chr1", None), ("chr2", "r2"), (None, "r1"), (None, "r2"), ("chr2", "r1")]
+STORED = st.lists(
+    st.tuples(st.sampled_from(REFERENCES), st.integers(0, 120), st.integers(0, 40), st.integers(0, 2)),
+    max_size=30,
+)
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    stored=STORED,
+    searched=st.sampled_from([[0], [1], [0, 2], [0, 1, 2]]),
+    by=st.sampled_from([("chr1", None), ("chr2", None), (None, "r1"), (None, "r2"), ("chr1", "r1"),
+                        ("chr2", "r1"), (None, None)]),
+    span=st.tuples(st.integers(0, 130), st.one_of(st.none(), st.integers(1, 60))),
+    sizes=st.lists(st.integers(1, 6), min_size=1, max_size=3),
+    long_threshold=st.sampled_from([Bucket.long_threshold, 10]),
+)
+def test_every_search_shape_pages_like_brute_force(
+    stored: list[tuple[tuple[str | None, str | None], int, int, int]],
+    searched: list[int],
+    by: tuple[str | None, str | None],
+    span: tuple[int, int | None],
+    sizes: list[int],
+    long_threshold: int,
+) -> None:
+    """One set or several, by referenceName, by referenceId (primary and secondary buckets), by
+    both, or over every reference: the pages concatenate to the brute-force order
+    ``(reference key, start, id)`` whatever the page sizes, and a single-set search gives what the
+    same search over that set and an empty one gives."""
+    backend = Backend(clock=FakeClock(), id_seed=5)
+    ds = backend.datasets.create(OWNER, {"projectId": "p"})["id"]
+    sets = [new_set(backend, ds) for _ in range(3)]
+    empty = new_set(backend, ds)
+    document = snapshot.snapshot(backend)
+    rows = document["state"]["annotations"]["records"]
+    for i, ((name, ref_id), start, length, which) in enumerate(stored):
+        rows[f"a{i:03d}x{(i * 7) % 5}"] = [sets[which], name, ref_id, start, start + length, None]
+    snapshot.restore(backend, document)
+    name, ref_id = by
+    qs, width = span if name or ref_id else (0, None)
+    qe = None if width is None else qs + width
+
+    def refkey(row: list[Any]) -> str:
+        return f"n:{row[1]}" if row[1] is not None else f"i:{row[2]}"
+
+    def found(row: list[Any]) -> bool:
+        s, e = row[3], row[4]
+        on = (name is None or row[1] == name) and (ref_id is None or row[2] == ref_id)
+        return on and (qe is None or s < qe) and (e > qs or s >= qs)
+
+    chosen = {sets[i] for i in searched}
+    hits = [(refkey(row), row[3], key) for key, row in rows.items() if row[0] in chosen and found(row)]
+    expected = [key for _, _, key in sorted(hits)]
+    body: dict[str, Any] = {"annotationSetIds": [sets[i] for i in searched]}
+    if name:
+        body["referenceName"] = name
+    if ref_id:
+        body["referenceId"] = ref_id
+    if name or ref_id:
+        body["start"] = str(qs)
+        if qe is not None:
+            body["end"] = str(qe)
+    default = Bucket.long_threshold
+    Bucket.long_threshold = long_threshold
+    try:
+        got: list[str] = []
+        token = None
+        for page in range(100):
+            answer = backend.annotations.search(
+                OWNER, {**body, "pageSize": sizes[page % len(sizes)], "pageToken": token}
+            )
+            got += ids(answer.get("annotations", []))
+            token = answer.get("nextPageToken")
+            if token is None:
+                break
+        assert got == expected
+        if len(searched) == 1:
+            merged = search_all(backend, **{**body, "annotationSetIds": [*body["annotationSetIds"], empty]})
+            assert ids(merged) == expected
+    finally:
+        Bucket.long_threshold = default
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    spans=st.lists(st.tuples(st.integers(0, 100), st.integers(0, 50)), max_size=25),
+    qs=st.one_of(st.none(), st.integers(0, 160)),
+    width=st.one_of(st.none(), st.integers(1, 60)),
+    after=st.one_of(st.none(), st.tuples(st.integers(0, 160), st.sampled_from(["", "r05", "r5", "s"]))),
+    long_threshold=st.sampled_from([Bucket.long_threshold, 0, 20]),
+)
+def test_bucket_scan_is_the_overlap_rule_in_key_order(
+    spans: list[tuple[int, int]],
+    qs: int | None,
+    width: int | None,
+    after: tuple[int, str] | None,
+    long_threshold: int,
+) -> None:
+    """``scan(after, qs, qe)``: the records strictly after ``after`` in (start, id) order with
+    ``s < qe`` and ``e > qs`` (a zero-length one: ``s >= qs``); None bounds nothing."""
+    qe = None if qs is None or width is None else qs + width
+    records = [AnnotationRecord(f"r{i}", "set", "chr1", None, s, s + n, None) for i, (s, n) in enumerate(spans)]
+    default = Bucket.long_threshold
+    Bucket.long_threshold = long_threshold
+    try:
+        bucket = Bucket(lambda record: (record.start, record.id))
+        bucket.add_many(records[::2])
+        for record in records[1::2]:
+            bucket.add(record)
+        got = [r.id for r in bucket.scan(after, qs, qe)]
+    finally:
+        Bucket.long_threshold = default
+    expected = [
+        r.id
+        for r in sorted(records, key=lambda r: (r.start, r.id))
+        if (after is None or (r.start, r.id) > after)
+        and (qe is None or r.start < qe)
+        and (qs is None or r.end > qs or r.start >= qs)
+    ]
+    assert got == expected

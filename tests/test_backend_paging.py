@@ -328,3 +328,51 @@ def test_a_token_binds_exactly_the_set_filters_of_its_query(
     else:
         with pytest.raises(ApiError):
             tokens.decode(token, "m", second)
+
+
+# -- the token format is a saved-state contract -----------------------------------------------
+
+GOLDEN_SECRET = b"golden-secret-0123456789abcdef!!"
+
+
+def test_token_bytes_are_fixed_for_a_secret_query_and_cursor() -> None:
+    """Tokens outlive a restart (the secret is saved with the state): the payload, the MAC input
+    and their spelling must never change, or saved tokens stop working. Literals made by the
+    code that first saved such tokens."""
+    from mockserver.backend.paging import PageTokens
+
+    tokens = PageTokens(GOLDEN_SECRET)
+    by_name = {"annotationSetIds": ["s1", "s2"], "referenceName": "chr1", "referenceId": None,
+               "start": 0, "end": 1000000}
+    by_id = {"annotationSetIds": ["s1"], "referenceName": None, "referenceId": "ref-7", "start": 5,
+             "end": None}
+    issued = {
+        "WyJuOmNocjEiLDE2NjMwLCJDMzJlS3hXdWY0SnY2NURDUCJd.9L3N8J0cQjDlvFV8OsIVTA":
+            (by_name, ["n:chr1", 16630, "C32eKxWuf4Jv65DCP"]),
+        "WyJpOnJlZi03Iiw5MjIzMzcyMDM2ODU0Nzc1ODA3LCJ4Il0.zXuWhHZYnzFMOZT30o6hWw":
+            (by_id, ["i:ref-7", 2**63 - 1, "x"]),
+    }
+    for token, (query, cursor) in issued.items():
+        assert tokens.encode("annotations.search", query, cursor) == token
+        assert tokens.decode(token, "annotations.search", query) == cursor
+
+
+def test_annotation_search_tokens_saved_earlier_still_page_on() -> None:
+    """The search issues the very token strings it issued before (same ids, same secret), and a
+    token from then still resumes where its page ended."""
+    backend, sets = loaded_annotations([("1", i, 3, i % 3) for i in range(8)] + [("X", 4, 0, 1)])
+    backend.pager.tokens.secret = GOLDEN_SECRET
+    by_name = {"annotationSetIds": sets, "referenceName": "1", "start": "2", "pageSize": 3}
+    one_set = {"annotationSetIds": sets[:1], "pageSize": 2}
+    first = backend.annotations.search(OWNER, by_name)
+    assert first["nextPageToken"] == "WyJuOjEiLDIsIkMzamczaENiUXVVU2loanBfIl0.am7MtGqpqsncrUOo0ZqqDg"
+    assert backend.annotations.search(OWNER, one_set)["nextPageToken"] == (
+        "WyJuOjEiLDMsIkNZOUxra0lYdk5ERHRBNDIwIl0.eAe1E940ev2c1wlj0JU6ug"
+    )
+    everything = backend.annotations.search(OWNER, {**by_name, "pageSize": 100})["annotations"]
+    resumed = backend.annotations.search(
+        OWNER, {**by_name, "pageToken": "WyJuOjEiLDIsIkMzamczaENiUXVVU2loanBfIl0.am7MtGqpqsncrUOo0ZqqDg"}
+    )
+    assert [a["id"] for a in first["annotations"] + resumed["annotations"]] == [
+        a["id"] for a in everything[:6]
+    ]
