@@ -898,22 +898,33 @@ def test_every_search_shape_pages_like_brute_force(
 @settings(max_examples=150, deadline=None)
 @given(
     spans=st.lists(st.tuples(st.integers(0, 100), st.integers(0, 50)), max_size=25),
-    qs=st.one_of(st.none(), st.integers(0, 160)),
-    width=st.one_of(st.none(), st.integers(1, 60)),
+    bounds=st.tuples(st.integers(-1, 160), st.one_of(st.none(), st.integers(1, 60))),
     after=st.one_of(st.none(), st.tuples(st.integers(0, 160), st.sampled_from(["", "r05", "r5", "s"]))),
     long_threshold=st.sampled_from([Bucket.long_threshold, 0, 20]),
+    data=st.data(),
 )
 def test_bucket_scan_is_the_overlap_rule_in_key_order(
     spans: list[tuple[int, int]],
-    qs: int | None,
-    width: int | None,
+    bounds: tuple[int, int | None],
     after: tuple[int, str] | None,
     long_threshold: int,
+    data: st.DataObject,
 ) -> None:
     """``scan(after, qs, qe)``: the records strictly after ``after`` in (start, id) order with
-    ``s < qe`` and ``e > qs`` (a zero-length one: ``s >= qs``); None bounds nothing."""
-    qe = None if qs is None or width is None else qs + width
-    records = [AnnotationRecord(f"r{i}", "set", "chr1", None, s, s + n, None) for i, (s, n) in enumerate(spans)]
+    ``s < qe`` and ``e > qs`` (a zero-length one: ``s >= qs``); None bounds nothing. The query
+    often starts where a record starts or ends (the edges of the rule), and the cursor is often
+    a stored record's key."""
+    edges = sorted({p for s, n in spans for p in (s, s + n)})
+    if edges and data.draw(st.booleans(), label="qs on an edge"):
+        bounds = (data.draw(st.sampled_from(edges), label="qs"), bounds[1])
+    qs = None if bounds[0] < 0 else bounds[0]
+    qe = None if qs is None or bounds[1] is None else qs + bounds[1]
+    if spans and data.draw(st.booleans(), label="after a stored record"):
+        i = data.draw(st.integers(0, len(spans) - 1), label="after")
+        after = (spans[i][0], f"r{i}")
+    records = [
+        AnnotationRecord(f"r{i}", "set", "chr1", None, s, s + n, None) for i, (s, n) in enumerate(spans)
+    ]
     default = Bucket.long_threshold
     Bucket.long_threshold = long_threshold
     try:

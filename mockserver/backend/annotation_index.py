@@ -13,9 +13,10 @@ longest record of a tier, so its cost depends on the page, not on how many
 annotations the set holds (see :mod:`.intervals`).
 
 Total order of a search (the page cursor): ``(refkey, start, id)``, where a
-reference-filtered query uses the query's refkey for every item. Several sets
-merge with :func:`heapq.merge` over that key; ids are unique across sets, so
-the order is total and independent of page size.
+reference-filtered query uses the query's refkey for every item (so its streams
+are ordered by ``(start, id)`` alone). Several sets merge with
+:func:`heapq.merge` over that key; ids are unique across sets, so the order is
+total and independent of page size.
 
 Overlap rule: that of :mod:`.intervals`.
 """
@@ -32,8 +33,6 @@ from sortedcontainers import SortedDict
 from mockserver.backend.intervals import Bucket
 from mockserver.backend.tables import fail, integer, is_valid_id, json_object, text
 
-#: (refkey, start, id, record): the item a search stream yields
-Hit = tuple[str, int, str, "AnnotationRecord"]
 _INT64_MAX = 2**63 - 1
 
 
@@ -162,41 +161,65 @@ class SetIndex:
 
     # -- search streams ---------------------------------------------------------------
 
-    def stream_all(self, cursor: list[Any] | None) -> Iterator[Hit]:
-        """Every record in (refkey, start, id) order, strictly after ``cursor``."""
+    def stream_all(self, cursor: list[Any] | None) -> Iterator[AnnotationRecord]:
+        """Every record in (refkey, start, id) order, strictly after ``cursor`` (such a triple)."""
         after_key = cursor[0] if cursor else None
         for key in self.primary.irange(minimum=after_key):
             after = (cursor[1], cursor[2]) if cursor and key == after_key else None
-            for record in self.primary[key].scan(after, None, None):
-                yield (key, record.start, record.id, record)
+            yield from self.primary[key].scan(after, None, None)
 
     def stream_reference(
         self,
-        query_key: str,
         reference_name: str | None,
         reference_id: str | None,
         qs: int,
         qe: int | None,
-        cursor: list[Any] | None,
-    ) -> Iterator[Hit]:
-        """Records on one reference overlapping [qs, qe), strictly after ``cursor``."""
-        after = (cursor[1], cursor[2]) if cursor else None
-        keep: Callable[[AnnotationRecord], bool] | None = None
+        after: tuple[int, str] | None,
+    ) -> Iterator[AnnotationRecord]:
+        """Records on one reference overlapping [qs, qe) in (start, id) order, strictly after
+        ``after``. A search by name alone (the usual one) is its bucket's own scan: no
+        generator of ours per record."""
         if reference_name is not None:
-            buckets = [self.primary.get(f"n:{reference_name}")]
-            if reference_id is not None:
-                keep = lambda record: record.ref_id == reference_id  # noqa: E731
-        else:
-            buckets = [self.primary.get(f"i:{reference_id}"), self.secondary.get(reference_id or "")]
+            bucket = self.primary.get(f"n:{reference_name}")
+            if bucket is None:
+                return iter(())
+            if reference_id is None:
+                return bucket.scan(after, qs, qe)
+            return (r for r in bucket.scan(after, qs, qe) if r.ref_id == reference_id)
+        buckets = [self.primary.get(f"i:{reference_id}"), self.secondary.get(reference_id or "")]
         streams = [b.scan(after, qs, qe) for b in buckets if b is not None]
-        merged = streams[0] if len(streams) == 1 else heapq.merge(*streams, key=_position)
-        for record in merged:
-            if keep is None or keep(record):
-                yield (query_key, record.start, record.id, record)
+        return merge_records(streams, _position)
 
 
-def merge_hits(streams: list[Iterator[Hit]]) -> Iterator[Hit]:
-    """Merge per-set streams on (refkey, start, id); ids are unique, records never compared."""
+def reference_order(record: AnnotationRecord) -> tuple[str, int, str]:
+    """A record's place in a search over every reference: (refkey, start, id)."""
+    return (record.primary_key, record.start, record.id)
+
+
+def merge_records(
+    streams: list[Iterator[AnnotationRecord]], key: Callable[[AnnotationRecord], Any]
+) -> Iterator[AnnotationRecord]:
+    """Merge sorted streams (per set, or per bucket) on ``key``; ids are unique, so the order is
+    total and records are never compared."""
     if len(streams) == 1:
         return streams[0]
-    return heapq.merge(*streams, key=lambda hit: (hit[0], hit[1], hit[2]))
+    return heapq.merge(*streams, key=key) if streams else iter(())
+
+
+def search_stream(
+    indexes: list[SetIndex],
+    reference_name: str | None,
+    reference_id: str | None,
+    qs: int,
+    qe: int | None,
+    cursor: list[Any] | None,
+) -> Iterator[AnnotationRecord]:
+    """The records a search over the sets of ``indexes`` finds, in its order (module docstring),
+    strictly after ``cursor``: every reference when neither ``reference_name`` nor
+    ``reference_id`` is given, else one reference overlapping [qs, qe)."""
+    if reference_name is None and reference_id is None:
+        return merge_records([index.stream_all(cursor) for index in indexes], reference_order)
+    after = (cursor[1], cursor[2]) if cursor else None
+    return merge_records(
+        [index.stream_reference(reference_name, reference_id, qs, qe, after) for index in indexes], _position
+    )

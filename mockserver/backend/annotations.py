@@ -33,10 +33,10 @@ Decisions where the real API's documentation is silent (tested):
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable
 from typing import Any
 
-from mockserver.backend.annotation_index import AnnotationRecord, Hit, SetIndex, merge_hits
+from mockserver.backend.annotation_index import AnnotationRecord, SetIndex, reference_order, search_stream
 from mockserver.backend.annotation_validation import (
     AnnotationFields,
     check_string,
@@ -55,8 +55,9 @@ BATCH_MAX = 4096
 #: how many per-record search renderings are kept (see Annotations._renderer)
 RENDERED_KEPT = 65_536
 MUTABLE_FIELDS = ("name", "variant", "transcript", "info")
-#: hits are (reference key, start, id, record): the search order
-SEARCH = Listing("annotations.search", "annotations", key=lambda hit: [hit[0], hit[1], hit[2]])
+#: a search over every reference is ordered by (reference key, start, id); one filtered by
+#: reference uses the query's reference key for every record (see Annotations.search)
+SEARCH = Listing("annotations.search", "annotations", key=lambda record: list(reference_order(record)))
 
 
 def _json_copy(value: Any) -> Any:
@@ -126,32 +127,29 @@ class Annotations(Component):
                 out[key] = _json_copy(value) if isinstance(value, (dict, list)) else value
         return out
 
-    def _renderer(self, set_by_id: dict[str, dict[str, Any]]) -> Callable[[Hit], dict[str, Any]]:
-        """A search hit -> what :meth:`_render` gives for its record, in one call per hit.
+    def _render_page(
+        self, records: list[AnnotationRecord], sets: list[dict[str, Any]], set_type: Any
+    ) -> list[dict[str, Any]]:
+        """What :meth:`_render` gives for each record of a search page (its sets share ``set_type``).
 
-        The sets searched share one type (``search`` checks). A page is assembled per
-        request from per-record renderings kept in ``_rendered``
-        (at most :data:`RENDERED_KEPT`; all dropped when full): an entry is used only for the
-        very record object, ``extra`` dict (an update assigns a new one) and set type it was
-        made from, so a patched, deleted or restored annotation is rendered afresh. Each
-        request gets its own copy (a deep one when the record has free-form fields)."""
+        A page is assembled per request from per-record renderings kept in ``_rendered`` (at
+        most :data:`RENDERED_KEPT`; all dropped when full): an entry is used only for the very
+        record object, ``extra`` dict (an update assigns a new one) and set type it was made
+        from, so a patched, deleted or restored annotation is rendered afresh. Each request
+        gets its own copy (a deep one when the record has free-form fields). One loop for the
+        page, not a call per record: this is the search's hot path."""
         kept = self._rendered
-        render = self._render
-
-        set_type = next(iter(set_by_id.values())).get("type") if set_by_id else None  # one type
-
-        def rendered(hit: Hit) -> dict[str, Any]:
-            record = hit[3]
+        page = []
+        for record in records:
             extra = record.extra
             entry = kept.get(record.id)
             if entry is None or entry[0] is not record or entry[1] is not extra or entry[2] != set_type:
                 if len(kept) >= RENDERED_KEPT:
                     kept.clear()
-                rendering = render(record, set_by_id[record.set_id])
-                entry = kept[record.id] = (record, extra, set_type, rendering)
-            return entry[3].copy() if extra is None else _json_copy(entry[3])
-
-        return rendered
+                set_record = next(s for s in sets if s["id"] == record.set_id)
+                entry = kept[record.id] = (record, extra, set_type, self._render(record, set_record))
+            page.append(entry[3].copy() if extra is None else _json_copy(entry[3]))
+        return page
 
     def id_of(self, record: AnnotationRecord) -> str:
         return record.id
@@ -336,8 +334,8 @@ class Annotations(Component):
             annotation_sets.authorize(
                 principal, "genomics.annotations.list", set_record, field="annotationSetIds"
             )
-        types = {s.get("type") for s in sets}
-        if len(types) > 1:
+        set_type = sets[0].get("type")
+        if any(s.get("type") != set_type for s in sets):
             raise invalid_argument("annotationSetIds: all annotation sets searched must have the same type")
         reference_name = check_string(body, "referenceName", "referenceName")
         reference_id = check_string(body, "referenceId", "referenceId")
@@ -349,23 +347,6 @@ class Annotations(Component):
             raise invalid_argument(f"start must be >= 0 (got {qs})")
         if qe is not None and qe <= qs:
             raise invalid_argument(f"end must be greater than start (got start={qs}, end={qe})")
-        by_reference = reference_name is not None or reference_id is not None
-        query_key = f"n:{reference_name}" if reference_name is not None else f"i:{reference_id}"
-
-        def stream(cursor: list[Any] | None) -> Iterator[Hit]:
-            streams: list[Iterator[Hit]] = []
-            for set_id in set_ids:
-                index = self._indexes.get(set_id)
-                if index is None:
-                    continue
-                if by_reference:
-                    streams.append(
-                        index.stream_reference(query_key, reference_name, reference_id, qs, qe, cursor)
-                    )
-                else:
-                    streams.append(index.stream_all(cursor))
-            return merge_hits(streams) if streams else iter(())
-
         query = {
             "annotationSetIds": set_ids,
             "referenceName": reference_name,
@@ -373,12 +354,18 @@ class Annotations(Component):
             "start": qs,
             "end": qe,
         }
-        set_by_id = dict(zip(set_ids, sets, strict=True))
-        return self.backend.pager.respond(
-            SEARCH,
+        if reference_name is None and reference_id is None:
+            key = SEARCH.key
+        else:
+            query_key = f"n:{reference_name}" if reference_name is not None else f"i:{reference_id}"
+            key = lambda record: [query_key, record.start, record.id]  # noqa: E731
+        indexes = [index for index in map(self._indexes.get, set_ids) if index is not None]
+        records, token = self.backend.pager.page(
+            SEARCH.method,
             query,
-            page_size=body.get("pageSize"),
-            page_token=body.get("pageToken"),
-            stream=stream,
-            render=self._renderer(set_by_id),
+            page_token=body.get("pageToken") or None,
+            size=SEARCH.page_size(body.get("pageSize")),
+            stream=lambda cursor: search_stream(indexes, reference_name, reference_id, qs, qe, cursor),
+            key=key,
         )
+        return SEARCH.response(self._render_page(records, sets, set_type), token)

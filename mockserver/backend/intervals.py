@@ -10,12 +10,13 @@ A :class:`Bucket` holds one reference's records in two tiers by length, so one v
 record does not make every query walk back over all the short ones.
 
 Overlap rule: ``[s, e)`` matches ``[qs, qe)`` when ``s < qe`` and ``e > qs``; a zero-length
-record ``[s, s)`` matches when ``qs <= s < qe``.
+record ``[s, s)`` matches when ``qs <= s < qe``. Starts are non-negative (both users check it).
 """
 
 from __future__ import annotations
 
 import heapq
+import itertools
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -43,20 +44,33 @@ class Tier:
             self.max_len = max(self.max_len, max(r.end - r.start for r in records))
 
     def scan(self, after: tuple[int, Any] | None, qs: int | None, qe: int | None) -> Iterator[Any]:
-        """Records strictly after ``after`` in key order overlapping [qs, qe)."""
+        """Records strictly after ``after`` in key order overlapping [qs, qe).
+
+        Every record starting in [qs, qe) overlaps, so only those starting before ``qs`` (within
+        the longest length) are tested one by one; the others come straight from the sorted
+        list's iterator, without a Python frame per record (a search's hot path)."""
         low: tuple[Any, ...] | None = None
         inclusive = True
         if qs is not None and qs - self.max_len > 0:
             low = (qs - self.max_len,)  # a 1-tuple sorts before every key with that start
         if after is not None and (low is None or after >= low):
             low, inclusive = after, False
-        source = self.items.irange_key(min_key=low, inclusive=(inclusive, True)) if low else iter(self.items)
-        for record in source:
-            if qe is not None and record.start >= qe:
-                return
-            if qs is not None and record.end <= qs and record.start < qs:
-                continue
-            yield record
+        stop = None if qe is None else (qe,)
+        if qs is None or qs <= 0 or (low is not None and low >= (qs,)):
+            return self._range(low, inclusive, stop)  # nothing starts before qs (starts are >= 0)
+        first = (qs,) if stop is None or stop > (qs,) else stop
+        head = self.items.irange_key(low, first, inclusive=(inclusive, False))
+        reaching = (record for record in head if record.end > qs)
+        if first is stop:
+            return reaching
+        return itertools.chain(reaching, self._range(first, True, stop))
+
+    def _range(self, low: tuple[Any, ...] | None, inclusive: bool, stop: tuple[int] | None) -> Iterator[Any]:
+        """Records from ``low`` (all when None) to before ``stop`` (the end when None)."""
+        if low is None:
+            records = iter(self.items)
+            return records if stop is None else itertools.islice(records, self.items.bisect_key_left(stop))
+        return self.items.irange_key(low, stop, inclusive=(inclusive, False))
 
     def at(self, start: int) -> Iterator[Any]:
         """The records starting exactly at ``start``."""

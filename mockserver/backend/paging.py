@@ -194,6 +194,15 @@ class Listing:
         """A requested page size under this method's rule (for checking it early)."""
         return page_size_for(self.method, value)
 
+    def response(self, page: list[Any], token: str | None) -> dict[str, Any]:
+        """``{<field>: page, "nextPageToken": token}``, each omitted when empty (proto3 JSON)."""
+        response: dict[str, Any] = {}
+        if page:
+            response[self.field] = page
+        if token:
+            response["nextPageToken"] = token
+        return response
+
 
 @dataclass(frozen=True)
 class Budget:
@@ -273,9 +282,4 @@ class Paginator:
             key=listing.key,
             budget=budget,
         )
-        response: dict[str, Any] = {}
-        if items:
-            response[listing.field] = [render(item) for item in items]
-        if token:
-            response["nextPageToken"] = token
-        return response
+        return listing.response([render(item) for item in items], token)
