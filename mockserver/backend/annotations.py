@@ -52,7 +52,7 @@ from mockserver.backend.tables import TableSpec, fail, json_object
 from mockserver.errors import ApiError, invalid_argument
 
 BATCH_MAX = 4096
-#: how many per-record search renderings are kept (see Annotations._renderer)
+#: how many per-record search renderings are kept (see Annotations._render_page)
 RENDERED_KEPT = 65_536
 MUTABLE_FIELDS = ("name", "variant", "transcript", "info")
 #: a search over every reference is ordered by (reference key, start, id); one filtered by
@@ -95,7 +95,7 @@ class Annotations(Component):
         super().reset()
         self._indexes: dict[str, SetIndex] = {}
         self._batches = self.table("batches")
-        #: id -> (record, its extra, the set's type, _render's output for them): see _renderer
+        #: id -> (record, its extra, the set's type, _render's output for them): see _render_page
         self._rendered: dict[str, tuple[AnnotationRecord, Any, Any, dict[str, Any]]] = {}
 
     def after_restore(self) -> None:
