@@ -191,7 +191,7 @@ def json_body_validator(
                 self._validate(body)
             if self.MUTABLE_VALIDATION:
                 return self._insert_body(receive, body=body, scope=scope)
-            return self._insert_messages(receive, messages=messages), scope
+            return replayed(receive, messages), scope
 
         async def _parse(self, stream: Any, scope: Any) -> Any:
             return self._decoded(b"".join([chunk async for chunk in stream]))
@@ -214,6 +214,19 @@ def json_body_validator(
             validate(self._validator, body, self._nullable)
 
     return BodyValidator
+
+
+def replayed(receive: Any, messages: list[Any]) -> Any:
+    """``receive`` giving ``messages`` first, once each: Connexion's ``_insert_messages`` without
+    the ``typing`` subscriptions its nested function's annotations evaluate on every call."""
+    pending = iter(messages)
+
+    async def receive_replayed() -> Any:
+        for message in pending:
+            return message
+        return await receive()
+
+    return receive_replayed
 
 
 def _declares_body(scope: Any) -> bool:

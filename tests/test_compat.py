@@ -67,3 +67,21 @@ def test_drop_connection_without_a_uvicorn_cycle_reports_false() -> None:
         return None
 
     assert compat.drop_connection(send) is False
+
+
+def test_replayed_gives_each_message_once_then_reads_on() -> None:
+    import asyncio
+
+    later = [{"type": "http.disconnect"}]
+
+    async def receive() -> dict:
+        return later.pop(0)
+
+    first = {"type": "http.request", "body": b"a", "more_body": True}
+    second = {"type": "http.request", "body": b"b"}
+    replay = compat.replayed(receive, [first, second])
+
+    async def read_all() -> list:
+        return [await replay(), await replay(), await replay()]
+
+    assert asyncio.run(read_all()) == [first, second, {"type": "http.disconnect"}]
