@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from mockserver import snapshot
@@ -788,6 +788,8 @@ def test_kept_renderings_are_bounded(
 
 
 @settings(max_examples=300, deadline=None)
+@example(text=str(2**63 - 1))
+@example(text=str(2**63))
 @given(text=st.one_of(
     st.text(alphabet=st.sampled_from("0123456789-+ ._e\u0661\u00b2\u0966\uff11x"), max_size=22),
     st.integers(-(2**64), 2**64).map(str),
@@ -807,6 +809,26 @@ def test_int64_text_is_optional_minus_then_ascii_digits_only(text: str) -> None:
     else:
         with pytest.raises(ApiError, match="start"):
             parse_int64(text, "start")
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=st.one_of(
+    st.lists(st.one_of(st.sampled_from(["b", "a", "", "a"]), st.integers(0, 1), st.none()), max_size=3),
+    st.sampled_from([None, "a", 1, {}, {"a": 1}, True]),
+))
+def test_required_ids_are_sorted_distinct_non_empty_strings(value: Any) -> None:
+    """``annotationSetIds`` (any required id list): a non-empty list of non-empty strings, given
+    back sorted and without repeats; anything else is 400 naming the field."""
+    from mockserver.backend.request_fields import required_ids
+
+    valid = isinstance(value, list) and all(isinstance(v, str) and v for v in value)
+    if valid and value:
+        assert required_ids({"ids": value}, "ids") == sorted(set(value))
+    else:
+        with pytest.raises(ApiError) as info:
+            required_ids({"ids": value}, "ids")
+        rule = "is required" if valid or value is None else "must be a list of non-empty strings"
+        assert info.value.code == 400 and info.value.message == f"ids {rule}"
 
 
 # -- every search shape against brute force ---------------------------------------------------

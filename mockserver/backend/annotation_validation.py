@@ -42,14 +42,19 @@ _INT64_TEXT = re.compile(r"-?[0-9]+")
 
 def parse_int64(value: Any, field: str, *, default: int | None = None) -> int | None:
     """An int64 given as a decimal string or a JSON integer; unset gives ``default``."""
+    if type(value) is str and value.isdigit() and value.isascii():
+        digits = int(value)  # the usual case first: plain ASCII digits, no pattern
+        if digits > INT64_MAX:
+            raise invalid_argument(f"{field} is out of the int64 range (got {value!r})")
+        return digits
     if value is None or value == "":
         return default
     if isinstance(value, bool):
         number = None
     elif isinstance(value, int):
         number = value
-    elif isinstance(value, str) and ((value.isascii() and value.isdigit()) or _INT64_TEXT.fullmatch(value)):
-        number = int(value)  # plain ASCII digits tested without the pattern (the usual case)
+    elif isinstance(value, str) and _INT64_TEXT.fullmatch(value):
+        number = int(value)
     else:
         number = None
     if number is None:

@@ -335,7 +335,7 @@ class Annotations(Component):
                 principal, "genomics.annotations.list", set_record, field="annotationSetIds"
             )
         set_type = sets[0].get("type")
-        if any(s.get("type") != set_type for s in sets):
+        if len(sets) > 1 and any(s.get("type") != set_type for s in sets):
             raise invalid_argument("annotationSetIds: all annotation sets searched must have the same type")
         reference_name = check_string(body, "referenceName", "referenceName")
         reference_id = check_string(body, "referenceId", "referenceId")
