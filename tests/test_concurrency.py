@@ -68,3 +68,33 @@ def test_patch_and_read_never_see_a_torn_record(backend):
     assert backend.datasets.get(DEFAULT_OWNER, dataset["id"])["name"] == "v499"
     assert not torn
     assert seen
+
+
+def test_every_part_of_the_backend_takes_its_one_lock():
+    """Components and IAM keep the backend's lock as an attribute (not looked up per call): it
+    must be that very lock, or their methods would stop excluding each other."""
+    from mockserver.backend import Backend
+
+    backend = Backend()
+    holders = [part for part in vars(backend).values() if hasattr(part, "lock") and part is not backend]
+    assert {type(part).__name__ for part in holders} >= {"Iam", "Datasets", "Annotations", "AnnotationSets"}
+    assert all(part.lock is backend.lock for part in holders)
+    held, released = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with backend.lock:
+            held.set()
+            released.wait(5)
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    held.wait(5)
+    done: list[bool] = []
+    searcher = threading.Thread(target=lambda: done.append(bool(backend.datasets.list(DEFAULT_OWNER, "p"))))
+    searcher.start()
+    searcher.join(0.2)
+    assert done == []  # waits for the lock's holder
+    released.set()
+    searcher.join(5)
+    thread.join(5)
+    assert done == [False]

@@ -127,10 +127,12 @@ class Component(Stateful):
     updates: ClassVar[Updates | None] = None
     #: the persistent state: API records keyed by id
     tables: ClassVar[tuple[TableSpec, ...]] = (TableSpec("records", json_records()),)
-    derived: ClassVar[frozenset[str]] = frozenset({"backend", "feed", "_groups"})
+    derived: ClassVar[frozenset[str]] = frozenset({"backend", "lock", "feed", "_groups"})
 
     def __init__(self, backend: Backend) -> None:
         self.backend = backend
+        #: the backend's lock (an attribute, not a property: every public method takes it)
+        self.lock: threading.RLock = backend.lock
         self.feed = backend.changes
         self.reset()
 
@@ -152,10 +154,6 @@ class Component(Stateful):
     @property
     def clock(self) -> Clock:
         return self.backend.clock
-
-    @property
-    def lock(self) -> threading.RLock:
-        return self.backend.lock
 
     # -- storing ----------------------------------------------------------------------
 

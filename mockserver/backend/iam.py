@@ -118,10 +118,12 @@ class Iam(Stateful):
         #: datasetId -> {bindings, etag}
         TableSpec("policies", _load_policy),
     )
-    derived = frozenset({"backend", "feed", "_cache", "_writes"})
+    derived = frozenset({"backend", "lock", "feed", "_cache", "_writes"})
 
     def __init__(self, backend: Backend) -> None:
         self.backend = backend
+        #: the backend's lock (an attribute: every check takes it)
+        self.lock: threading.RLock = backend.lock
         self.feed = backend.changes
         #: etags stay unique across reset() and restarts (a client's old etag never matches a new policy)
         self._writes = itertools.count(1)
@@ -138,10 +140,6 @@ class Iam(Stateful):
 
     def after_restore(self) -> None:
         self._cache.clear()
-
-    @property
-    def lock(self) -> threading.RLock:
-        return self.backend.lock
 
     # -- the check every component calls ----------------------------------------------
 
