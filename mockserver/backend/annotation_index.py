@@ -220,6 +220,8 @@ def search_stream(
     if reference_name is None and reference_id is None:
         return merge_records([index.stream_all(cursor) for index in indexes], reference_order)
     after = (cursor[1], cursor[2]) if cursor else None
+    if len(indexes) == 1:  # one set (the usual search): its stream as it is, nothing to merge
+        return indexes[0].stream_reference(reference_name, reference_id, qs, qe, after)
     return merge_records(
         [index.stream_reference(reference_name, reference_id, qs, qe, after) for index in indexes], _position
     )
