@@ -11,7 +11,6 @@ import json
 from typing import Any
 
 import httpx
-import uvicorn
 from uvicorn.server import ServerState
 
 from mockserver import compat
@@ -131,7 +130,8 @@ async def answer(protocol: OneWriteHttpProtocol, state: ServerState, raw: bytes)
 
 def connection(app: Any) -> tuple[OneWriteHttpProtocol, ServerState, RecordingTransport]:
     state = ServerState()
-    protocol = OneWriteHttpProtocol(config=server_config(app, log_level="warning"), server_state=state, app_state={})
+    config = server_config(app, log_level="warning")
+    protocol = OneWriteHttpProtocol(config=config, server_state=state, app_state={})
     inner = RecordingTransport()
     protocol.connection_made(inner)
     return protocol, state, inner
@@ -147,8 +147,8 @@ def test_every_response_on_a_kept_alive_connection_is_one_write_of_uvicorns_byte
     async def scenario() -> None:
         protocol, state, inner = connection(app)
         await answer(protocol, state, b"GET /a HTTP/1.1\r\nHost: t\r\n\r\n")
-        assert len(inner.writes) == 1
-        assert inner.writes[0].startswith(b"HTTP/1.1 200 OK\r\n") and inner.writes[0].endswith(b"\r\n\r\nhello")
+        (first,) = inner.writes
+        assert first.startswith(b"HTTP/1.1 200 OK\r\n") and first.endswith(b"\r\n\r\nhello")
         await answer(protocol, state, b"HEAD /a HTTP/1.1\r\nHost: t\r\n\r\n")
         assert len(inner.writes) == 2 and inner.writes[1].endswith(b"content-length: 5\r\n\r\n")
         await answer(protocol, state, b"GET /b HTTP/1.1\r\nHost: t\r\n\r\n")
@@ -168,7 +168,9 @@ def test_a_client_expecting_100_continue_gets_it_before_sending_its_body() -> No
 
     async def scenario() -> None:
         protocol, state, inner = connection(app)
-        protocol.data_received(b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n")
+        protocol.data_received(
+            b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n"
+        )
         for _ in range(20):  # the app starts and asks for the body
             await asyncio.sleep(0)
         assert inner.writes == [CONTINUE]
